@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         description="RFC 3161 TSA URL(s), comma separated; default: the built-in TSA "
         "(in-process for the CLI and workers, /tsa over HTTP for others)",
     )
+    tsa_ca_file: Path | None = Field(
+        None, description="PEM chain/roots of an external TSA, if its tokens do not carry it."
+    )
     tsa_timeout_s: float = 10.0
     seal_retry_initial_s: float = 5.0
     seal_retry_max_s: float = 300.0

@@ -1,0 +1,89 @@
+"""The FastAPI application: web UI, REST API, built-in TSA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from . import __version__, api, tsa_http
+from .config import Settings
+from .services import Services
+from .ui import routes as ui_routes
+
+DESCRIPTION = """
+Sealed web evidence for market-regulation enforcement.
+
+`POST /api/captures` queues a capture (the request is durable before the reply);
+`GET /api/captures/{id}` follows it through `queued → loading → sealing → stored` (or `failed`).
+A stored capture is a signed, RFC 3161 time-stamped WACZ 1.1.1 package, downloadable at
+`/api/captures/{id}/files/package`; `/api/trust-bundle` gives what a court needs to verify it.
+
+Authenticate with `Authorization: Bearer <token>` (create tokens in the web UI or with
+`evidence token create`).
+"""
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    services = services or Services(settings or Settings())
+    app = FastAPI(
+        title="evidence-service",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "captures", "description": "Sealed web captures"},
+            {"name": "trust", "description": "What verifiers need"},
+            {"name": "time-stamping", "description": "Built-in RFC 3161 TSA"},
+        ],
+    )
+    app.state.services = services
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=services.settings.session_key,
+        session_cookie="evidence_session",
+        same_site="lax",
+        https_only=services.settings.effective_public_url.startswith("https://"),
+        max_age=12 * 3600,
+    )
+    app.include_router(api.router)
+    app.include_router(tsa_http.router)
+    app.include_router(ui_routes.router)
+    app.mount(
+        "/static", StaticFiles(directory=str(Path(__file__).parent / "ui" / "static")), "static"
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return JSONResponse(
+            status_code=422,
+            content={"detail": {"code": "invalid_request", "message": problems}},
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        detail = exc.detail
+        if not isinstance(detail, dict):
+            detail = {"code": f"http_{exc.status_code}", "message": str(detail)}
+        if not request.url.path.startswith(("/api", "/tsa")) and "text/html" in request.headers.get(
+            "accept", ""
+        ):
+            return ui_routes.render(
+                request, "error.html", exc.status_code, message=detail.get("message")
+            )
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": detail}, headers=exc.headers
+        )
+
+    return app

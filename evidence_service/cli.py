@@ -1,0 +1,414 @@
+"""The ``evidence`` command.
+
+It works on the same data directory, database, store and keys as the server and needs no
+server running: ``evidence capture`` runs the capture and the seal in-process (with the built-in
+TSA in-process too when no ``EVIDENCE_TSA_URL`` is set), records it in the database like any
+other capture, and writes the sealed package where asked.
+
+Exit status of ``evidence capture``: 0 complete, 4 partial (sealed, but a limit was hit),
+1 failed (nothing sealed), 3 sealing deferred (TSA or store down; a worker will finish it),
+2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from . import __version__
+from .config import Settings
+from .services import Services
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED, EXIT_PARTIAL = 0, 1, 2, 3, 4
+
+
+def _services() -> Services:
+    return Services(Settings())
+
+
+@click.group()
+@click.version_option(__version__, prog_name="evidence")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+def main(verbose: bool) -> None:
+    """Evidence service: sealed web captures, verification and signing."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- service ------------------------------------------------------------------------------
+
+
+@main.command()
+def init() -> None:
+    """Create the data folder, database, built-in CA/TSA and admin account if missing."""
+    from .bootstrap import initialize
+
+    services = _services()
+    result = initialize(services)
+    _print_init(services, result.admin_password)
+
+
+def _print_init(services: Services, password: str | None) -> None:
+    s = services.settings
+    click.echo(f"data folder: {s.data_dir}")
+    click.echo(f"database:    {_redact_url(s.effective_database_url)}")
+    click.echo(f"store:       {s.store}")
+    click.echo(f"TSA:         {', '.join(s.tsa_urls) or 'built-in (' + s.effective_public_url + '/tsa)'}")
+    if password:
+        click.echo("")
+        click.echo("  An admin account was created.")
+        click.echo("  user name:          admin")
+        click.echo(f"  one-time password:  {password}")
+        click.echo("  (you will be asked to choose a new password at first login)")
+        click.echo("")
+
+
+def _redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable>"
+
+
+@main.command()
+@click.option("--workers", type=int, default=None, help="Capture workers (default from settings).")
+def run(workers: int | None) -> None:
+    """Initialise if needed, then serve the web UI/API and run the capture workers."""
+    import uvicorn
+
+    from .app import create_app
+    from .bootstrap import initialize
+
+    services = _services()
+    result = initialize(services)
+    _print_init(services, result.admin_password)
+    s = services.settings
+    count = s.workers if workers is None else workers
+    supervisor = _WorkerSupervisor(count)
+    supervisor.start()
+    click.echo(f"serving on {s.effective_public_url} with {count} capture worker(s); Ctrl-C stops")
+    try:
+        uvicorn.run(create_app(services=services), host=s.host, port=s.port, log_level="info")
+    finally:
+        supervisor.stop()
+
+
+class _WorkerSupervisor:
+    """Keeps N ``evidence worker`` processes alive beside the web server."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._stopping = False
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "evidence_service.cli", "worker"])
+
+    def start(self) -> None:
+        import threading
+
+        self.procs = [self._spawn() for _ in range(self.count)]
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopping:
+            for i, proc in enumerate(self.procs):
+                if proc.poll() is not None and not self._stopping:
+                    logging.getLogger(__name__).warning(
+                        "worker %s exited with %s; restarting", proc.pid, proc.returncode
+                    )
+                    self.procs[i] = self._spawn()
+            time.sleep(1)
+
+    def stop(self) -> None:
+        self._stopping = True
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@main.command()
+def serve() -> None:
+    """Serve the web UI and API only (workers run separately)."""
+    import uvicorn
+
+    from .app import create_app
+
+    services = _services()
+    services.migrate()
+    s = services.settings
+    uvicorn.run(create_app(services=services), host=s.host, port=s.port, log_level="info")
+
+
+@main.command()
+def worker() -> None:
+    """Run a capture worker until stopped (start as many as you like)."""
+    from .worker import run_worker
+
+    services = _services()
+    services.migrate()
+    run_worker(services)
+
+
+# -- capture --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("url")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the sealed package (WACZ) here.")
+@click.option("--cookies", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Session cookies for this capture (Netscape cookies.txt or Playwright JSON).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
+@click.option("--wait-seal", type=float, default=30.0, show_default=True,
+              help="Seconds to keep retrying the seal if the TSA or store is down.")
+def capture(url: str, output: Path | None, cookies: Path | None, as_json: bool,
+            wait_seal: float) -> None:
+    """Capture URL now and seal it (no server needed)."""
+    from .bootstrap import initialize
+    from .pipeline import CaptureRequestError, create_capture, load_cookies
+    from .records import capture_record
+
+    services = _services()
+    initialize(services)
+    try:
+        cookie_list = load_cookies(cookies.read_bytes(), url) if cookies else []
+        capture_id = create_capture(services, url, user_id=None, cookies=cookie_list,
+                                    enqueue=False)
+    except CaptureRequestError as exc:
+        _fail(f"{exc.code}: {exc}", EXIT_USAGE, as_json, {"code": exc.code, "message": str(exc)})
+        return
+    deferred = asyncio.run(_capture_now(services, capture_id, wait_seal, as_json))
+    from storage.models import Capture
+
+    with services.sessions() as session:
+        cap = session.get(Capture, capture_id)
+        assert cap is not None
+        record = capture_record(cap, services.settings.effective_public_url)
+    if record.status == "stored" and output is not None:
+        assert record.package is not None
+        _export(services, record.package.sha256, output)
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+    else:
+        _print_record(record, output)
+    if deferred:
+        sys.exit(EXIT_DEFERRED)
+    if record.status == "failed":
+        sys.exit(EXIT_FAILED)
+    if record.outcome == "partial":
+        sys.exit(EXIT_PARTIAL)
+
+
+async def _capture_now(services: Services, capture_id: str, wait_seal: float,
+                       quiet: bool) -> bool:
+    """Run the capture in-process; returns True if sealing had to be left to a worker."""
+    from capture import CaptureEngine
+
+    from .pipeline import process_capture
+
+    s = services.settings
+    extra_ca = s.capture_extra_ca_file.read_bytes() if s.capture_extra_ca_file else None
+    deadline = time.monotonic() + wait_seal
+    async with CaptureEngine(s.chromium_path, extra_ca_pem=extra_ca) as engine:
+        attempt = 1
+        while True:
+            outcome = await process_capture(services, engine, capture_id, attempt=attempt)
+            if outcome.kind != "retry":
+                return False
+            if time.monotonic() + outcome.delay_s > deadline:
+                with services.session() as session:
+                    job = services.jobs.enqueue(session, "capture", capture_id=capture_id)
+                    job.max_attempts = 1000
+                click.echo(
+                    f"sealing deferred: {outcome.reason}\n"
+                    f"the capture {capture_id} is kept and a worker will seal it "
+                    "(`evidence worker`, or `evidence run`)",
+                    err=True,
+                )
+                return True
+            if not quiet:
+                click.echo(f"waiting to seal ({outcome.reason}); retrying in "
+                           f"{outcome.delay_s:.0f} s", err=True)
+            await asyncio.sleep(outcome.delay_s)
+            attempt += 1
+
+
+def _export(services: Services, key: str, output: Path) -> None:
+    """Copy a stored object to a file atomically, verifying its hash on the way."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with open(tmp, "wb") as fh:
+            services.store.copy_to(key, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _print_record(record: Any, output: Path | None) -> None:
+    status = record.status.upper()
+    if record.status == "stored":
+        status = "SEALED" + (" (PARTIAL: " + ", ".join(record.limits_hit) + ")"
+                             if record.outcome == "partial" else " (complete)")
+    click.echo(f"capture {record.id}: {status}")
+    click.echo(f"  requested: {record.requested_url}")
+    if record.final_url:
+        click.echo(f"  final:     {record.final_url} (HTTP {record.http_status})")
+    if record.error:
+        click.echo(f"  error:     {record.error.code}: {record.error.message}")
+    if record.timestamp:
+        click.echo(f"  trusted time: {record.timestamp.trusted_time} ({record.timestamp.tsa}, "
+                   f"serial {record.timestamp.serial})")
+    if record.package:
+        click.echo(f"  package sha256: {record.package.sha256}")
+    if output is not None and record.status == "stored":
+        click.echo(f"  written to: {output}")
+
+
+def _fail(message: str, code: int, as_json: bool, detail: dict[str, Any]) -> None:
+    if as_json:
+        click.echo(json.dumps({"status": "rejected", "error": detail}, ensure_ascii=False))
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@main.command("status")
+@click.argument("capture_id")
+@click.option("--json", "as_json", is_flag=True)
+def status_cmd(capture_id: str, as_json: bool) -> None:
+    """Show a capture's state."""
+    from storage.models import Capture
+
+    from .records import capture_record
+
+    services = _services()
+    with services.sessions() as session:
+        cap = session.get(Capture, capture_id)
+        if cap is None:
+            _fail(f"no capture {capture_id}", EXIT_USAGE, as_json, {"code": "not_found",
+                                                                   "message": capture_id})
+            return
+        record = capture_record(cap, services.settings.effective_public_url)
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+    else:
+        _print_record(record, None)
+
+
+# -- trust ----------------------------------------------------------------------------------
+
+
+@main.group()
+def trust() -> None:
+    """The public trust bundle verifiers need."""
+
+
+@trust.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def trust_export(output: Path) -> None:
+    """Write root CA, TSA chain and signing certificates (PEM) to OUTPUT."""
+    services = _services()
+    pem = services.pki.trust_bundle_pem()
+    output.write_bytes(pem)
+    click.echo(f"trust bundle written to {output} ({pem.count(b'BEGIN CERTIFICATE')} certificates)")
+
+
+# -- users and tokens -------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["officer", "admin"]), default="officer")
+@click.option("--display-name", default=None)
+def user_create(username: str, role: str, display_name: str | None) -> None:
+    """Create an account; prints its one-time password."""
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import User
+
+    from .security import hash_password, new_password
+
+    services = _services()
+    services.migrate()
+    password = new_password()
+    try:
+        with services.session() as session:
+            session.add(User(username=username, display_name=display_name or username,
+                             password_hash=hash_password(password), role=role,
+                             must_change_password=True, disabled=False))
+    except IntegrityError:
+        _fail(f"user {username!r} already exists", EXIT_USAGE, False, {})
+    click.echo(f"user {username} ({role}) created; one-time password: {password}")
+
+
+@user.command("reset-password")
+@click.argument("username")
+def user_reset(username: str) -> None:
+    """Give USERNAME a new one-time password."""
+    from .bootstrap import reset_password
+
+    try:
+        password = reset_password(_services(), username)
+    except LookupError as exc:
+        _fail(str(exc), EXIT_USAGE, False, {})
+        return
+    click.echo(f"one-time password for {username}: {password}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--user", "username", default="admin", show_default=True)
+@click.option("--name", default="cli", show_default=True)
+def token_create(username: str, name: str) -> None:
+    """Create an API token for USER (printed once; only its hash is stored)."""
+    from storage.models import ApiToken, User
+
+    from .security import hash_token, new_api_token
+
+    services = _services()
+    services.migrate()
+    secret = new_api_token()
+    with services.session() as session:
+        row = session.scalar(select(User).where(User.username == username))
+        if row is None:
+            _fail(f"no user named {username!r}", EXIT_USAGE, False, {})
+            return
+        session.add(ApiToken(user_id=row.id, name=name, token_hash=hash_token(secret),
+                             revoked=False))
+    click.echo(secret)
+
+
+if __name__ == "__main__":
+    main()

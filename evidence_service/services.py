@@ -1,0 +1,124 @@
+"""The composed service: one object holding the database, the store, the PKI and the signers.
+
+The web app, each worker and each CLI command build one ``Services`` from the same settings, so
+they share the data directory, database, object store and keys without talking to each other.
+Opening it is cheap after the first run; the first run creates the data folder, migrates the
+database and creates the built-in CA and TSA (see ``bootstrap``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from certs.pki import Pki
+from signing.timestamp import HttpTimestamper, LocalTimestamper, Timestamper
+from signing.tsa import TimeStampAuthority
+from signing.wacz_sign import PackageSigner
+from storage.db import make_engine, make_session_factory, migrate
+from storage.fs import FileStore
+from storage.jobs import JobQueue
+from storage.objects import ObjectStore
+from storage.s3 import S3Store
+
+from . import __version__
+from .config import Settings
+from .security import SecretBox
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.effective_database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on any error."""
+        with self.sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        return JobQueue(self.sessions, lease_s=self.settings.job_lease_s)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        s = self.settings
+        if s.store == "s3":
+            return S3Store(
+                s.s3_endpoint,
+                s.s3_access_key,
+                s.s3_secret_key.get_secret_value(),
+                bucket=s.s3_bucket,
+                secure=s.s3_secure,
+                region=s.s3_region,
+                retention_days=s.s3_retention_days,
+            )
+        return FileStore(s.objects_dir)
+
+    @cached_property
+    def pki(self) -> Pki:
+        s = self.settings
+        return Pki.open(
+            s.pki_dir,
+            s.passphrase,
+            hostname=s.effective_hostname,
+            public_url=s.effective_public_url,
+            signing_cert_days=s.signing_cert_days,
+            signing_cert_rotate_hours=s.signing_cert_rotate_hours,
+        )
+
+    @cached_property
+    def tsa(self) -> TimeStampAuthority:
+        """The built-in TSA (served at /tsa, and used in-process when no TSA URL is set)."""
+        return TimeStampAuthority(self.pki.tsa_credential())
+
+    @cached_property
+    def timestampers(self) -> list[Timestamper]:
+        urls = self.settings.tsa_urls
+        if not urls:
+            return [LocalTimestamper(self.tsa)]
+        ca_file = self.settings.tsa_ca_file
+        extra = ca_file.read_bytes() if ca_file else None
+        return [
+            HttpTimestamper(u, timeout=self.settings.tsa_timeout_s, extra_certs_pem=extra)
+            for u in urls
+        ]
+
+    @cached_property
+    def package_signer(self) -> PackageSigner:
+        return PackageSigner(
+            self.pki.package_signing_credential,
+            self.timestampers,
+            domain=self.settings.effective_hostname,
+            software=f"evidence-service {__version__}",
+        )
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        return SecretBox(self.settings.passphrase)
+
+    def migrate(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(self.settings.effective_database_url)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

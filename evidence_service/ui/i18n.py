@@ -1,0 +1,133 @@
+"""Chinese and English for the web UI.
+
+A deliberately small catalogue rather than gettext: the UI has few strings, legal staff can
+review both languages side by side in one file, and a test checks that no key lacks a language.
+The language comes from the ``lang`` cookie, else the browser's Accept-Language, else Chinese.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGS = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app.name": {"zh": "电子证据固定服务", "en": "Evidence Service"},
+    "nav.skip": {"zh": "跳到主要内容", "en": "Skip to main content"},
+    "nav.captures": {"zh": "取证记录", "en": "Captures"},
+    "nav.tokens": {"zh": "API 令牌", "en": "API tokens"},
+    "nav.password": {"zh": "修改密码", "en": "Change password"},
+    "nav.logout": {"zh": "退出登录", "en": "Log out"},
+    "nav.trust": {"zh": "信任证书包", "en": "Trust bundle"},
+    "nav.api": {"zh": "API 文档", "en": "API docs"},
+    "lang.switch": {"zh": "English", "en": "中文"},
+    "login.title": {"zh": "登录", "en": "Log in"},
+    "login.username": {"zh": "用户名", "en": "User name"},
+    "login.password": {"zh": "密码", "en": "Password"},
+    "login.submit": {"zh": "登录", "en": "Log in"},
+    "login.failed": {"zh": "用户名或密码错误。", "en": "Wrong user name or password."},
+    "password.title": {"zh": "修改密码", "en": "Change password"},
+    "password.must": {
+        "zh": "这是一次性密码，请先设置新密码。",
+        "en": "This was a one-time password: choose a new one to continue.",
+    },
+    "password.current": {"zh": "当前密码", "en": "Current password"},
+    "password.new": {"zh": "新密码（至少 10 个字符）", "en": "New password (at least 10 characters)"},
+    "password.repeat": {"zh": "再次输入新密码", "en": "Repeat the new password"},
+    "password.submit": {"zh": "保存", "en": "Save"},
+    "password.mismatch": {"zh": "两次输入的新密码不一致。", "en": "The new passwords differ."},
+    "password.short": {"zh": "新密码至少需要 10 个字符。", "en": "The new password is too short."},
+    "password.wrong": {"zh": "当前密码错误。", "en": "The current password is wrong."},
+    "password.done": {"zh": "密码已修改。", "en": "Password changed."},
+    "capture.new": {"zh": "网页取证", "en": "Capture a web page"},
+    "capture.url": {"zh": "商品或订单页面网址", "en": "Listing or order page URL"},
+    "capture.url.help": {
+        "zh": "以 http:// 或 https:// 开头的完整网址。",
+        "en": "The full address, starting with http:// or https://.",
+    },
+    "capture.cookies": {"zh": "登录会话 Cookie（可选）", "en": "Session cookies (optional)"},
+    "capture.cookies.help": {
+        "zh": "订单页面需要登录时，上传 cookies.txt 或 Playwright JSON 文件。仅用于本次取证，"
+        "不会明文保存，证据包中的 Cookie 值会被隐去。",
+        "en": "For pages behind a login: a cookies.txt or Playwright JSON file. Used for this "
+        "capture only, never stored in clear; values are redacted from the package.",
+    },
+    "capture.submit": {"zh": "固定证据", "en": "Capture evidence"},
+    "capture.list": {"zh": "最近的取证", "en": "Recent captures"},
+    "capture.none": {"zh": "还没有取证记录。", "en": "No captures yet."},
+    "capture.col.time": {"zh": "提交时间", "en": "Requested"},
+    "capture.col.url": {"zh": "网址", "en": "URL"},
+    "capture.col.status": {"zh": "状态", "en": "Status"},
+    "capture.title": {"zh": "取证详情", "en": "Capture"},
+    "status.queued": {"zh": "排队中", "en": "Queued"},
+    "status.loading": {"zh": "加载页面", "en": "Loading"},
+    "status.sealing": {"zh": "封存（签名与时间戳）", "en": "Sealing"},
+    "status.stored": {"zh": "已存证", "en": "Stored"},
+    "status.failed": {"zh": "失败", "en": "Failed"},
+    "outcome.complete": {"zh": "完整", "en": "Complete"},
+    "outcome.partial": {"zh": "不完整（触发限制）", "en": "Partial (a limit was hit)"},
+    "progress.label": {"zh": "进度", "en": "Progress"},
+    "progress.waiting": {"zh": "等待原因", "en": "Waiting because"},
+    "result.failed": {"zh": "取证失败，未生成证据包。", "en": "The capture failed; nothing was sealed."},
+    "result.partial": {
+        "zh": "注意：取证触发了限制，证据包不完整。",
+        "en": "Warning: a limit was hit; this package is partial.",
+    },
+    "result.limits": {"zh": "触发的限制", "en": "Limits hit"},
+    "result.error": {"zh": "错误", "en": "Error"},
+    "result.requested": {"zh": "请求网址", "en": "Requested URL"},
+    "result.final": {"zh": "最终网址", "en": "Final URL"},
+    "result.http": {"zh": "HTTP 状态", "en": "HTTP status"},
+    "result.page_title": {"zh": "页面标题", "en": "Page title"},
+    "result.trusted_time": {"zh": "可信时间（RFC 3161）", "en": "Trusted time (RFC 3161)"},
+    "result.tsa": {"zh": "时间戳机构", "en": "Time-stamp authority"},
+    "result.serial": {"zh": "时间戳序列号", "en": "Token serial"},
+    "result.window": {"zh": "取证起止（本机时钟）", "en": "Capture start/end (local clock)"},
+    "result.authenticated": {"zh": "登录状态取证", "en": "Authenticated capture"},
+    "result.cookie_names": {"zh": "使用的 Cookie 名称", "en": "Cookie names sent"},
+    "result.package": {"zh": "证据包（WACZ）", "en": "Evidence package (WACZ)"},
+    "result.screenshot": {"zh": "截图", "en": "Screenshot"},
+    "result.pdf": {"zh": "PDF 快照", "en": "PDF snapshot"},
+    "result.provenance": {"zh": "取证环境与来源说明", "en": "Provenance summary"},
+    "result.provenance_json": {"zh": "来源数据（JSON）", "en": "Provenance (JSON)"},
+    "result.hashes": {"zh": "文件哈希（SHA-256）", "en": "File hashes (SHA-256)"},
+    "result.package_hash": {"zh": "证据包 SHA-256", "en": "Package SHA-256"},
+    "result.download": {"zh": "下载", "en": "Download"},
+    "result.yes": {"zh": "是", "en": "Yes"},
+    "result.no": {"zh": "否", "en": "No"},
+    "tokens.title": {"zh": "API 令牌", "en": "API tokens"},
+    "tokens.name": {"zh": "令牌名称", "en": "Token name"},
+    "tokens.create": {"zh": "创建令牌", "en": "Create token"},
+    "tokens.created": {
+        "zh": "新令牌（只显示这一次，请妥善保存）：",
+        "en": "New token (shown only once, keep it safe):",
+    },
+    "tokens.revoke": {"zh": "吊销", "en": "Revoke"},
+    "tokens.none": {"zh": "没有令牌。", "en": "No tokens."},
+    "tokens.usage": {
+        "zh": "在请求头中使用：Authorization: Bearer <令牌>",
+        "en": "Send it as: Authorization: Bearer <token>",
+    },
+    "error.title": {"zh": "出错了", "en": "Something went wrong"},
+}
+
+
+def language(request: Request) -> str:
+    chosen = request.query_params.get("lang") or request.cookies.get("lang")
+    if chosen in LANGS:
+        return chosen
+    accept = request.headers.get("accept-language", "").lower()
+    for part in accept.split(","):
+        tag = part.split(";")[0].strip()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "zh"
+
+
+def translate(lang: str, key: str) -> str:
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry["en"]

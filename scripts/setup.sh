@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what the service (and, with --test, its test suite) needs on Debian, then the Python
+# package into .venv. Idempotent and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WANT_TEST=0; [ "${1:-}" = "--test" ] && WANT_TEST=1
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+APT_RUN=(chromium fonts-wqy-zenhei openssl)
+APT_TEST=(poppler-utils libnss3-tools softhsm2 curl)
+pkgs=("${APT_RUN[@]}"); [ $WANT_TEST = 1 ] && pkgs+=("${APT_TEST[@]}")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+fi
+extra=""; [ $WANT_TEST = 1 ] && extra="[test]"
+stamp="$VENV/.installed$( [ $WANT_TEST = 1 ] && echo -test )"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing the Python package$extra"
+  "$VENV/bin/pip" install -q -e ".$extra" 2>&1 | grep -v -E "^WARNING: Location|^\s*$" || true
+  "$VENV/bin/python" -c "import evidence_service, capture, storage, signing, certs" 
+  touch "$stamp"
+fi

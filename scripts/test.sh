@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test run, as CI does it: install, start the real services, lint, type-check, test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+VENV=${VENV:-.venv}
+
+# PostgreSQL on 127.0.0.1:5432 (the scale configuration's database).
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "test: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+fi
+
+# A real S3 server with object lock (Ceph RGW), for the S3 backend tests.
+S3=../shared/services/s3-server
+if [ -z "${S3_ENDPOINT:-}" ]; then
+  echo "test: starting the S3 server"
+  eval "$("$S3" start)"
+  export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_SECURE
+fi
+
+echo "test: ruff"; "$VENV/bin/ruff" check .
+echo "test: mypy"; "$VENV/bin/mypy"
+echo "test: pytest"
+exec "$VENV/bin/pytest" "$@"
