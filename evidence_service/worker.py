@@ -34,14 +34,17 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self, *, max_jobs: int | None = None) -> int:
-        """Work until stopped (or until ``max_jobs`` jobs are done); returns the jobs done."""
+    async def run(self, *, max_jobs: int | None = None, until_idle: bool = False) -> int:
+        """Work until stopped, until ``max_jobs`` jobs are done, or (``until_idle``) until no
+        job is due; returns the number of jobs worked."""
         done = 0
         engine = await self._start_engine()
         try:
             while not self._stop.is_set() and (max_jobs is None or done < max_jobs):
                 job = await asyncio.to_thread(self.services.jobs.claim, self.worker_id, ["capture"])
                 if job is None:
+                    if until_idle:
+                        break
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), self.poll_s)
                     continue

@@ -1,0 +1,83 @@
+"""`evidence capture`, `evidence trust export`: the command line without a server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.fixtures.site import FixtureSite
+
+pytestmark = pytest.mark.chromium
+
+
+def test_cli_capture_writes_sealed_package_and_json(
+    service_env: Callable[..., dict[str, str]], fixture_site: FixtureSite, tmp_path: Path
+) -> None:
+    env = service_env()
+    out = tmp_path / "out" / "package.wacz"
+    proc = run_cli(["capture", fixture_site.url("/listing"), "-o", str(out), "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["status"] == "stored" and record["outcome"] == "complete"
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == record["package"]["sha256"]
+    with zipfile.ZipFile(out) as zf:
+        digest = json.loads(zf.read("datapackage-digest.json"))
+        assert digest["signedData"]["timeSignature"]
+    assert not list(out.parent.glob("*.part"))
+
+    # The same data folder is what the server sees: `status` finds the capture.
+    status = run_cli(["status", record["id"], "--json"], env)
+    assert status.returncode == 0 and json.loads(status.stdout)["id"] == record["id"]
+
+    bundle = tmp_path / "bundle.pem"
+    exported = run_cli(["trust", "export", "-o", str(bundle)], env)
+    assert exported.returncode == 0, exported.stderr
+    assert bundle.read_bytes().count(b"BEGIN CERTIFICATE") >= 4
+
+    # openssl verifies the package's time-stamp with nothing but the trust bundle.
+    import base64
+
+    signed = digest["signedData"]
+    (tmp_path / "sig.txt").write_bytes(signed["signature"].encode())
+    (tmp_path / "resp.tsr").write_bytes(base64.b64decode(signed["timeSignature"]))
+    check = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(tmp_path / "sig.txt"), "-in",
+         str(tmp_path / "resp.tsr"), "-CAfile", str(bundle), "-untrusted", str(bundle)],
+        capture_output=True, text=True, check=False,
+    )
+    assert check.returncode == 0 and "Verification: OK" in check.stdout, check.stdout + check.stderr
+
+
+def test_cli_reports_failures_with_exit_codes(
+    service_env: Callable[..., dict[str, str]], fixture_site: FixtureSite, tmp_path: Path
+) -> None:
+    env = service_env()
+    out = tmp_path / "never.wacz"
+    refused = run_cli(["capture", fixture_site.closed_url, "-o", str(out)], env)
+    assert refused.returncode == 1
+    assert "connection_refused" in refused.stdout
+    assert not out.exists()
+
+    bad = run_cli(["capture", "gopher://example.com/", "-o", str(out)], env)
+    assert bad.returncode == 2 and "unsupported_scheme" in bad.stderr
+    assert not out.exists()
+
+
+def test_cli_capture_404_is_sealed_with_its_status(
+    service_env: Callable[..., dict[str, str]], fixture_site: FixtureSite, tmp_path: Path
+) -> None:
+    env = service_env()
+    out = tmp_path / "404.wacz"
+    proc = run_cli(["capture", fixture_site.url("/no-such-product"), "-o", str(out), "--json"],
+                   env)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["status"] == "stored" and record["http_status"] == 404
+    assert out.exists()

@@ -1,0 +1,106 @@
+"""Durable jobs: a worker killed mid-capture, a TSA that is down while sealing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from evidence_service.bootstrap import initialize
+from evidence_service.pipeline import create_capture
+from evidence_service.services import Services
+from storage.models import Capture, Job
+from tests.fixtures.site import FixtureSite
+from tests.service.conftest import make_settings, run_worker
+
+pytestmark = pytest.mark.chromium
+EVIDENCE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "evidence"
+
+
+def _status(services: Services, capture_id: str) -> Capture:
+    with services.sessions() as session:
+        cap = session.get(Capture, capture_id)
+        assert cap is not None
+        session.expunge(cap)
+        return cap
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_worker_killed_mid_capture_is_taken_over(
+    service_env: Callable[..., dict[str, str]], fixture_site: FixtureSite, tmp_path: Path
+) -> None:
+    env = service_env(EVIDENCE_JOB_LEASE_S="2")
+    services = Services(make_settings(tmp_path / "data", job_lease_s=2))
+    initialize(services)
+    capture_id = create_capture(services, fixture_site.url("/slow?ms=5000"), user_id=None)
+
+    first = subprocess.Popen([str(EVIDENCE), "worker"], env=env, start_new_session=True)
+    try:
+        _wait(lambda: _status(services, capture_id).status == "loading", 30, "loading")
+        time.sleep(0.5)
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its Chromium die mid-capture
+        first.wait(10)
+        assert _status(services, capture_id).status == "loading"
+
+        second = subprocess.Popen([str(EVIDENCE), "worker"], env=env, start_new_session=True)
+        try:
+            _wait(lambda: _status(services, capture_id).status in ("stored", "failed"), 90,
+                  "the second worker to finish the capture")
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(20)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+
+    cap = _status(services, capture_id)
+    assert cap.status == "stored" and cap.outcome == "complete", cap.error_message
+    with services.sessions() as session:
+        job = session.query(Job).filter_by(capture_id=capture_id).one()
+        assert job.state == "done" and job.attempts == 2
+    # One sealed package, and no unsealed leftovers.
+    assert services.store.exists(cap.package_key or "")
+    assert not (services.settings.work_dir / capture_id).exists()
+    services.close()
+
+
+def test_tsa_down_keeps_capture_sealing_until_it_returns(
+    services_factory: Callable[..., Services], fixture_site: FixtureSite
+) -> None:
+    from tests.fixtures.http_tsa import free_port, serve_tsa
+
+    port = free_port()
+    services = services_factory(tsa_url=f"http://127.0.0.1:{port}/tsa")
+    initialize(services)
+    capture_id = create_capture(services, fixture_site.url("/listing"), user_id=None)
+
+    run_worker(services)  # loads the page, then cannot seal: TSA unreachable
+    cap = _status(services, capture_id)
+    assert cap.status == "sealing"
+    assert cap.package_key is None and cap.trusted_time is None
+    assert cap.progress_detail and "TsaUnavailableError" in cap.progress_detail
+    assert f"127.0.0.1:{port}" in cap.progress_detail
+    assert (services.settings.work_dir / capture_id / "result.json").exists()
+
+    # The TSA comes back (the built-in authority, served on the configured port).
+    with serve_tsa(services.tsa, port):
+        deadline = time.monotonic() + 30
+        while _status(services, capture_id).status != "stored" and time.monotonic() < deadline:
+            time.sleep(0.3)
+            run_worker(services, until_idle=True)
+    cap = _status(services, capture_id)
+    assert cap.status == "stored", cap.progress_detail
+    assert cap.trusted_time is not None and cap.progress_detail is None
