@@ -40,8 +40,15 @@ from evidence_service.services import Services  # noqa: E402
 from storage.models import Capture  # noqa: E402
 from tests.fixtures.site import serve_fixture_site  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 async def bare(url: str, runs: int) -> list[float]:
@@ -63,8 +70,12 @@ async def bare(url: str, runs: int) -> list[float]:
 
 
 def settings_for(data: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=data, capture_allow_private=True,  # type: ignore[call-arg]
-                    key_passphrase="bench")
+    return Settings(
+        _env_file=None,
+        data_dir=data,
+        capture_allow_private=True,  # type: ignore[call-arg]
+        key_passphrase="bench",
+    )
 
 
 async def full(url: str, runs: int, data: Path) -> tuple[list[float], list[float]]:
@@ -97,8 +108,12 @@ async def full(url: str, runs: int, data: Path) -> tuple[list[float], list[float
 def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
     services = Services(settings_for(data))
     initialize(services)
-    env = {**os.environ, "EVIDENCE_DATA_DIR": str(data), "EVIDENCE_CAPTURE_ALLOW_PRIVATE": "true",
-           "EVIDENCE_KEY_PASSPHRASE": "bench"}
+    env = {
+        **os.environ,
+        "EVIDENCE_DATA_DIR": str(data),
+        "EVIDENCE_CAPTURE_ALLOW_PRIVATE": "true",
+        "EVIDENCE_KEY_PASSPHRASE": "bench",
+    }
     exe = ROOT / ".venv" / "bin" / "evidence"
     procs = [subprocess.Popen([str(exe), "worker"], env=env) for _ in range(workers)]
     time.sleep(3)  # let the workers start their browsers before the clock starts
@@ -106,8 +121,11 @@ def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
     t0 = time.perf_counter()
     while True:
         with services.sessions() as session:
-            done = session.query(Capture).filter(Capture.id.in_(ids),
-                                                 Capture.status.in_(("stored", "failed"))).count()
+            done = (
+                session.query(Capture)
+                .filter(Capture.id.in_(ids), Capture.status.in_(("stored", "failed")))
+                .count()
+            )
         if done == jobs:
             break
         time.sleep(0.05)
@@ -117,7 +135,9 @@ def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
     for p in procs:
         p.wait(30)
     with services.sessions() as session:
-        failed = session.query(Capture).filter(Capture.id.in_(ids), Capture.status == "failed").count()
+        failed = (
+            session.query(Capture).filter(Capture.id.in_(ids), Capture.status == "failed").count()
+        )
     services.close()
     if failed:
         print(f"  warning: {failed} captures failed")
@@ -137,8 +157,10 @@ def main() -> None:
         print(f"page: {url}  (median of {args.runs} runs, warm browser)")
         print(f"bare Playwright load+screenshot+PDF: {mb * 1000:8.1f} ms")
         print(f"full capture to sealed package:      {mf * 1000:8.1f} ms")
-        print(f"  of which the seal (WACZ+sign+TSA+store): {ms * 1000:6.1f} ms"
-              f"  = {ms / mb * 100:5.1f} % of bare")
+        print(
+            f"  of which the seal (WACZ+sign+TSA+store): {ms * 1000:6.1f} ms"
+            f"  = {ms / mb * 100:5.1f} % of bare"
+        )
         print(f"overhead of full over bare:          {(mf - mb) / mb * 100:8.1f} %")
         for n in (1, 2):
             rate = throughput(url, args.jobs, n, Path(tmp) / f"tp{n}")

@@ -73,9 +73,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        detail = exc.detail
-        if not isinstance(detail, dict):
-            detail = {"code": f"http_{exc.status_code}", "message": str(detail)}
+        detail: dict[str, Any] = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"code": f"http_{exc.status_code}", "message": str(exc.detail)}
+        )
         if not request.url.path.startswith(("/api", "/tsa")) and "text/html" in request.headers.get(
             "accept", ""
         ):

@@ -66,7 +66,9 @@ def _print_init(services: Services, password: str | None) -> None:
     click.echo(f"data folder: {s.data_dir}")
     click.echo(f"database:    {_redact_url(s.effective_database_url)}")
     click.echo(f"store:       {s.store}")
-    click.echo(f"TSA:         {', '.join(s.tsa_urls) or 'built-in (' + s.effective_public_url + '/tsa)'}")
+    click.echo(
+        f"TSA:         {', '.join(s.tsa_urls) or 'built-in (' + s.effective_public_url + '/tsa)'}"
+    )
     if password:
         click.echo("")
         click.echo("  An admin account was created.")
@@ -175,15 +177,28 @@ def worker() -> None:
 
 @main.command()
 @click.argument("url")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the sealed package (WACZ) here.")
-@click.option("--cookies", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Session cookies for this capture (Netscape cookies.txt or Playwright JSON).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the sealed package (WACZ) here.",
+)
+@click.option(
+    "--cookies",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Session cookies for this capture (Netscape cookies.txt or Playwright JSON).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
-@click.option("--wait-seal", type=float, default=30.0, show_default=True,
-              help="Seconds to keep retrying the seal if the TSA or store is down.")
-def capture(url: str, output: Path | None, cookies: Path | None, as_json: bool,
-            wait_seal: float) -> None:
+@click.option(
+    "--wait-seal",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to keep retrying the seal if the TSA or store is down.",
+)
+def capture(
+    url: str, output: Path | None, cookies: Path | None, as_json: bool, wait_seal: float
+) -> None:
     """Capture URL now and seal it (no server needed)."""
     from .bootstrap import initialize
     from .pipeline import CaptureRequestError, create_capture, load_cookies
@@ -193,8 +208,7 @@ def capture(url: str, output: Path | None, cookies: Path | None, as_json: bool,
     initialize(services)
     try:
         cookie_list = load_cookies(cookies.read_bytes(), url) if cookies else []
-        capture_id = create_capture(services, url, user_id=None, cookies=cookie_list,
-                                    enqueue=False)
+        capture_id = create_capture(services, url, user_id=None, cookies=cookie_list, enqueue=False)
     except CaptureRequestError as exc:
         _fail(f"{exc.code}: {exc}", EXIT_USAGE, as_json, {"code": exc.code, "message": str(exc)})
         return
@@ -220,8 +234,7 @@ def capture(url: str, output: Path | None, cookies: Path | None, as_json: bool,
         sys.exit(EXIT_PARTIAL)
 
 
-async def _capture_now(services: Services, capture_id: str, wait_seal: float,
-                       quiet: bool) -> bool:
+async def _capture_now(services: Services, capture_id: str, wait_seal: float, quiet: bool) -> bool:
     """Run the capture in-process; returns True if sealing had to be left to a worker."""
     from capture import CaptureEngine
 
@@ -248,8 +261,10 @@ async def _capture_now(services: Services, capture_id: str, wait_seal: float,
                 )
                 return True
             if not quiet:
-                click.echo(f"waiting to seal ({outcome.reason}); retrying in "
-                           f"{outcome.delay_s:.0f} s", err=True)
+                click.echo(
+                    f"waiting to seal ({outcome.reason}); retrying in {outcome.delay_s:.0f} s",
+                    err=True,
+                )
             await asyncio.sleep(outcome.delay_s)
             attempt += 1
 
@@ -271,8 +286,11 @@ def _export(services: Services, key: str, output: Path) -> None:
 def _print_record(record: Any, output: Path | None) -> None:
     status = record.status.upper()
     if record.status == "stored":
-        status = "SEALED" + (" (PARTIAL: " + ", ".join(record.limits_hit) + ")"
-                             if record.outcome == "partial" else " (complete)")
+        status = "SEALED" + (
+            " (PARTIAL: " + ", ".join(record.limits_hit) + ")"
+            if record.outcome == "partial"
+            else " (complete)"
+        )
     click.echo(f"capture {record.id}: {status}")
     click.echo(f"  requested: {record.requested_url}")
     if record.final_url:
@@ -280,8 +298,10 @@ def _print_record(record: Any, output: Path | None) -> None:
     if record.error:
         click.echo(f"  error:     {record.error.code}: {record.error.message}")
     if record.timestamp:
-        click.echo(f"  trusted time: {record.timestamp.trusted_time} ({record.timestamp.tsa}, "
-                   f"serial {record.timestamp.serial})")
+        click.echo(
+            f"  trusted time: {record.timestamp.trusted_time} ({record.timestamp.tsa}, "
+            f"serial {record.timestamp.serial})"
+        )
     if record.package:
         click.echo(f"  package sha256: {record.package.sha256}")
     if output is not None and record.status == "stored":
@@ -308,8 +328,12 @@ def status_cmd(capture_id: str, as_json: bool) -> None:
     with services.sessions() as session:
         cap = session.get(Capture, capture_id)
         if cap is None:
-            _fail(f"no capture {capture_id}", EXIT_USAGE, as_json, {"code": "not_found",
-                                                                   "message": capture_id})
+            _fail(
+                f"no capture {capture_id}",
+                EXIT_USAGE,
+                as_json,
+                {"code": "not_found", "message": capture_id},
+            )
             return
         record = capture_record(cap, services.settings.effective_public_url)
     if as_json:
@@ -361,9 +385,16 @@ def user_create(username: str, role: str, display_name: str | None) -> None:
     password = new_password()
     try:
         with services.session() as session:
-            session.add(User(username=username, display_name=display_name or username,
-                             password_hash=hash_password(password), role=role,
-                             must_change_password=True, disabled=False))
+            session.add(
+                User(
+                    username=username,
+                    display_name=display_name or username,
+                    password_hash=hash_password(password),
+                    role=role,
+                    must_change_password=True,
+                    disabled=False,
+                )
+            )
     except IntegrityError:
         _fail(f"user {username!r} already exists", EXIT_USAGE, False, {})
     click.echo(f"user {username} ({role}) created; one-time password: {password}")
@@ -405,8 +436,9 @@ def token_create(username: str, name: str) -> None:
         if row is None:
             _fail(f"no user named {username!r}", EXIT_USAGE, False, {})
             return
-        session.add(ApiToken(user_id=row.id, name=name, token_hash=hash_token(secret),
-                             revoked=False))
+        session.add(
+            ApiToken(user_id=row.id, name=name, token_hash=hash_token(secret), revoked=False)
+        )
     click.echo(secret)
 
 

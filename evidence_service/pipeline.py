@@ -38,13 +38,14 @@ from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie
 from capture.wacz import WaczInfo, build_wacz
 from signing.errors import TimestampError
 from storage.errors import StorageError
-from storage.models import Capture, User
+from storage.models import Capture, Job, User
 
 from .services import Services
 
 log = logging.getLogger(__name__)
 
 STAGES = ("queued", "loading", "sealing", "stored")
+MAX_LOAD_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,16 @@ async def _load(
 ) -> Outcome | None:
     """Run the browser capture; None means it finished and sealing can start."""
     shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed attempt are not evidence
+    if attempt > MAX_LOAD_ATTEMPTS:
+        # Workers kept dying on this page (a page that crashes Chromium, say): stop trying.
+        _mark_failed(
+            services,
+            capture_id,
+            "browser_error",
+            f"the page could not be loaded in {MAX_LOAD_ATTEMPTS} attempts: each time the worker "
+            "or its browser stopped before the capture finished",
+        )
+        return Outcome("failed", "too many attempts")
     workdir.mkdir(parents=True)
     with services.session() as session:
         cap = session.get(Capture, capture_id)
@@ -201,15 +212,7 @@ async def _load(
         shutil.rmtree(workdir, ignore_errors=True)
         if exc.retryable and attempt < 3:
             return Outcome("retry", str(exc), 2.0)
-        with services.session() as session:
-            cap = session.get(Capture, capture_id)
-            assert cap is not None
-            cap.status = "failed"
-            cap.error_code = exc.code
-            cap.error_message = str(exc)
-            cap.cookies_encrypted = None
-            cap.progress_detail = None
-            cap.ended_at = datetime.now(UTC)
+        _mark_failed(services, capture_id, exc.code, str(exc))
         return Outcome("failed", str(exc))
     _write_manifest(workdir / "result.json", result)
     with services.session() as session:
@@ -226,6 +229,37 @@ async def _load(
         cap.limits_hit = list(result.limits_hit)
         cap.cookies_encrypted = None  # used once, never kept
     return None
+
+
+def _mark_failed(services: Services, capture_id: str, code: str, message: str) -> None:
+    with services.session() as session:
+        cap = session.get(Capture, capture_id)
+        assert cap is not None
+        cap.status = "failed"
+        cap.error_code = code
+        cap.error_message = message
+        cap.cookies_encrypted = None
+        cap.progress_detail = None
+        cap.ended_at = datetime.now(UTC)
+
+
+def reap_abandoned(services: Services) -> int:
+    """Mark failed the captures whose job the queue gave up on (attempts exhausted)."""
+    with services.session() as session:
+        rows = session.execute(
+            select(Capture, Job)
+            .join(Job, Job.capture_id == Capture.id)
+            .where(Job.state == "failed", Capture.status.in_(("queued", "loading", "sealing")))
+        ).all()
+        for cap, job in rows:
+            cap.status = "failed"
+            cap.error_code = "abandoned"
+            cap.error_message = (
+                f"gave up after {job.attempts} attempts; last error: {job.last_error or 'none'}"
+            )
+            cap.cookies_encrypted = None
+            cap.progress_detail = None
+        return len(rows)
 
 
 def _capture_options(
@@ -313,9 +347,7 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
         "package": store.put_file(package, content_type="application/wacz+zip"),
         "screenshot": store.put_file(result.screenshot_path, content_type="image/png"),
         "pdf": store.put_file(result.pdf_path, content_type="application/pdf"),
-        "provenance": store.put_file(
-            result.provenance_json_path, content_type="application/json"
-        ),
+        "provenance": store.put_file(result.provenance_json_path, content_type="application/json"),
         "provenance_html": store.put_file(
             result.provenance_html_path, content_type="text/html; charset=utf-8"
         ),
@@ -359,9 +391,7 @@ def _package_record(info: WaczInfo) -> dict[str, Any]:
         "size": info.size,
         "datapackage_sha256": info.datapackage_sha256,
         "resources": [dict(r) for r in info.resources],
-        "signature": {
-            k: signed.get(k) for k in ("created", "domain", "software") if k in signed
-        },
+        "signature": {k: signed.get(k) for k in ("created", "domain", "software") if k in signed},
     }
     if signed.get("timeSignature"):
         record["timestamp"] = token_facts(signed["timeSignature"])

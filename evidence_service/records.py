@@ -73,13 +73,11 @@ def capture_record(cap: Capture, base_url: str = "") -> CaptureRecord:
             sha256=cap.package_sha256, url=f"{base_url}/api/captures/{cap.id}/files/package"
         )
     summary = dict(cap.summary or {})
-    hashes = {
-        r["path"]: r.get("hash", "") for r in summary.get("resources", []) if "path" in r
-    }
+    hashes = {r["path"]: r.get("hash", "") for r in summary.get("resources", []) if "path" in r}
     return CaptureRecord(
         id=cap.id,
-        status=cap.status,  # type: ignore[arg-type]
-        outcome=cap.outcome,  # type: ignore[arg-type]
+        status=cap.status,
+        outcome=cap.outcome,
         progress_detail=cap.progress_detail,
         requested_url=cap.requested_url,
         final_url=cap.final_url,

@@ -13,15 +13,17 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from contextlib import suppress
 
 from capture import BrowserError, CaptureEngine
 
-from .pipeline import Outcome, process_capture
+from .pipeline import Outcome, process_capture, reap_abandoned
 from .services import Services
 
 log = logging.getLogger(__name__)
+REAP_EVERY_S = 30.0
 
 
 class Worker:
@@ -38,6 +40,7 @@ class Worker:
         """Work until stopped, until ``max_jobs`` jobs are done, or (``until_idle``) until no
         job is due; returns the number of jobs worked."""
         done = 0
+        last_reap = 0.0
         engine = await self._start_engine()
         try:
             while not self._stop.is_set() and (max_jobs is None or done < max_jobs):
@@ -45,6 +48,9 @@ class Worker:
                 if job is None:
                     if until_idle:
                         break
+                    if time.monotonic() - last_reap > REAP_EVERY_S:
+                        await asyncio.to_thread(reap_abandoned, self.services)
+                        last_reap = time.monotonic()
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), self.poll_s)
                     continue

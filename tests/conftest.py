@@ -13,7 +13,9 @@ import pytest
 
 from tests.fixtures.site import FixtureSite, serve_fixture_site
 
-PG_ADMIN_URL = os.environ.get("EVIDENCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "EVIDENCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +84,9 @@ def service_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
     return make
 
 
-def run_cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     exe = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "evidence"
     cmd = [str(exe)] if exe.exists() else ["evidence"]
     return subprocess.run(

@@ -32,7 +32,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This was a one-time password: choose a new one to continue.",
     },
     "password.current": {"zh": "当前密码", "en": "Current password"},
-    "password.new": {"zh": "新密码（至少 10 个字符）", "en": "New password (at least 10 characters)"},
+    "password.new": {
+        "zh": "新密码（至少 10 个字符）",
+        "en": "New password (at least 10 characters)",
+    },
     "password.repeat": {"zh": "再次输入新密码", "en": "Repeat the new password"},
     "password.submit": {"zh": "保存", "en": "Save"},
     "password.mismatch": {"zh": "两次输入的新密码不一致。", "en": "The new passwords differ."},
@@ -68,7 +71,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "outcome.partial": {"zh": "不完整（触发限制）", "en": "Partial (a limit was hit)"},
     "progress.label": {"zh": "进度", "en": "Progress"},
     "progress.waiting": {"zh": "等待原因", "en": "Waiting because"},
-    "result.failed": {"zh": "取证失败，未生成证据包。", "en": "The capture failed; nothing was sealed."},
+    "result.failed": {
+        "zh": "取证失败，未生成证据包。",
+        "en": "The capture failed; nothing was sealed.",
+    },
     "result.partial": {
         "zh": "注意：取证触发了限制，证据包不完整。",
         "en": "Warning: a limit was hit; this package is partial.",

@@ -78,11 +78,11 @@ def login(
     services = services_of(request)
     with services.session() as session:
         user = session.scalar(select(User).where(User.username == username))
-        ok = user is not None and not user.disabled and verify_password(password, user.password_hash)
+        ok = (
+            user is not None and not user.disabled and verify_password(password, user.password_hash)
+        )
         if not ok or user is None:
-            return render(
-                request, "login.html", 401, next=next, error="login.failed", user=None
-            )
+            return render(request, "login.html", 401, next=next, error="login.failed", user=None)
         request.session.clear()
         request.session["uid"] = user.id
         request.session["pwv"] = user.password_hash[-16:]
@@ -218,8 +218,10 @@ def _tokens(request: Request, user: User, new_token: str | None) -> Response:
             .where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
             .order_by(ApiToken.created_at.desc())
         ).all()
-        tokens = [{"id": r.id, "name": r.name, "created_at": r.created_at,
-                   "last_used_at": r.last_used_at} for r in rows]
+        tokens = [
+            {"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at}
+            for r in rows
+        ]
     return render(request, "tokens.html", user=user, tokens=tokens, new_token=new_token)
 
 
@@ -231,8 +233,9 @@ def create_token(request: Request, name: str = Form(...), csrf: str = Form("")) 
         return user
     token = new_api_token()
     with services_of(request).session() as session:
-        session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=hash_token(token),
-                             revoked=False))
+        session.add(
+            ApiToken(user_id=user.id, name=name[:100], token_hash=hash_token(token), revoked=False)
+        )
     return _tokens(request, user, token)
 
 

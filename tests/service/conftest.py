@@ -46,18 +46,19 @@ def services_factory(tmp_path: Path) -> Iterator[Callable[..., Services]]:
 
 @pytest.fixture
 def admin_token() -> Callable[[Services], str]:
-    from storage.models import ApiToken, User
     from sqlalchemy import select
 
     from evidence_service.security import hash_token, new_api_token
+    from storage.models import ApiToken, User
 
     def make(services: Services) -> str:
         token = new_api_token()
         with services.session() as session:
             admin = session.scalar(select(User).where(User.username == "admin"))
             assert admin is not None
-            session.add(ApiToken(user_id=admin.id, name="test", token_hash=hash_token(token),
-                                 revoked=False))
+            session.add(
+                ApiToken(user_id=admin.id, name="test", token_hash=hash_token(token), revoked=False)
+            )
         return token
 
     return make

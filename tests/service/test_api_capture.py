@@ -28,7 +28,9 @@ def test_capture_over_api_is_sealed_and_served(
     client = client_for(services)
     headers = {"Authorization": f"Bearer {admin_token(services)}"}
 
-    reply = client.post("/api/captures", json={"url": fixture_site.url("/listing")}, headers=headers)
+    reply = client.post(
+        "/api/captures", json={"url": fixture_site.url("/listing")}, headers=headers
+    )
     assert reply.status_code == 202, reply.text
     record = reply.json()
     assert record["status"] == "queued"
@@ -61,8 +63,11 @@ def test_capture_over_api_is_sealed_and_served(
         warc = next(n for n in names if n.startswith("archive/"))
         assert PRICE_TEXT.encode() in _warc_payloads(zf.read(warc))
 
-    for kind, media in [("screenshot", "image/png"), ("pdf", "application/pdf"),
-                        ("provenance", "application/json")]:
+    for kind, media in [
+        ("screenshot", "image/png"),
+        ("pdf", "application/pdf"),
+        ("provenance", "application/json"),
+    ]:
         r = client.get(record["files"][kind]["url"], headers=headers)
         assert r.status_code == 200
         assert r.headers["content-type"].startswith(media)
@@ -89,12 +94,14 @@ def test_api_requires_token_and_reports_bad_urls(
     services = services_factory()
     client = client_for(services)
     assert client.post("/api/captures", json={"url": "http://example.com/"}).status_code == 401
-    bad = client.post("/api/captures", json={"url": "x"},
-                      headers={"Authorization": "Bearer wrong"})
+    bad = client.post("/api/captures", json={"url": "x"}, headers={"Authorization": "Bearer wrong"})
     assert bad.status_code == 401
     headers = {"Authorization": f"Bearer {admin_token(services)}"}
-    for url, code in [("not a url", "invalid_url"), ("ftp://example.com/x", "unsupported_scheme"),
-                      ("http://no-such-host.invalid/", "dns_failure")]:
+    for url, code in [
+        ("not a url", "invalid_url"),
+        ("ftp://example.com/x", "unsupported_scheme"),
+        ("http://no-such-host.invalid/", "dns_failure"),
+    ]:
         r = client.post("/api/captures", json={"url": url}, headers=headers)
         assert r.status_code == 422, (url, r.text)
         assert r.json()["detail"]["code"] == code
@@ -125,15 +132,17 @@ def test_failed_capture_is_recorded_and_leaves_nothing_sealed(
     services = services_factory()
     client = client_for(services)
     headers = {"Authorization": f"Bearer {admin_token(services)}"}
-    rec = client.post("/api/captures", json={"url": fixture_site.closed_url},
-                      headers=headers).json()
+    rec = client.post(
+        "/api/captures", json={"url": fixture_site.closed_url}, headers=headers
+    ).json()
     run_worker(services)
     rec = client.get(f"/api/captures/{rec['id']}", headers=headers).json()
     assert rec["status"] == "failed"
     assert rec["error"]["code"] == "connection_refused"
     assert rec["package"] is None and rec["files"] == {}
-    assert client.get(f"/api/captures/{rec['id']}/files/package",
-                      headers=headers).status_code == 409
+    assert (
+        client.get(f"/api/captures/{rec['id']}/files/package", headers=headers).status_code == 409
+    )
     assert not (services.settings.work_dir / rec["id"]).exists()
     objects = services.settings.objects_dir
     assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))

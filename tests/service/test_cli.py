@@ -48,9 +48,22 @@ def test_cli_capture_writes_sealed_package_and_json(
     (tmp_path / "sig.txt").write_bytes(signed["signature"].encode())
     (tmp_path / "resp.tsr").write_bytes(base64.b64decode(signed["timeSignature"]))
     check = subprocess.run(
-        ["openssl", "ts", "-verify", "-data", str(tmp_path / "sig.txt"), "-in",
-         str(tmp_path / "resp.tsr"), "-CAfile", str(bundle), "-untrusted", str(bundle)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-data",
+            str(tmp_path / "sig.txt"),
+            "-in",
+            str(tmp_path / "resp.tsr"),
+            "-CAfile",
+            str(bundle),
+            "-untrusted",
+            str(bundle),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert check.returncode == 0 and "Verification: OK" in check.stdout, check.stdout + check.stderr
 
@@ -75,8 +88,7 @@ def test_cli_capture_404_is_sealed_with_its_status(
 ) -> None:
     env = service_env()
     out = tmp_path / "404.wacz"
-    proc = run_cli(["capture", fixture_site.url("/no-such-product"), "-o", str(out), "--json"],
-                   env)
+    proc = run_cli(["capture", fixture_site.url("/no-such-product"), "-o", str(out), "--json"], env)
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)
     assert record["status"] == "stored" and record["http_status"] == 404

@@ -57,8 +57,11 @@ def test_worker_killed_mid_capture_is_taken_over(
 
         second = subprocess.Popen([str(EVIDENCE), "worker"], env=env, start_new_session=True)
         try:
-            _wait(lambda: _status(services, capture_id).status in ("stored", "failed"), 90,
-                  "the second worker to finish the capture")
+            _wait(
+                lambda: _status(services, capture_id).status in ("stored", "failed"),
+                90,
+                "the second worker to finish the capture",
+            )
         finally:
             os.killpg(second.pid, signal.SIGTERM)
             second.wait(20)

@@ -19,8 +19,15 @@ from tests.fixtures.site import PRICE_TEXT, FixtureSite
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def test_pywb_replays_listing_with_js_price_and_lazy_image(
@@ -34,17 +41,28 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
     root = tmp_path / "pywb"
     root.mkdir()
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
-    subprocess.run(["wb-manager", "init", "evidence"], cwd=root, env=env, check=True,
-                   capture_output=True)
-    added = subprocess.run(["wb-manager", "add", "evidence", str(package)], cwd=root, env=env,
-                           capture_output=True, text=True, check=False)
+    subprocess.run(
+        ["wb-manager", "init", "evidence"], cwd=root, env=env, check=True, capture_output=True
+    )
+    added = subprocess.run(
+        ["wb-manager", "add", "evidence", str(package)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert added.returncode == 0, added.stderr
     assert list((root / "collections" / "evidence" / "archive").glob("*.warc.gz"))
 
     port = free_port()
-    server = subprocess.Popen([str(VENV_BIN / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
-                              cwd=root, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [str(VENV_BIN / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -60,8 +78,12 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page()
             live_hits: list[str] = []
-            page.on("request", lambda r: live_hits.append(r.url)
-                    if r.url.startswith(fixture_site.http_url) else None)
+            page.on(
+                "request",
+                lambda r: (
+                    live_hits.append(r.url) if r.url.startswith(fixture_site.http_url) else None
+                ),
+            )
             # id_-less replay in the framed-less "mp_" mode: the page as archived, rewritten.
             page.goto(f"{base}/evidence/mp_/{listing}", wait_until="networkidle")
             page.mouse.wheel(0, 5000)
@@ -70,7 +92,8 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
             lazy = page.locator("img[loading=lazy]").first
             lazy.scroll_into_view_if_needed()
             page.wait_for_function(
-                "img => img.complete && img.naturalWidth > 0", arg=lazy.element_handle(),
+                "img => img.complete && img.naturalWidth > 0",
+                arg=lazy.element_handle(),
                 timeout=10_000,
             )
             assert not live_hits, f"replay must not reach the live site: {live_hits}"

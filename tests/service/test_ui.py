@@ -21,8 +21,15 @@ from tests.fixtures.http_tsa import free_port
 from tests.fixtures.site import FixtureSite
 
 pytestmark = pytest.mark.chromium
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @dataclass
@@ -38,8 +45,11 @@ def live_service(services_factory: Callable[..., Services]) -> Iterator[LiveServ
     services = services_factory(port=port)
     result = initialize(services)
     assert result.admin_password
-    server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1",
-                                          port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     web = threading.Thread(target=server.run, daemon=True)
     web.start()
     worker = Worker(services, poll_s=0.1)
@@ -101,7 +111,9 @@ def test_officer_captures_a_page_and_sees_progress_and_result(
     assert thumb.evaluate("img => img.naturalWidth") > 100
     expect(page.get_by_role("link", name=re.compile("证据包"))).to_be_visible()
     expect(page.get_by_role("link", name="PDF 快照")).to_be_visible()
-    expect(page.locator("table.hashes code.hash").first).to_have_text(re.compile("sha256:[0-9a-f]{64}"))
+    expect(page.locator("table.hashes code.hash").first).to_have_text(
+        re.compile("sha256:[0-9a-f]{64}")
+    )
     expect(page.get_by_text("可信时间（RFC 3161）")).to_be_visible()
 
     # English on demand, remembered by cookie.
@@ -112,9 +124,7 @@ def test_officer_captures_a_page_and_sees_progress_and_result(
     expect(page.get_by_role("button", name="Capture evidence")).to_be_visible()
 
 
-def test_bad_url_is_explained_in_the_form(
-    live_service: LiveService, page: Page
-) -> None:
+def test_bad_url_is_explained_in_the_form(live_service: LiveService, page: Page) -> None:
     _login_first_time(page, live_service)
     field = page.get_by_label("商品或订单页面网址")
     # type=url lets the browser reject obvious garbage; a wrong scheme reaches the server.
