@@ -1,0 +1,259 @@
+"""Certificate profiles of the built-in PKI (RFC 5280), one function per kind of certificate.
+
+Root CA -> issuing CA -> {TSA certificate, package-signing certificates}.
+
+Why these choices:
+
+* CAs use ECDSA P-384: fast to create on first run, accepted by OpenSSL, pyHanko and the
+  ``wacz-signing`` verifier (which checks each certificate with the next one's RSA or EC key).
+* The TSA key is RSA-2048 signing with PKCS#1 v1.5, because ``rfc3161ng.check_timestamp`` --
+  used by the ``wacz-signing`` verifier -- verifies nothing else. RFC 3161 §2.3 requires its
+  extendedKeyUsage to be exactly ``timeStamping`` and critical.
+* Package-signing certificates are short-lived ECDSA P-256 leaves named after the host, as
+  the WACZ signing spec expects of a "domain" certificate: verifiers accept a signature only
+  within 7 days of the certificate's notBefore.
+* Every end-entity certificate names a CRL distribution point and an OCSP responder under the
+  service's public URL, so a relying party can check revocation with standard tools.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
+)
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+ORGANIZATION = "evidence-service"
+
+#: Certificates are back-dated a little so that a verifier whose clock is slightly behind ours
+#: does not see a certificate "from the future".
+BACKDATE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class PkiUrls:
+    """Where relying parties find revocation data (served by the app under ``/pki``)."""
+
+    crl: str
+    ocsp: str
+
+    @classmethod
+    def under(cls, public_url: str) -> PkiUrls:
+        base = public_url.rstrip("/")
+        return cls(crl=f"{base}/pki/issuing.crl", ocsp=f"{base}/pki/ocsp")
+
+
+def new_ca_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP384R1())
+
+
+def new_tsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def new_signing_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _hash_for(key: CertificateIssuerPrivateKeyTypes) -> hashes.SHA256 | hashes.SHA384:
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def _name(common_name: str, unit: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)]
+    if unit:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _ee_key_usage(*, non_repudiation: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=non_repudiation,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    try:
+        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def _revocation_pointers(
+    builder: x509.CertificateBuilder, urls: PkiUrls
+) -> x509.CertificateBuilder:
+    return builder.add_extension(
+        x509.CRLDistributionPoints(
+            [
+                x509.DistributionPoint(
+                    full_name=[x509.UniformResourceIdentifier(urls.crl)],
+                    relative_name=None,
+                    reasons=None,
+                    crl_issuer=None,
+                )
+            ]
+        ),
+        critical=False,
+    ).add_extension(
+        x509.AuthorityInformationAccess(
+            [
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)
+                )
+            ]
+        ),
+        critical=False,
+    )
+
+
+def _base(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+    now: datetime,
+    lifetime: timedelta,
+) -> x509.CertificateBuilder:
+    not_before = (now - BACKDATE).replace(microsecond=0)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + lifetime)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def root_certificate(
+    key: CertificateIssuerPrivateKeyTypes, *, label: str, now: datetime, days: int
+) -> x509.Certificate:
+    name = _name(f"{label} Evidence Root CA")
+    builder = (
+        _base(name, name, key.public_key(), now, timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+    )
+    return builder.sign(key, _hash_for(key))
+
+
+def issuing_certificate(
+    public_key: CertificatePublicKeyTypes,
+    *,
+    label: str,
+    root: x509.Certificate,
+    root_key: CertificateIssuerPrivateKeyTypes,
+    now: datetime,
+    days: int,
+) -> x509.Certificate:
+    builder = (
+        _base(
+            _name(f"{label} Evidence Issuing CA"),
+            root.subject,
+            public_key,
+            now,
+            timedelta(days=days),
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(_aki(root), critical=False)
+    )
+    return builder.sign(root_key, _hash_for(root_key))
+
+
+def tsa_certificate(
+    public_key: CertificatePublicKeyTypes,
+    *,
+    label: str,
+    issuer: x509.Certificate,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    urls: PkiUrls,
+    now: datetime,
+    days: int,
+) -> x509.Certificate:
+    builder = (
+        _base(
+            _name(f"{label} Time-Stamp Authority", "Time-Stamping"),
+            issuer.subject,
+            public_key,
+            now,
+            timedelta(days=days),
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_ee_key_usage(non_repudiation=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    return _revocation_pointers(builder, urls).sign(issuer_key, _hash_for(issuer_key))
+
+
+def host_general_names(hostname: str) -> list[x509.GeneralName]:
+    """SAN entries for ``hostname``: always a dNSName (string comparison by WACZ verifiers),
+    plus an iPAddress when the host is an IP literal (what TLS-style checkers compare)."""
+    names: list[x509.GeneralName] = [x509.DNSName(hostname)]
+    with contextlib.suppress(ValueError):
+        names.append(x509.IPAddress(ipaddress.ip_address(hostname)))
+    return names
+
+
+def signing_certificate(
+    public_key: CertificatePublicKeyTypes,
+    *,
+    hostname: str,
+    issuer: x509.Certificate,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    urls: PkiUrls,
+    now: datetime,
+    lifetime: timedelta,
+) -> x509.Certificate:
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Package Signing"),
+            x509.NameAttribute(NameOID.COMMON_NAME, hostname),
+        ]
+    )
+    builder = (
+        _base(subject, issuer.subject, public_key, now, lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_ee_key_usage(non_repudiation=False), critical=True)
+        .add_extension(x509.SubjectAlternativeName(host_general_names(hostname)), critical=False)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    return _revocation_pointers(builder, urls).sign(issuer_key, _hash_for(issuer_key))
