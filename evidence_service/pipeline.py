@@ -20,6 +20,7 @@ signature carries a valid time-stamp token.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -37,6 +38,7 @@ from capture import CaptureEngine, CaptureError, check_url, parse_cookies_file
 from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie
 from capture.wacz import WaczInfo, build_wacz
 from signing.errors import TimestampError
+from signing.timestamp import read_timestamp
 from storage.errors import StorageError
 from storage.models import Capture, Job, User
 
@@ -400,21 +402,11 @@ def _package_record(info: WaczInfo) -> dict[str, Any]:
 
 def token_facts(time_signature_b64: str | bytes) -> dict[str, Any]:
     """genTime, serial and TSA name from a base64 TimeStampResp, for display and search."""
-    import base64
-
-    from asn1crypto import tsp
-
-    resp = tsp.TimeStampResp.load(base64.b64decode(time_signature_b64))
-    signed = resp["time_stamp_token"]["content"]
-    tst_info = signed["encap_content_info"]["content"].parsed
-    tsa_name = None
-    for cert in signed["certificates"] or []:
-        tsa_name = cert.chosen.subject.human_friendly
-        break
+    tok = read_timestamp(base64.b64decode(time_signature_b64))
     return {
-        "gen_time": tst_info["gen_time"].native.astimezone(UTC).isoformat(),
-        "serial": str(tst_info["serial_number"].native),
-        "tsa_name": tsa_name,
+        "gen_time": tok.gen_time.astimezone(UTC).isoformat(),
+        "serial": str(tok.serial),
+        "tsa_name": tok.tsa_name,
     }
 
 

@@ -25,13 +25,13 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
 fi
 extra=""; [ $WANT_TEST = 1 ] && extra="[test]"
 stamp="$VENV/.installed$( [ $WANT_TEST = 1 ] && echo -test )"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the Python package$extra"
-  "$VENV/bin/pip" install -q -e ".$extra" 2>&1 | grep -v -E "^WARNING: Location|^\s*$" || true
+  "$VENV/bin/pip" install -q -e ".$extra" --config-settings editable_mode=compat 2>&1 | grep -v -E "^WARNING: Location|^\s*$" || true
   "$VENV/bin/python" -c "import evidence_service, capture, storage, signing, certs" 
   touch "$stamp"
 fi

@@ -128,7 +128,7 @@ def migrate(url: str | URL) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
             # SQLite: BEGIN IMMEDIATE already holds the write lock for the whole upgrade.
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     finally:
         engine.dispose()
 
