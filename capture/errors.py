@@ -74,3 +74,9 @@ class CookieFileError(CaptureError):
     """The cookies file is neither Netscape cookies.txt nor Playwright JSON."""
 
     code = "invalid_cookies"
+
+
+class LimitExceededError(CaptureError):
+    """The main document itself exceeds a capture limit (e.g. max_bytes), so there is no page."""
+
+    code = "limit_exceeded"
