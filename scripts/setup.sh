@@ -7,8 +7,8 @@ WANT_TEST=0; [ "${1:-}" = "--test" ] && WANT_TEST=1
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-APT_RUN=(chromium fonts-wqy-zenhei openssl)
-APT_TEST=(poppler-utils libnss3-tools softhsm2 curl)
+APT_RUN=(chromium fonts-wqy-zenhei openssl libnss3-tools)
+APT_TEST=(poppler-utils softhsm2 curl)
 pkgs=("${APT_RUN[@]}"); [ $WANT_TEST = 1 ] && pkgs+=("${APT_TEST[@]}")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,9 +16,9 @@ from playwright.sync_api import sync_playwright
 from tests.conftest import run_cli
 from tests.fixtures.http_tsa import free_port
 from tests.fixtures.site import PRICE_TEXT, FixtureSite
+from tests.fixtures.tools import pywb_bin
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
-VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -40,12 +40,13 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
 
     root = tmp_path / "pywb"
     root.mkdir()
-    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    bin_dir = pywb_bin()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     subprocess.run(
         ["wb-manager", "init", "evidence"], cwd=root, env=env, check=True, capture_output=True
     )
     added = subprocess.run(
-        ["wb-manager", "add", "evidence", str(package)],
+        ["wb-manager", "add", "--unpack-wacz", "evidence", str(package)],
         cwd=root,
         env=env,
         capture_output=True,
@@ -54,10 +55,12 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
     )
     assert added.returncode == 0, added.stderr
     assert list((root / "collections" / "evidence" / "archive").glob("*.warc.gz"))
+    # Frameless replay: the archived page itself at the top level, rewritten by pywb.
+    (root / "config.yaml").write_text("framed_replay: false\n")
 
     port = free_port()
     server = subprocess.Popen(
-        [str(VENV_BIN / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+        [str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -84,8 +87,7 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
                     live_hits.append(r.url) if r.url.startswith(fixture_site.http_url) else None
                 ),
             )
-            # id_-less replay in the framed-less "mp_" mode: the page as archived, rewritten.
-            page.goto(f"{base}/evidence/mp_/{listing}", wait_until="networkidle")
+            page.goto(f"{base}/evidence/{listing}", wait_until="networkidle")
             page.mouse.wheel(0, 5000)
             page.wait_for_timeout(500)
             assert PRICE_TEXT in page.content(), "the JS-loaded price replays from the archive"
