@@ -146,9 +146,18 @@ class _PackageWriter:
         base = _NAME_RE.sub("-", PurePosixPath(arcname).name.lower())
         name = base if base not in self._names else _NAME_RE.sub("-", arcname.lower())
         self._names.add(name)
-        self.resources.append(
-            {"name": name, "path": arcname, "hash": f"sha256:{digest}", "bytes": size}
-        )
+        resource: dict[str, Any] = {
+            "name": name,
+            "path": arcname,
+            "hash": f"sha256:{digest}",
+            "bytes": size,
+        }
+        if arcname.lower().endswith(".json"):
+            # Frictionless (behind `wacz validate`) infers JSON files as a "Document" resource it
+            # cannot validate and fails the whole package; declared plain files it checks by
+            # hash and size like every other resource.
+            resource["type"] = "file"
+        self.resources.append(resource)
 
     def add_file(self, arcname: str, source: Path, *, compress: bool | None = None) -> None:
         if compress is None:
