@@ -3,13 +3,15 @@
 # package into .venv. Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WANT_TEST=0; [ "${1:-}" = "--test" ] && WANT_TEST=1
+WANT_TEST=0
+if [ "${1:-}" = "--test" ]; then WANT_TEST=1; fi
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
 APT_RUN=(chromium fonts-wqy-zenhei openssl libnss3-tools)
 APT_TEST=(poppler-utils softhsm2 curl)
-pkgs=("${APT_RUN[@]}"); [ $WANT_TEST = 1 ] && pkgs+=("${APT_TEST[@]}")
+pkgs=("${APT_RUN[@]}")
+if [ $WANT_TEST = 1 ]; then pkgs+=("${APT_TEST[@]}"); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,11 +29,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
 fi
-extra=""; [ $WANT_TEST = 1 ] && extra="[test]"
-stamp="$VENV/.installed$( [ $WANT_TEST = 1 ] && echo -test )"
+extra=""; stamp="$VENV/.installed"
+if [ $WANT_TEST = 1 ]; then extra="[test]"; stamp="$VENV/.installed-test"; fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the Python package$extra"
-  "$VENV/bin/pip" install -q -e ".$extra" --config-settings editable_mode=compat 2>&1 | grep -v -E "^WARNING: Location|^\s*$" || true
+  log="$VENV/pip-install.log"
+  if ! "$VENV/bin/pip" install -q -e ".$extra" --config-settings editable_mode=compat >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" >&2; echo "setup: pip install failed (log: $log)" >&2; exit 1
+  fi
   "$VENV/bin/python" -c "import evidence_service, capture, storage, signing, certs" 
   touch "$stamp"
 fi
