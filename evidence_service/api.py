@@ -6,6 +6,8 @@ scripts can branch on the code and people can read the message.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -22,6 +24,7 @@ from .pipeline import CaptureRequestError, create_capture, load_cookies
 from .records import FILE_KINDS, CaptureRecord, capture_record
 from .services import Services
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["captures"])
 ApiUser = Annotated[User, Depends(require_api_user)]
 
@@ -72,8 +75,6 @@ def _cookies(body: CaptureRequest) -> list[Any]:
         return []
     if isinstance(body.cookies, str):
         return load_cookies(body.cookies, body.url)
-    import json
-
     raw = [c.model_dump() for c in body.cookies]
     return load_cookies(json.dumps(raw), body.url)
 
@@ -139,9 +140,7 @@ def _stream(services: Services, key: str) -> Iterator[bytes]:
                 yield chunk
     except CorruptObjectError:
         # Headers are gone already: the truncated body and the log are the signal.
-        import logging
-
-        logging.getLogger(__name__).error("stored object %s failed its hash check", key)
+        log.error("stored object %s failed its hash check", key)
         raise
 
 
