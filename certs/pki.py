@@ -1,5 +1,7 @@
-"""The service's own small PKI: a root CA, an issuing CA, the TSA certificate and rotating
-package-signing certificates, all in one folder with every private key encrypted.
+"""The service's own small PKI: a root CA, an issuing CA, the TSA certificate, rotating
+package-signing certificates, a delegated OCSP responder, and the signing certificates of
+enforcement units, officers and merchants -- all in one folder with every private key
+encrypted (or kept in an HSM), with a register of what was issued and revoked.
 
 Folder layout (everything a court needs to check our signatures is in ``trust_bundle_pem``)::
 
@@ -7,7 +9,12 @@ Folder layout (everything a court needs to check our signatures is in ``trust_bu
     issuing.pem     issuing.key.pem       issues everything below
     tsa.pem         tsa.key.pem           the built-in RFC 3161 time-stamp authority
     signing/<notBefore>-<serial>.pem (+ .key.pem)   package-signing certificates, never deleted
-    .lock                                  serializes creation and rotation across processes
+    ocsp/<notBefore>-<serial>.pem (+ .key.pem)      OCSP responder certificates, rotated
+    issued/<serial>.pem (+ .key.pem for software keys)   unit, officer, merchant certificates
+    registry.sqlite3                       register of every certificate below the root
+    crl/issuing.crl, crl/root.crl          current CRLs (DER), remade when stale or after a
+                                           revocation
+    .lock                                  serializes creation, issuance, revocation and CRLs
 
 A certificate file is written only after its key file, and each file is renamed into place
 when complete, so a process killed half-way leaves at worst an unused key that the next run
@@ -17,10 +24,11 @@ replaces; it never leaves a certificate without its key.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -28,16 +36,55 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
     PrivateKeyTypes,
 )
 from cryptography.x509.oid import NameOID
 
-from . import profiles
-from .errors import CertificateFileError, KeyFileError, PkiConfigError
+from . import hsm, profiles
+from .errors import (
+    AmbiguousCertificateError,
+    CertificateFileError,
+    CertificateRevokedError,
+    CertsError,
+    KeyFileError,
+    PkiConfigError,
+    PkiLockError,
+    RevocationReasonError,
+    SubjectError,
+    UnknownCertificateError,
+)
+from .hsm import HsmKeyRef
 from .keys import atomic_write, load_private_key, save_private_key
 from .locking import exclusive_lock
+from .registry import (
+    IssuedCertificate,
+    IssuerName,
+    NewEntry,
+    Registry,
+    format_serial,
+    parse_serial,
+)
+from .revocation import (
+    CertStatus,
+    CrlEntry,
+    IssuerHashes,
+    OcspRequestError,
+    build_crl,
+    build_ocsp_response,
+    check_reason,
+    ocsp_error,
+    parse_ocsp_request,
+)
+from .subjects import SIGNER_KINDS, SignerKind, SubjectInfo, subject_name
 
-__all__ = ["Credential", "Pki", "fingerprint_sha256", "load_pem_certificates"]
+__all__ = [
+    "Credential",
+    "HsmCredential",
+    "Pki",
+    "fingerprint_sha256",
+    "load_pem_certificates",
+]
 
 ROOT_DAYS = 25 * 365
 ISSUING_DAYS = 15 * 365
@@ -45,6 +92,21 @@ TSA_DAYS = 10 * 365
 #: Existing WACZ verifiers (authsign, wacz-signing) accept a signature only this long after
 #: the signing certificate's notBefore.
 VERIFIER_WINDOW = timedelta(days=7)
+
+#: Default validity of document signer certificates, by kind (``issue(days=...)`` overrides).
+SIGNER_DAYS: dict[str, int] = {"unit": 3 * 365, "officer": 2 * 365, "merchant": 365}
+MAX_SIGNER_DAYS = 5 * 365
+#: The OCSP responder cannot be revoked in any useful way (id-pkix-ocsp-nocheck), so it is
+#: short-lived and replaced well before it expires.
+OCSP_RESPONDER_LIFETIME = timedelta(days=90)
+OCSP_ROTATE_AFTER = timedelta(days=30)
+#: nextUpdate of OCSP answers and CRLs. CRLs are re-signed when older than CRL_REFRESH or
+#: right after a revocation, so a relying party never waits the whole validity for news.
+OCSP_VALIDITY = timedelta(days=1)
+CRL_VALIDITY = timedelta(days=3)
+CRL_REFRESH = timedelta(hours=1)
+#: A revocation may be dated back (when the key was known to be compromised), never ahead.
+_FUTURE_TOLERANCE = timedelta(minutes=1)
 
 
 def _utc_now() -> datetime:
@@ -78,6 +140,24 @@ class Credential:
 
     def chain_pem(self) -> bytes:
         """Leaf first, then its issuers, root last: the order WACZ verifiers walk."""
+        return b"".join(_pem(c) for c in (self.cert, *self.chain))
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.chain[-1] if self.chain else self.cert
+
+
+@dataclass(frozen=True)
+class HsmCredential:
+    """A certificate whose private key stays in an HSM: sign through PKCS#11 (see
+    ``signing.signers.pdf_signer``), the PIN coming from ``ref.pin_env`` at that moment."""
+
+    ref: HsmKeyRef
+    cert: x509.Certificate
+    #: Issuers, the leaf's issuer first, the root last (root included).
+    chain: tuple[x509.Certificate, ...]
+
+    def chain_pem(self) -> bytes:
         return b"".join(_pem(c) for c in (self.cert, *self.chain))
 
     @property
@@ -123,9 +203,12 @@ class Pki:
         self._mutex = threading.RLock()
         self._keys: dict[str, PrivateKeyTypes] = {}
         self._signing: Credential | None = None
+        self._ocsp: Credential | None = None
+        self.registry = Registry(directory / "registry.sqlite3")
         self.root: x509.Certificate
         self.issuing: x509.Certificate
         self._tsa: Credential
+        self._issuing_hashes: IssuerHashes
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -167,7 +250,8 @@ class Pki:
             )
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (directory / "signing").mkdir(exist_ok=True, mode=0o700)
+        for sub in ("signing", "ocsp", "issued", "crl"):
+            (directory / sub).mkdir(exist_ok=True, mode=0o700)
         pki = cls(
             directory,
             passphrase,
@@ -249,6 +333,7 @@ class Pki:
                 root_key=self._issuer_key("root", self.root),
                 now=now,
                 days=ISSUING_DAYS,
+                urls=self.urls,
             )
             atomic_write(issuing_path, _pem(self.issuing))
             self._keys["issuing"] = key
@@ -278,6 +363,23 @@ class Pki:
             ) from None
         # Decrypting the TSA key now makes a wrong passphrase fail at start-up.
         self._tsa = Credential(self._key("tsa", tsa_cert), tsa_cert, (self.issuing, self.root))
+        self._issuing_hashes = IssuerHashes.of(self.issuing)
+        self.registry.initialize(self._existing_entries(tsa_cert))
+        self._ensure_ocsp_responder(now)
+
+    def _existing_entries(self, tsa_cert: x509.Certificate) -> Iterator[NewEntry]:
+        """Certificates issued before the register existed (PKIs created by older versions),
+        so that OCSP knows them and they can be revoked."""
+        yield NewEntry(self.issuing, "root", "issuing-ca", None, "software", "issuing")
+        yield NewEntry(tsa_cert, "issuing", "tsa", None, "software", "tsa")
+        for cert in self.signing_certificates():
+            yield NewEntry(
+                cert, "issuing", "package-signing", None, "software", self._signing_name(cert)
+            )
+        for cert in self._ocsp_certificates():
+            yield NewEntry(
+                cert, "issuing", "ocsp-responder", None, "software", self._ocsp_name(cert)
+            )
 
     # -- credentials ------------------------------------------------------------------------
 
@@ -326,10 +428,19 @@ class Pki:
         now = now.astimezone(UTC)
         with self._mutex:
             current = self._signing
-            if current is not None and self._usable(current.cert, now):
+            if (
+                current is not None
+                and self._usable(current.cert, now)
+                and self._good(current.cert.serial_number)
+            ):
                 return current
             with exclusive_lock(self.directory / ".lock"):
-                usable = [c for c in self.signing_certificates() if self._usable(c, now)]
+                revoked = self._revoked_serials()
+                usable = [
+                    c
+                    for c in self.signing_certificates()
+                    if self._usable(c, now) and c.serial_number not in revoked
+                ]
                 if usable:
                     cert = usable[-1]
                     name = self._signing_name(cert)
@@ -346,6 +457,9 @@ class Pki:
                     )
                     name = self._signing_name(cert)
                     save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
+                    self.registry.add(
+                        NewEntry(cert, "issuing", "package-signing", None, "software", name)
+                    )
                     atomic_write(self._path(f"{name}.pem"), _pem(cert))
                     self._keys[name] = key
                 credential = Credential(self._key(name, cert), cert, (self.issuing, self.root))
@@ -370,6 +484,10 @@ class Pki:
             ("Issuing CA", self.issuing),
             ("Time-stamp authority (RFC 3161)", self._tsa.cert),
         ]
+        entries += [
+            ("OCSP responder (RFC 6960 delegated responder, id-pkix-ocsp-nocheck)", c)
+            for c in self._ocsp_certificates()
+        ]
         entries += [("Package-signing certificate", c) for c in self.signing_certificates()]
         out = [
             f"# evidence-service trust bundle for {self.hostname}\n"
@@ -389,6 +507,446 @@ class Pki:
             )
             out.append(_pem(cert) + b"\n")
         return b"".join(out)
+
+    def export_bundle_pem(self) -> bytes:
+        """The trust bundle plus the current CRLs (issuing and root) in PEM: everything a
+        verifier needs for ``openssl verify -crl_check_all`` without reaching the service."""
+        out = [self.trust_bundle_pem()]
+        for which in ("issuing", "root"):
+            crl = x509.load_der_x509_crl(self.crl_der(which))
+            out.append(
+                (
+                    f"# CRL of the {'issuing CA' if which == 'issuing' else 'root CA'} "
+                    f"(number {_crl_number(crl)})\n"
+                    f"#   Issuer:      {crl.issuer.rfc4514_string()}\n"
+                    f"#   This update: {crl.last_update_utc:%Y-%m-%dT%H:%M:%SZ}\n"
+                    f"#   Next update: {_next_update(crl):%Y-%m-%dT%H:%M:%SZ}\n"
+                    f"#   Revoked:     {len(crl)}\n"
+                ).encode()
+            )
+            out.append(crl.public_bytes(serialization.Encoding.PEM) + b"\n")
+        return b"".join(out)
+
+    # -- OCSP responder certificate ------------------------------------------------------------
+
+    @staticmethod
+    def _ocsp_name(cert: x509.Certificate) -> str:
+        stamp = cert.not_valid_before_utc.strftime("%Y%m%dT%H%M%SZ")
+        return f"ocsp/{stamp}-{cert.serial_number:x}"
+
+    def _ocsp_certificates(self) -> list[x509.Certificate]:
+        certs = [
+            self._read_cert(p)
+            for p in sorted((self.directory / "ocsp").glob("*.pem"))
+            if not p.name.endswith(".key.pem")
+        ]
+        return sorted(certs, key=lambda c: (c.not_valid_before_utc, c.serial_number))
+
+    def _ocsp_usable(self, cert: x509.Certificate, now: datetime, revoked: set[int]) -> bool:
+        return (
+            cert.not_valid_before_utc <= now
+            and now - cert.not_valid_before_utc < OCSP_ROTATE_AFTER
+            and now < cert.not_valid_after_utc
+            and cert.issuer == self.issuing.subject
+            and cert.serial_number not in revoked
+        )
+
+    def _ensure_ocsp_responder(self, now: datetime) -> x509.Certificate:
+        """The current responder certificate, issued now if none is usable (under the lock)."""
+        revoked = self._revoked_serials()
+        usable = [c for c in self._ocsp_certificates() if self._ocsp_usable(c, now, revoked)]
+        if usable:
+            return usable[-1]
+        key = profiles.new_signing_key()
+        cert = profiles.ocsp_responder_certificate(
+            key.public_key(),
+            label=self.hostname,
+            issuer=self.issuing,
+            issuer_key=self._issuer_key("issuing", self.issuing),
+            urls=self.urls,
+            now=now,
+            lifetime=OCSP_RESPONDER_LIFETIME,
+        )
+        name = self._ocsp_name(cert)
+        save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
+        self.registry.add(NewEntry(cert, "issuing", "ocsp-responder", None, "software", name))
+        atomic_write(self._path(f"{name}.pem"), _pem(cert))
+        self._keys[name] = key
+        return cert
+
+    def ocsp_credential(self, now: datetime | None = None) -> Credential:
+        """The delegated OCSP responder (rotated every 30 days; a revoked one is replaced)."""
+        now = self._aware(now)
+        with self._mutex:
+            current = self._ocsp
+            if (
+                current is not None
+                and self._ocsp_usable(current.cert, now, set())
+                and self._good(current.cert.serial_number)
+            ):
+                return current
+            with exclusive_lock(self.directory / ".lock"):
+                cert = self._ensure_ocsp_responder(now)
+                name = self._ocsp_name(cert)
+                credential = Credential(self._key(name, cert), cert, (self.issuing, self.root))
+            self._ocsp = credential
+            return credential
+
+    # -- the register ------------------------------------------------------------------------
+
+    def _aware(self, now: datetime | None) -> datetime:
+        if now is None:
+            return self._now()
+        if now.tzinfo is None:
+            raise PkiConfigError("times given to the PKI must be timezone-aware")
+        return now.astimezone(UTC)
+
+    def _good(self, serial: int) -> bool:
+        return self.registry.status(serial, "issuing")[0] != "revoked"
+
+    def _revoked_serials(self) -> set[int]:
+        return {e.serial for e in self.registry.revoked("issuing")}
+
+    def list_certificates(
+        self, kind: str | None = None, *, status: Literal["good", "revoked"] | None = None
+    ) -> list[IssuedCertificate]:
+        """Register entries (oldest first), optionally of one kind (``unit``, ``officer``,
+        ``merchant``, ``tsa``, ``ocsp-responder``, ``package-signing``, ``issuing-ca``)."""
+        return self.registry.entries(kind=kind, status=status)
+
+    def certificate(self, serial_or_name: str | int) -> IssuedCertificate:
+        """Find a register entry by serial (hex as openssl prints it, or int) or by holder:
+        common name, officer id or credit code. A name picks the holder's newest valid
+        certificate; a name shared by several holders is refused (use the serial)."""
+        if isinstance(serial_or_name, int):
+            record = self.registry.get(serial_or_name)
+            if record is None:
+                raise UnknownCertificateError(
+                    f"no certificate with serial {format_serial(serial_or_name)} was issued by "
+                    "this PKI (see `evidence certs list`)"
+                )
+            return record
+        text = serial_or_name.strip()
+        try:
+            record = self.registry.get(parse_serial(text))
+        except ValueError:
+            record = None
+        if record is not None:
+            return record
+        matches = self.registry.find(text)
+        if not matches:
+            raise UnknownCertificateError(
+                f"no certificate with serial or holder {text!r} in this PKI "
+                "(see `evidence certs list`)"
+            )
+        now = self._now()
+        valid = [m for m in matches if m.status == "good" and not m.expired(now)]
+        pool = valid or matches
+        holders = {(m.kind, m.owner_id or m.subject) for m in pool}
+        if len(holders) > 1:
+            serials = ", ".join(f"{m.serial_hex} ({m.subject})" for m in pool[:5])
+            raise AmbiguousCertificateError(
+                f"{text!r} names several holders' certificates: {serials}; give the serial"
+            )
+        return pool[0]
+
+    def credential(self, serial_or_name: str | int) -> Credential | HsmCredential:
+        """The signing credential of a register entry (see :meth:`certificate` for the
+        lookup): a :class:`Credential` with the decrypted key, or an :class:`HsmCredential`
+        when the key is in an HSM. Refuses revoked and expired certificates -- a signature
+        made with them would not validate, and must not be made."""
+        record = self.certificate(serial_or_name)
+        self._refuse_unusable(record)
+        chain = (self.issuing, self.root) if record.issuer == "issuing" else (self.root,)
+        if record.key_storage == "hsm":
+            assert record.hsm is not None
+            return HsmCredential(record.hsm, record.certificate, chain)
+        if not record.key_name:
+            raise KeyFileError(f"certificate {record.serial_hex} has no key in this PKI")
+        return Credential(self._key(record.key_name, record.certificate), record.certificate, chain)
+
+    def check_can_sign(self, cert: x509.Certificate) -> None:
+        """Raise :class:`CertificateRevokedError` if ``cert`` is in the register as revoked,
+        or is outside its validity. Certificates the register does not know pass (they may
+        come from elsewhere; their validator will judge)."""
+        record = self.registry.get(cert.serial_number, issuer="issuing")
+        if record is None and cert.issuer == self.root.subject:
+            record = self.registry.get(cert.serial_number, issuer="root")
+        if record is not None and record.fingerprint_sha256 == fingerprint_sha256(cert):
+            self._refuse_unusable(record)
+            return
+        now = self._now()
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise CertificateRevokedError(
+                f"certificate {cert.serial_number:x} ({cert.subject.rfc4514_string()}) is not "
+                f"valid now (valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%d})"
+            )
+
+    def _refuse_unusable(self, record: IssuedCertificate) -> None:
+        now = self._now()
+        if record.status == "revoked":
+            assert record.revoked_at is not None
+            raise CertificateRevokedError(
+                f"certificate {record.serial_hex} ({record.subject}) was revoked at "
+                f"{record.revoked_at:%Y-%m-%dT%H:%M:%SZ} ({record.revocation_reason}); issue a "
+                "new one"
+            )
+        if record.expired(now) or now < record.not_before:
+            raise CertificateRevokedError(
+                f"certificate {record.serial_hex} ({record.subject}) is valid only from "
+                f"{record.not_before:%Y-%m-%d} to {record.not_after:%Y-%m-%d}; issue a new one"
+            )
+
+    # -- issuing -------------------------------------------------------------------------------
+
+    def issue(
+        self,
+        kind: SignerKind,
+        subject: SubjectInfo,
+        *,
+        key: Literal["software"] | HsmKeyRef = "software",
+        key_type: profiles.KeyType = "ec-p256",
+        days: int | None = None,
+    ) -> IssuedCertificate:
+        """Issue a document-signing certificate for a unit (organisation seal), an officer or
+        a merchant, and record it in the register.
+
+        ``key="software"``: a new key, stored encrypted under ``issued/``. An
+        :class:`HsmKeyRef`: the key pair is generated on the token (non-extractable), proven
+        to sign, certified, and the certificate is stored on the token beside it.
+        """
+        if kind not in SIGNER_KINDS:
+            raise SubjectError(
+                f"unknown certificate kind {kind!r}; use one of {', '.join(SIGNER_KINDS)}"
+            )
+        if key_type not in profiles.KEY_TYPES:
+            raise PkiConfigError(
+                f"unknown key type {key_type!r}; use one of {', '.join(profiles.KEY_TYPES)}"
+            )
+        name, owner_id = subject_name(kind, subject)
+        if days is None:
+            days = SIGNER_DAYS[kind]
+        if not 1 <= days <= MAX_SIGNER_DAYS:
+            raise PkiConfigError(f"days must be between 1 and {MAX_SIGNER_DAYS}, not {days}")
+        now = self._now()
+        if now - profiles.BACKDATE + timedelta(days=days) > self.issuing.not_valid_after_utc:
+            raise PkiConfigError(
+                f"a {days}-day certificate would outlive the issuing CA (valid until "
+                f"{self.issuing.not_valid_after_utc:%Y-%m-%d}); ask for fewer days"
+            )
+        software_key = None
+        hsm_key = None
+        public_key: CertificatePublicKeyTypes
+        if key == "software":
+            software_key = profiles.new_signer_key(key_type)
+            public_key = software_key.public_key()
+        elif isinstance(key, HsmKeyRef):
+            hsm_key = hsm.generate_key(key, key_type)
+            public_key = hsm_key.public_key
+        else:
+            raise PkiConfigError(f"key must be 'software' or an HsmKeyRef, not {key!r}")
+        with self._mutex, exclusive_lock(self.directory / ".lock"):
+            cert = profiles.document_signer_certificate(
+                public_key,
+                subject=name,
+                issuer=self.issuing,
+                issuer_key=self._issuer_key("issuing", self.issuing),
+                urls=self.urls,
+                now=now,
+                days=days,
+            )
+            key_name = f"issued/{format_serial(cert.serial_number)}"
+            if software_key is not None:
+                save_private_key(self._path(f"{key_name}.key.pem"), software_key, self._passphrase)
+                self._keys[key_name] = software_key
+                entry = NewEntry(cert, "issuing", kind, owner_id, "software", key_name)
+            else:
+                assert isinstance(key, HsmKeyRef) and hsm_key is not None
+                hsm.store_certificate(key, cert, hsm_key.key_id)
+                entry = NewEntry(cert, "issuing", kind, owner_id, "hsm", None, key)
+            record = self.registry.add(entry)
+            atomic_write(self._path(f"{key_name}.pem"), _pem(cert))
+        return record
+
+    # -- revocation ----------------------------------------------------------------------------
+
+    def revoke(
+        self, serial: str | int, reason: str, *, when: datetime | None = None
+    ) -> IssuedCertificate:
+        """Revoke a certificate for good (RFC 5280 reason name, e.g. ``keyCompromise``).
+
+        ``when`` dates the revocation back, e.g. to when a key was known to be compromised
+        (default: now). The CRL of the certificate's issuer is remade on next request; OCSP
+        answers change at once.
+        """
+        try:
+            number = parse_serial(serial)
+        except ValueError as exc:
+            raise UnknownCertificateError(str(exc)) from None
+        if number == self.root.serial_number:
+            raise RevocationReasonError(
+                "the root CA is the trust anchor and cannot be revoked: relying parties must "
+                "remove it from their trust stores (create a new PKI)"
+            )
+        record = self.registry.get(number)
+        if record is None:
+            raise UnknownCertificateError(
+                f"no certificate with serial {format_serial(number)} was issued by this PKI "
+                "(see `evidence certs list`)"
+            )
+        reason = check_reason(reason, is_ca=record.kind == "issuing-ca")
+        now = self._now()
+        when = now if when is None else self._aware(when)
+        if when > now + _FUTURE_TOLERANCE:
+            raise RevocationReasonError(
+                "a revocation cannot be dated in the future (certificate holds are not supported)"
+            )
+        when = min(when, now)
+        if when < record.not_before:
+            raise RevocationReasonError(
+                f"the revocation time {when:%Y-%m-%dT%H:%M:%SZ} is before the certificate was "
+                f"valid ({record.not_before:%Y-%m-%dT%H:%M:%SZ})"
+            )
+        with self._mutex, exclusive_lock(self.directory / ".lock"):
+            updated = self.registry.revoke(number, when=when, reason=reason)
+            self._crl_path(record.issuer).unlink(missing_ok=True)
+            if self._signing is not None and self._signing.cert.serial_number == number:
+                self._signing = None
+            if self._ocsp is not None and self._ocsp.cert.serial_number == number:
+                self._ocsp = None
+        return updated
+
+    def _crl_path(self, which: IssuerName) -> Path:
+        return self.directory / "crl" / f"{which}.crl"
+
+    def _crl_fresh(self, der: bytes, now: datetime) -> bool:
+        try:
+            crl = x509.load_der_x509_crl(der)
+        except ValueError:
+            return False
+        this_update = crl.last_update_utc
+        return (
+            this_update <= now + _FUTURE_TOLERANCE
+            and now - this_update < CRL_REFRESH
+            and (now < _next_update(crl))
+        )
+
+    def crl_der(self, which: IssuerName = "issuing") -> bytes:
+        """The current CRL of the issuing CA (``"issuing"``) or of the root (``"root"``, which
+        lists revoked issuing CAs), DER. Re-signed with a higher CRL number when older than an
+        hour or after a revocation; nextUpdate is three days after thisUpdate."""
+        if which not in ("issuing", "root"):
+            raise PkiConfigError(f"which must be 'issuing' or 'root', not {which!r}")
+        path = self._crl_path(which)
+        now = self._now()
+        try:
+            der = path.read_bytes()
+        except FileNotFoundError:
+            der = b""
+        if der and self._crl_fresh(der, now):
+            return der
+        with self._mutex, exclusive_lock(self.directory / ".lock"):
+            try:
+                der = path.read_bytes()
+            except FileNotFoundError:
+                der = b""
+            if der and self._crl_fresh(der, now):
+                return der
+            issuer, issuer_key = (
+                (self.issuing, self._issuer_key("issuing", self.issuing))
+                if which == "issuing"
+                else (self.root, self._issuer_key("root", self.root))
+            )
+            der = build_crl(
+                issuer=issuer,
+                issuer_key=issuer_key,
+                entries=[
+                    CrlEntry(e.serial, e.revoked_at, e.reason) for e in self.registry.revoked(which)
+                ],
+                number=self.registry.next_crl_number(which),
+                this_update=now,
+                next_update=now + CRL_VALIDITY,
+            )
+            atomic_write(path, der)
+            return der
+
+    # -- OCSP ----------------------------------------------------------------------------------
+
+    def _lookup_status(self, serial: int) -> CertStatus:
+        status, revoked_at, reason = self.registry.status(serial, "issuing")
+        if status == "revoked":
+            return CertStatus("revoked", revoked_at, reason)
+        if status == "good":
+            return CertStatus("good")
+        return CertStatus("unknown")
+
+    def ocsp_response(self, request_der: bytes) -> bytes:
+        """Answer a DER OCSPRequest (RFC 6960) for certificates of the issuing CA: always a
+        DER OCSPResponse, errors included (``malformedRequest``, ``unauthorized`` for
+        another CA's certificates, ``tryLater`` when the PKI is busy)."""
+        try:
+            parsed = parse_ocsp_request(request_der)
+        except OcspRequestError:
+            return ocsp_error("malformed_request")
+        if not all(self._issuing_hashes.matches(cid) for cid in parsed.cert_ids):
+            return ocsp_error("unauthorized")
+        try:
+            responder = self.ocsp_credential()
+        except PkiLockError:
+            return ocsp_error("try_later")
+        return build_ocsp_response(
+            parsed.cert_ids,
+            lookup=self._lookup_status,
+            responder_cert=responder.cert,
+            responder_key=responder.key,
+            extra_certs=[self.issuing],
+            now=self._now(),
+            validity=OCSP_VALIDITY,
+            nonce=parsed.nonce,
+        )
+
+    def ocsp_response_for(
+        self, cert: x509.Certificate, *, hash_algorithm: Literal["sha1", "sha256"] = "sha1"
+    ) -> bytes:
+        """A signed OCSP response about ``cert``, made locally: what a document embeds for
+        long-term validation when no HTTP is possible (``evidence sign`` with the server
+        down). SHA-1 CertIDs by default, as RFC 5019 clients (and so most validators) send;
+        the hash only identifies the certificate, it protects nothing."""
+        if cert.issuer != self.issuing.subject or not _issued_by(cert, self.issuing):
+            raise CertsError(
+                f"{cert.subject.rfc4514_string()} was not issued by this PKI's issuing CA; OCSP "
+                "covers only its certificates (the issuing CA's own status is in the root CRL)"
+            )
+        return build_ocsp_response(
+            [self._issuing_hashes.cert_id(cert.serial_number, hash_algorithm)],
+            lookup=self._lookup_status,
+            responder_cert=(responder := self.ocsp_credential()).cert,
+            responder_key=responder.key,
+            extra_certs=[self.issuing],
+            now=self._now(),
+            validity=OCSP_VALIDITY,
+        )
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _next_update(crl: x509.CertificateRevocationList) -> datetime:
+    next_update = crl.next_update_utc
+    return next_update if next_update is not None else crl.last_update_utc
 
 
 def _public_der(key: PrivateKeyTypes) -> bytes:

@@ -1,6 +1,6 @@
 """Certificate profiles of the built-in PKI (RFC 5280), one function per kind of certificate.
 
-Root CA -> issuing CA -> {TSA certificate, package-signing certificates}.
+Root CA -> issuing CA -> {TSA, OCSP responder, package-signing, unit/officer/merchant signers}.
 
 Why these choices:
 
@@ -12,8 +12,17 @@ Why these choices:
 * Package-signing certificates are short-lived ECDSA P-256 leaves named after the host, as
   the WACZ signing spec expects of a "domain" certificate: verifiers accept a signature only
   within 7 days of the certificate's notBefore.
-* Every end-entity certificate names a CRL distribution point and an OCSP responder under the
-  service's public URL, so a relying party can check revocation with standard tools.
+* Every end-entity certificate names a CRL distribution point, an OCSP responder and its
+  issuer's certificate (AIA caIssuers) under the service's public URL, so a relying party can
+  check revocation with standard tools.
+* The issuing CA names the root's CRL and certificate too: pyHanko's LTV validation wants
+  revocation data for every certificate below the root, the issuing CA included.
+* Document signers (units, officers, merchants) get keyUsage digitalSignature +
+  nonRepudiation (pyHanko requires nonRepudiation by default) and NO extendedKeyUsage:
+  Poppler's ``pdfsig`` reports "Unknown issue with Certificate" for an EKU list without
+  emailProtection, and RFC 5280 reads a missing EKU as "any purpose".
+* The OCSP responder is a delegated responder (RFC 6960 §4.2.2.2): id-kp-OCSPSigning and
+  id-pkix-ocsp-nocheck, short-lived and rotated, since nobody checks its revocation.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import contextlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -45,11 +55,22 @@ class PkiUrls:
 
     crl: str
     ocsp: str
+    #: The issuing CA's certificate (AIA caIssuers of end-entity certificates).
+    ca_issuers: str = ""
+    #: The root's CRL and certificate (named by the issuing CA certificate).
+    root_crl: str = ""
+    root_cert: str = ""
 
     @classmethod
     def under(cls, public_url: str) -> PkiUrls:
         base = public_url.rstrip("/")
-        return cls(crl=f"{base}/pki/issuing.crl", ocsp=f"{base}/pki/ocsp")
+        return cls(
+            crl=f"{base}/pki/issuing.crl",
+            ocsp=f"{base}/pki/ocsp",
+            ca_issuers=f"{base}/pki/issuing.crt",
+            root_crl=f"{base}/pki/root.crl",
+            root_cert=f"{base}/pki/root.crt",
+        )
 
 
 def new_ca_key() -> ec.EllipticCurvePrivateKey:
@@ -62,6 +83,21 @@ def new_tsa_key() -> rsa.RSAPrivateKey:
 
 def new_signing_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
+
+
+KeyType = Literal["ec-p256", "rsa-2048"]
+KEY_TYPES: tuple[KeyType, ...] = ("ec-p256", "rsa-2048")
+
+
+def new_signer_key(key_type: KeyType) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+    """A document signer's key. ECDSA P-256 is the default: every verifier that can check our
+    chain already handles ECDSA (the CAs are P-384), and keys are quick to make; RSA-2048 is
+    there for relying parties whose tools predate ECDSA in PDF."""
+    if key_type == "ec-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "rsa-2048":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
 
 
 def _hash_for(key: CertificateIssuerPrivateKeyTypes) -> hashes.SHA256 | hashes.SHA384:
@@ -117,27 +153,39 @@ def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
 def _revocation_pointers(
     builder: x509.CertificateBuilder, urls: PkiUrls
 ) -> x509.CertificateBuilder:
-    return builder.add_extension(
-        x509.CRLDistributionPoints(
-            [
-                x509.DistributionPoint(
-                    full_name=[x509.UniformResourceIdentifier(urls.crl)],
-                    relative_name=None,
-                    reasons=None,
-                    crl_issuer=None,
-                )
-            ]
-        ),
+    return builder.add_extension(_crl_pointer(urls.crl), critical=False).add_extension(
+        x509.AuthorityInformationAccess(_access(ocsp=urls.ocsp, ca_issuers=urls.ca_issuers)),
         critical=False,
-    ).add_extension(
-        x509.AuthorityInformationAccess(
-            [
-                x509.AccessDescription(
-                    AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)
-                )
-            ]
-        ),
-        critical=False,
+    )
+
+
+def _access(*, ocsp: str, ca_issuers: str) -> list[x509.AccessDescription]:
+    out = []
+    if ocsp:
+        out.append(
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp)
+            )
+        )
+    if ca_issuers:
+        out.append(
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers)
+            )
+        )
+    return out
+
+
+def _crl_pointer(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
     )
 
 
@@ -181,7 +229,11 @@ def issuing_certificate(
     root_key: CertificateIssuerPrivateKeyTypes,
     now: datetime,
     days: int,
+    urls: PkiUrls | None = None,
 ) -> x509.Certificate:
+    """``urls`` (given for every PKI created since the PKI grew revocation) adds the root's CRL
+    distribution point and AIA caIssuers: LTV validators want revocation data for the issuing
+    CA too, and the only place it can come from is a root-signed CRL."""
     builder = (
         _base(
             _name(f"{label} Evidence Issuing CA"),
@@ -194,6 +246,13 @@ def issuing_certificate(
         .add_extension(_ca_key_usage(), critical=True)
         .add_extension(_aki(root), critical=False)
     )
+    if urls is not None and urls.root_crl:
+        builder = builder.add_extension(_crl_pointer(urls.root_crl), critical=False)
+        if urls.root_cert:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(_access(ocsp="", ca_issuers=urls.root_cert)),
+                critical=False,
+            )
     return builder.sign(root_key, _hash_for(root_key))
 
 
@@ -257,3 +316,59 @@ def signing_certificate(
         .add_extension(_aki(issuer), critical=False)
     )
     return _revocation_pointers(builder, urls).sign(issuer_key, _hash_for(issuer_key))
+
+
+def document_signer_certificate(
+    public_key: CertificatePublicKeyTypes,
+    *,
+    subject: x509.Name,
+    issuer: x509.Certificate,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    urls: PkiUrls,
+    now: datetime,
+    days: int,
+) -> x509.Certificate:
+    """A unit seal, officer or merchant signing certificate (see the module docstring for why
+    there is no extendedKeyUsage)."""
+    builder = (
+        _base(subject, issuer.subject, public_key, now, timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_ee_key_usage(non_repudiation=True), critical=True)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    return _revocation_pointers(builder, urls).sign(issuer_key, _hash_for(issuer_key))
+
+
+def ocsp_responder_certificate(
+    public_key: CertificatePublicKeyTypes,
+    *,
+    label: str,
+    issuer: x509.Certificate,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    urls: PkiUrls,
+    now: datetime,
+    lifetime: timedelta,
+) -> x509.Certificate:
+    """RFC 6960 §4.2.2.2 delegated responder. No CRL DP or OCSP pointer: id-pkix-ocsp-nocheck
+    says its revocation is not checked (hence the short lifetime); caIssuers helps clients
+    that get the response without the issuing CA."""
+    builder = (
+        _base(
+            _name(f"{label} OCSP Responder", "OCSP"),
+            issuer.subject,
+            public_key,
+            now,
+            lifetime,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_ee_key_usage(non_repudiation=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    if urls.ca_issuers:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(_access(ocsp="", ca_issuers=urls.ca_issuers)),
+            critical=False,
+        )
+    return builder.sign(issuer_key, _hash_for(issuer_key))

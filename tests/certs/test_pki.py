@@ -118,7 +118,9 @@ def test_every_key_is_encrypted_and_private(open_pki: Callable[..., Pki]) -> Non
     pki.package_signing_credential()
     keys = sorted(pki.directory.rglob("*.key.pem"))
     assert {k.name for k in keys} >= {"root.key.pem", "issuing.key.pem", "tsa.key.pem"}
-    assert len(keys) == 4
+    # root, issuing, TSA, OCSP responder, package signing
+    assert len(keys) == 5
+    assert len(list((pki.directory / "ocsp").glob("*.key.pem"))) == 1
     for key in keys:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
         assert key.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
@@ -210,8 +212,13 @@ def test_rotation_with_injected_clock_keeps_old_certificates(tmp_path: Path) -> 
 
     bundle = pki.trust_bundle_pem()
     certs = load_pem_certificates(bundle)
-    assert certs[:3] == [pki.root, pki.issuing, pki.tsa_credential().cert]
-    assert first.cert in certs and second.cert in certs and len(certs) == 5
+    assert certs[:4] == [
+        pki.root,
+        pki.issuing,
+        pki.tsa_credential().cert,
+        pki.ocsp_credential().cert,
+    ]
+    assert first.cert in certs and second.cert in certs and len(certs) == 6
     assert bundle.count(b"# Package-signing certificate") == 2
     assert f"SHA-256: {pki.root_fingerprint_sha256}".encode() in bundle
     # Old keys stay on disk: what they signed stays verifiable and attributable.
