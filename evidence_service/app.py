@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from . import __version__, api, tsa_http
+from . import __version__, api, log_http, pki_http, tsa_http, verify_http
 from .config import Settings
 from .services import Services
 from .ui import routes as ui_routes
@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.include_router(api.router)
     app.include_router(tsa_http.router)
+    app.include_router(pki_http.router)
+    app.include_router(log_http.router)
+    app.include_router(log_http.public_router)
+    app.include_router(verify_http.router)
     app.include_router(ui_routes.router)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "ui" / "static")), "static"

@@ -27,6 +27,8 @@ import click
 from sqlalchemy import select
 
 from . import __version__
+from .cli_certs import certs_group
+from .cli_verify import verify as verify_command
 from .config import Settings
 from .services import Services
 
@@ -196,8 +198,18 @@ def worker() -> None:
     show_default=True,
     help="Seconds to keep retrying the seal if the TSA or store is down.",
 )
+@click.option(
+    "--certificate",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the signed evidence certificate (取证证书, PDF) here.",
+)
 def capture(
-    url: str, output: Path | None, cookies: Path | None, as_json: bool, wait_seal: float
+    url: str,
+    output: Path | None,
+    cookies: Path | None,
+    as_json: bool,
+    wait_seal: float,
+    certificate: Path | None,
 ) -> None:
     """Capture URL now and seal it (no server needed)."""
     from .bootstrap import initialize
@@ -219,13 +231,20 @@ def capture(
         cap = session.get(Capture, capture_id)
         assert cap is not None
         record = capture_record(cap, services.settings.effective_public_url)
+        certificate_key = cap.certificate_key
     if record.status == "stored" and output is not None:
         assert record.package is not None
         _export(services, record.package.sha256, output)
+    if record.status == "stored" and certificate is not None and certificate_key:
+        _export(services, certificate_key, certificate)
     if as_json:
         click.echo(record.model_dump_json(indent=2))
     else:
         _print_record(record, output)
+        if record.status == "stored" and certificate is not None and certificate_key:
+            click.echo(f"  certificate: {certificate}")
+        if record.verify_url:
+            click.echo(f"  verify at:   {record.verify_url}")
     if deferred:
         sys.exit(EXIT_DEFERRED)
     if record.status == "failed":
@@ -440,6 +459,156 @@ def token_create(username: str, name: str) -> None:
             ApiToken(user_id=row.id, name=name, token_hash=hash_token(secret), revoked=False)
         )
     click.echo(secret)
+
+
+main.add_command(certs_group)
+main.add_command(verify_command)
+
+# -- transparency log and long-term proofs ---------------------------------------------------
+
+
+def _json_out(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@main.group("log")
+def log_group() -> None:
+    """The transparency log: tree heads, proofs, audit."""
+
+
+@log_group.command("info")
+def log_info() -> None:
+    """The log's id, key and size (JSON)."""
+    from .transparency import TransparencyLog
+
+    services = _services()
+    services.migrate()
+    _json_out(TransparencyLog(services).info())
+
+
+@log_group.command("sth")
+@click.option("--publish", is_flag=True, help="Sign and publish a tree head for the current size.")
+@click.option("--tree-size", type=int, default=None, help="An earlier published tree head.")
+def log_sth(publish: bool, tree_size: int | None) -> None:
+    """Print the newest signed tree head (JSON), or publish one now."""
+    from .transparency import TransparencyError, TransparencyLog
+
+    services = _services()
+    services.migrate()
+    tlog = TransparencyLog(services)
+    try:
+        if publish:
+            sth = tlog.publish()
+        elif tree_size is not None:
+            sth = tlog.sth(tree_size)
+        else:
+            found = tlog.latest_sth()
+            if found is None:
+                _fail("no tree head has been published yet (use --publish)", EXIT_FAILED, False, {})
+                return
+            sth = found
+    except TransparencyError as exc:
+        _fail(str(exc), EXIT_FAILED, False, {})
+        return
+    _json_out(sth)
+
+
+@log_group.command("proof")
+@click.option("--leaf-hash", default=None, help="Inclusion proof of this leaf hash (hex).")
+@click.option("--capture", "capture_id", default=None, help="Inclusion proof of a capture.")
+@click.option(
+    "--tree-size", type=int, default=None, help="Against this tree head (default: newest)."
+)
+@click.option("--first", type=int, default=None, help="Consistency proof from this tree size ...")
+@click.option("--second", type=int, default=None, help="... to this one.")
+def log_proof(
+    leaf_hash: str | None,
+    capture_id: str | None,
+    tree_size: int | None,
+    first: int | None,
+    second: int | None,
+) -> None:
+    """Print an inclusion proof (--leaf-hash or --capture) or a consistency proof
+    (--first, --second) as JSON, each with its signed tree head(s)."""
+    from .transparency import TransparencyError, TransparencyLog
+
+    services = _services()
+    services.migrate()
+    tlog = TransparencyLog(services)
+    try:
+        if first is not None or second is not None:
+            if first is None or second is None:
+                _fail("give both --first and --second", EXIT_USAGE, False, {})
+                return
+            _json_out(tlog.consistency_proof(first, second))
+            return
+        if capture_id is not None:
+            entry = tlog.entry_for_capture(capture_id)
+            if entry is None:
+                _fail(f"capture {capture_id} has no log entry", EXIT_FAILED, False, {})
+                return
+            leaf_hash = entry.leaf_hash
+        if leaf_hash is None:
+            _fail("give --leaf-hash, --capture, or --first and --second", EXIT_USAGE, False, {})
+            return
+        _json_out(tlog.inclusion_proof(leaf_hash.lower(), tree_size))
+    except TransparencyError as exc:
+        _fail(str(exc), EXIT_FAILED, False, {})
+
+
+@log_group.command("audit")
+def log_audit() -> None:
+    """Recompute every published root and cached subtree from the stored entries."""
+    from .transparency import TransparencyLog
+
+    services = _services()
+    services.migrate()
+    problems = TransparencyLog(services).audit()
+    for problem in problems:
+        click.echo(f"PROBLEM: {problem}")
+    if problems:
+        sys.exit(EXIT_FAILED)
+    click.echo("the stored log matches every published tree head")
+
+
+@main.command("renew")
+@click.option("--all", "renew_all", is_flag=True, help="Renew every stored package now.")
+@click.option(
+    "--before",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Renew packages whose certificates expire within this many days.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def renew(renew_all: bool, before: float, as_json: bool) -> None:
+    """Add archive time-stamps to the proofs of packages whose certificates near expiry."""
+    from datetime import timedelta
+
+    from .renewal import renew_due
+
+    services = _services()
+    services.migrate()
+    outcomes = renew_due(services, before=timedelta(days=before), all_=renew_all)
+    if as_json:
+        _json_out(
+            [
+                {
+                    "capture_id": o.capture_id,
+                    "renewed": o.renewed,
+                    "reason": o.reason,
+                    "proofs_key": o.proofs_key,
+                    "expires": o.expires.isoformat() if o.expires else None,
+                }
+                for o in outcomes
+            ]
+        )
+    else:
+        for o in outcomes:
+            click.echo(f"{o.capture_id}: {'renewed' if o.renewed else 'skipped'} ({o.reason})")
+        click.echo(f"{sum(o.renewed for o in outcomes)} of {len(outcomes)} package(s) renewed")
+    if any(o.reason.startswith("failed") for o in outcomes):
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +38,9 @@ from sqlalchemy import select
 from capture import CaptureEngine, CaptureError, check_url, parse_cookies_file
 from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie
 from capture.wacz import WaczInfo, build_wacz
+from certs.pki import load_pem_certificates
 from signing.errors import TimestampError
-from signing.timestamp import read_timestamp
+from signing.timestamp import TimestampToken, read_timestamp
 from storage.errors import StorageError
 from storage.models import Capture, Job, User
 
@@ -208,6 +210,9 @@ async def _load(
             user = session.get(User, cap.created_by_id)
             requested_by = user.username if user else None
     options = _capture_options(services, stored_options, cookies, capture_id, requested_by)
+    from .certificate import warm_up
+
+    _IMAGES.submit(warm_up, services)  # once per process, while the browser works
     try:
         result = await engine.capture(url, options, workdir / "capture")
     except CaptureError as exc:
@@ -321,29 +326,269 @@ def _decrypt_cookies(services: Services, blob: bytes | None) -> list[Cookie]:
 
 
 # -- sealing ----------------------------------------------------------------------------------
+#
+# Order (docs/evidence-package.md): manifest.json -> manifest.tsr (one per TSA) -> log entry ->
+# certificate.pdf -> WACZ with all of them in files/ -> package signature. Each product is
+# written into ``<workdir>/seal/`` as soon as it exists (atomically), and a retry reuses it: a
+# crash or a TSA outage half-way never logs a manifest twice, and the certificate keeps the
+# time-stamp it states.
+
+SEAL_DIR = "seal"
+#: One helper thread per process for work that overlaps the capture or a seal's sequential
+#: stages (warming up the certificate renderer and signer, the certificate's images).
+_IMAGES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-images")
+VERIFY_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+VERIFY_CODE_LENGTH = 10
+
+
+class SealError(RuntimeError):
+    """The sealed package would not be what the manifest says (a bug: the seal is retried)."""
+
+
+@dataclass
+class _SealParts:
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    files: list[tuple[str, Path]]
+    tokens: list[TimestampToken]
+    log_entry: dict[str, Any]
+    verify_code: str
+    certificate_path: Path
+    certificates_pem: list[str]
+    timing: dict[str, float]
+
+
+def _sha256_file(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _iso_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def manifest_file_list(result: CaptureResult, index_path: Path) -> list[tuple[str, Path]]:
+    """The package paths of the files the manifest lists, and where they are now.
+
+    The same names as ``build_wacz`` gives them. ``pages/pages.jsonl`` is not listed: the
+    packager writes it with a random page id, so its bytes are not known before packaging
+    (it is covered by datapackage.json and the package signature).
+    """
+    suffix = Path(result.screenshot_path).suffix or ".png"
+    files = [
+        ("archive/data.warc.gz", Path(result.warc_path)),
+        ("indexes/index.cdx", index_path),
+        (f"files/screenshot{suffix}", Path(result.screenshot_path)),
+        ("files/page.pdf", Path(result.pdf_path)),
+        ("files/provenance.json", Path(result.provenance_json_path)),
+        ("files/provenance.html", Path(result.provenance_html_path)),
+    ]
+    return [(arc, src) for arc, src in files if src.is_file()]
+
+
+def build_manifest(
+    services: Services, capture_id: str, result: CaptureResult, files: list[tuple[str, Path]]
+) -> bytes:
+    """``files/manifest.json``: canonical JSON (sorted keys, no spaces, UTF-8)."""
+    from signing.translog import canonical_json
+
+    manifest = {
+        "type": "evidence-capture-manifest",
+        "version": 1,
+        "capture_id": capture_id,
+        "service": services.settings.effective_hostname,
+        "requested_url": result.requested_url,
+        "final_url": result.final_url,
+        "http_status": result.http_status,
+        "outcome": result.outcome,
+        "limits_hit": list(result.limits_hit),
+        "capture_started": _iso_z(result.started_at),
+        "capture_ended": _iso_z(result.ended_at),
+        "files": {arc: f"sha256:{_sha256_file(src)}" for arc, src in files},
+        "warc_resources": dict(result.resource_uris),
+    }
+    return canonical_json(manifest)
+
+
+def _token_name(i: int) -> str:
+    return "manifest.tsr" if i == 0 else f"manifest.{i + 1}.tsr"
+
+
+def _ensure_verify_code(services: Services, capture_id: str, detail: str) -> str:
+    import secrets
+
+    from sqlalchemy.exc import IntegrityError
+
+    for _ in range(5):
+        code = "".join(secrets.choice(VERIFY_CODE_ALPHABET) for _ in range(VERIFY_CODE_LENGTH))
+        try:
+            with services.session() as session:
+                cap = session.get(Capture, capture_id)
+                assert cap is not None
+                cap.progress_detail = detail
+                if cap.verify_code:
+                    return cap.verify_code
+                cap.verify_code = code
+                return code
+        except IntegrityError:  # the same code drawn twice: draw again
+            continue
+    raise SealError("could not draw a unique verification code")
+
+
+def _seal_parts(
+    services: Services, capture_id: str, result: CaptureResult, workdir: Path
+) -> _SealParts:
+    """Manifest, its time-stamps, the log entry and the certificate (reused when present)."""
+    import hashlib
+    import time
+
+    from capture.wacz import _index as index_warc
+
+    from .certificate import (
+        CertificateInputs,
+        ManifestStamp,
+        certificate_images,
+        make_certificate,
+    )
+    from .transparency import TransparencyLog
+
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    seal = workdir / SEAL_DIR
+    seal.mkdir(exist_ok=True)
+    certificate_path = seal / "certificate.pdf"
+    verify_code = _ensure_verify_code(
+        services, capture_id, "time-stamping the manifest, logging it, issuing the certificate"
+    )
+    verify_url = f"{services.settings.effective_public_url}/v/{verify_code}"
+    # The certificate's thumbnail and QR code need neither the tokens nor the log entry:
+    # they are made meanwhile (Pillow and zlib release the GIL).
+    images = None
+    if not certificate_path.exists():
+        images = _IMAGES.submit(certificate_images, Path(result.screenshot_path), verify_url)
+    index = seal / "index.cdx"
+    if not index.exists():
+        index_warc(Path(result.warc_path), seal / "index.cdx.tmp")
+        os.replace(seal / "index.cdx.tmp", index)
+    files = manifest_file_list(result, index)
+    manifest_path = seal / "manifest.json"
+    if manifest_path.exists():
+        manifest_bytes = manifest_path.read_bytes()
+    else:
+        manifest_bytes = build_manifest(services, capture_id, result, files)
+        _atomic_write(manifest_path, manifest_bytes)
+    manifest_digest = hashlib.sha256(manifest_bytes).digest()
+    timing["manifest_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    tokens = []
+    extra: list[tuple[str, Path]] = [("files/manifest.json", manifest_path)]
+    for i, timestamper in enumerate(services.timestampers):
+        path = seal / _token_name(i)
+        if path.exists():
+            token = read_timestamp(path.read_bytes())
+        else:
+            token = timestamper.stamp(manifest_bytes)
+            if not token.chain_complete:
+                from signing.errors import TsaChainError
+
+                raise TsaChainError(
+                    f"the certificate chain of time-stamp authority {token.tsa_url} does not "
+                    "reach a root; configure tsa_ca_file",
+                    tsa_url=token.tsa_url,
+                )
+            _atomic_write(path, token.response_der)
+        tokens.append(token)
+        extra.append((f"files/{_token_name(i)}", path))
+    timing["manifest_timestamps_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    tlog = TransparencyLog(services)
+    entry = tlog.append(manifest_digest, capture_id=capture_id)
+    log_entry = entry.entry_json(tlog.log_id, tlog.log_url)
+    entry_path = seal / "log-entry.json"
+    _atomic_write(entry_path, json.dumps(log_entry, indent=2).encode())
+    extra.append(("files/log-entry.json", entry_path))
+    timing["log_s"] = time.perf_counter() - t0
+
+    timing["certificate_render_s"] = timing["certificate_sign_s"] = 0.0
+    if images is not None:
+        with services.sessions() as session:
+            cap = session.get(Capture, capture_id)
+            assert cap is not None
+            authenticated, cookie_names = bool(cap.authenticated), list(cap.cookie_names or [])
+        issued = make_certificate(
+            services,
+            CertificateInputs(
+                capture_id=capture_id,
+                service=services.settings.effective_hostname,
+                verify_url=verify_url,
+                manifest=json.loads(manifest_bytes),
+                manifest_sha256=manifest_digest.hex(),
+                stamps=[ManifestStamp(f"files/{_token_name(i)}", t) for i, t in enumerate(tokens)],
+                log_entry=log_entry,
+                provenance=result.provenance,
+                screenshot=Path(result.screenshot_path),
+                title=result.title,
+                authenticated=authenticated,
+                cookie_names=cookie_names,
+            ),
+            certificate_path,
+            images=images.result(),
+        )
+        timing["certificate_render_s"] = issued.render_s
+        timing["certificate_sign_s"] = issued.sign_s
+    extra.append(("files/certificate.pdf", certificate_path))
+
+    from .certificate import service_seal_credential
+
+    pems = [t.certs_pem.decode("ascii") for t in tokens]
+    pems.append(service_seal_credential(services).chain_pem().decode("ascii"))
+    return _SealParts(
+        manifest=json.loads(manifest_bytes),
+        manifest_sha256=manifest_digest.hex(),
+        files=extra,
+        tokens=tokens,
+        log_entry=log_entry,
+        verify_code=verify_code,
+        certificate_path=certificate_path,
+        certificates_pem=pems,
+        timing=timing,
+    )
 
 
 def seal_capture(services: Services, capture_id: str, result: CaptureResult, workdir: Path) -> None:
-    """Package, sign, time-stamp and store a finished capture; then mark it stored."""
+    """Manifest, time-stamps, log entry, certificate, package, signature; store; mark stored."""
+    import time
+
+    from .renewal import seal_facts, write_sidecar_for
+
+    started = time.perf_counter()
     package = workdir / "package.wacz"
     info_file = workdir / "package.json"
-    if package.exists() and info_file.exists():
-        info = json.loads(info_file.read_text())
-    else:
-        with services.session() as session:
-            cap = session.get(Capture, capture_id)
-            assert cap is not None
-            cap.progress_detail = "signing and time-stamping the package"
+    info = json.loads(info_file.read_text()) if package.exists() and info_file.exists() else {}
+    if "manifest_sha256" not in info:  # not packaged yet (or by a version without manifests)
+        parts = _seal_parts(services, capture_id, result, workdir)
+        t0 = time.perf_counter()
         wacz = build_wacz(
             result,
             package,
             sign=services.package_signer.sign,
-            extra_files=[("files/provenance.html", result.provenance_html_path)],
+            extra_files=[("files/provenance.html", result.provenance_html_path), *parts.files],
             title=result.title or result.final_url,
             description=f"Evidence capture {capture_id} of {result.requested_url}",
         )
-        info = _package_record(wacz)
+        parts.timing["package_s"] = time.perf_counter() - t0
+        _check_manifest(parts.manifest, wacz)
+        info = _package_record(wacz, parts)
         _atomic_write(info_file, json.dumps(info).encode())
+    t0 = time.perf_counter()
+    seal_dir = workdir / SEAL_DIR
     store = services.store
     stored = {
         "package": store.put_file(package, content_type="application/wacz+zip"),
@@ -353,11 +598,21 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
         "provenance_html": store.put_file(
             result.provenance_html_path, content_type="text/html; charset=utf-8"
         ),
+        "certificate": store.put_file(seal_dir / "certificate.pdf", content_type="application/pdf"),
+        "manifest": store.put_file(seal_dir / "manifest.json", content_type="application/json"),
     }
-    token = info.get("timestamp") or {}
+    token = info.get("manifest_timestamp") or info.get("timestamp") or {}
+    timing = dict(info.get("timing") or {})
+    timing["store_s"] = time.perf_counter() - t0
+    facts = seal_facts(
+        c for pem in info["certificates_pem"] for c in load_pem_certificates(pem.encode())
+    )
     with services.session() as session:
         cap = session.get(Capture, capture_id)
         assert cap is not None
+        cap.seal_expires_at = (
+            datetime.fromisoformat(facts["expires"]) if facts.get("expires") else None
+        )
         cap.package_key = stored["package"].key
         cap.package_sha256 = stored["package"].sha256
         cap.package_size = stored["package"].size
@@ -365,28 +620,55 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
         cap.pdf_key = stored["pdf"].key
         cap.provenance_key = stored["provenance"].key
         cap.provenance_html_key = stored["provenance_html"].key
+        cap.certificate_key = stored["certificate"].key
+        cap.manifest_key = stored["manifest"].key
+        cap.manifest_sha256 = info["manifest_sha256"]
+        cap.log_leaf_index = info["log_entry"]["leaf_index"]
         cap.trusted_time = (
             datetime.fromisoformat(token["gen_time"]) if token.get("gen_time") else None
         )
         cap.tsa_name = token.get("tsa_name")
         cap.tsa_serial = token.get("serial")
+        # This attempt only: a seal resumed after a crash reuses the earlier products.
+        timing["seal_total_s"] = time.perf_counter() - started
         cap.summary = {
             "resources": info["resources"],
             "datapackage_sha256": info["datapackage_sha256"],
             "signature": info.get("signature", {}),
+            "package_timestamp": info.get("timestamp"),
+            "manifest_timestamps": info.get("manifest_timestamps", []),
+            "manifest_sha256": info["manifest_sha256"],
+            "log_entry": info["log_entry"],
             "resource_count": result.resource_count,
             "total_bytes": result.total_bytes,
             "not_loaded": list(result.not_loaded)[:200],
             "browser_version": result.browser_version,
             "user_agent": result.user_agent,
+            "seal": facts,
+            "seal_timing": timing,
         }
         cap.status = "stored"
         cap.progress_detail = None
         cap.sealed_at = datetime.now(UTC)
     shutil.rmtree(workdir, ignore_errors=True)
+    try:  # a tree head published meanwhile already covers the entry: give it its proof now
+        write_sidecar_for(services, capture_id)
+    except Exception:
+        log.warning("could not write the proofs sidecar of %s yet", capture_id, exc_info=True)
 
 
-def _package_record(info: WaczInfo) -> dict[str, Any]:
+def _check_manifest(manifest: dict[str, Any], wacz: WaczInfo) -> None:
+    """Every file the time-stamped manifest lists must be in the package with that hash."""
+    packaged = {r["path"]: r["hash"] for r in wacz.resources}
+    wrong = [p for p, h in manifest["files"].items() if packaged.get(p) != h]
+    if wrong:
+        raise SealError(
+            f"the package's {', '.join(wrong)} differ from the time-stamped manifest; the seal "
+            "is retried (report this: packaging is not reproducible)"
+        )
+
+
+def _package_record(info: WaczInfo, parts: _SealParts | None = None) -> dict[str, Any]:
     signed = info.signed_data or {}
     record: dict[str, Any] = {
         "sha256": info.sha256,
@@ -397,7 +679,30 @@ def _package_record(info: WaczInfo) -> dict[str, Any]:
     }
     if signed.get("timeSignature"):
         record["timestamp"] = token_facts(signed["timeSignature"])
+    if parts is not None:
+        pems = list(parts.certificates_pem)
+        for key in ("domainCert", "timestampCert"):
+            if signed.get(key):
+                pems.append(signed[key])
+        pems += [a["timestampCert"] for a in signed.get("additionalTimeSignatures") or []]
+        record.update(
+            manifest_sha256=parts.manifest_sha256,
+            manifest_timestamps=[_token_summary(t) for t in parts.tokens],
+            manifest_timestamp=_token_summary(parts.tokens[0]),
+            log_entry=parts.log_entry,
+            verify_code=parts.verify_code,
+            certificates_pem=pems,
+            timing=parts.timing,
+        )
     return record
+
+
+def _token_summary(tok: TimestampToken) -> dict[str, Any]:
+    return {
+        "gen_time": tok.gen_time.astimezone(UTC).isoformat(),
+        "serial": str(tok.serial),
+        "tsa_name": tok.tsa_name,
+    }
 
 
 def token_facts(time_signature_b64: str | bytes) -> dict[str, Any]:

@@ -16,6 +16,10 @@ FILE_KINDS: dict[str, tuple[str, str, str]] = {
     "pdf": ("pdf_key", "application/pdf", ".pdf"),
     "provenance": ("provenance_key", "application/json", "-provenance.json"),
     "provenance.html": ("provenance_html_key", "text/html; charset=utf-8", "-provenance.html"),
+    "certificate": ("certificate_key", "application/pdf", "-certificate.pdf"),
+    "manifest": ("manifest_key", "application/json", "-manifest.json"),
+    # Named so that it lands next to the package as the verifier expects: FILE.proofs.json.
+    "proofs": ("proofs_key", "application/json", ".wacz.proofs.json"),
 }
 
 
@@ -33,6 +37,14 @@ class TimestampInfo(BaseModel):
     trusted_time: datetime | None = Field(description="genTime of the RFC 3161 token (UTC)")
     tsa: str | None
     serial: str | None
+
+
+class LogEntryInfo(BaseModel):
+    log_id: str
+    leaf_index: int
+    leaf_input: str = Field(description="sha256:<hex> of files/manifest.json")
+    leaf_hash: str
+    log_url: str
 
 
 class CaptureRecord(BaseModel):
@@ -58,6 +70,11 @@ class CaptureRecord(BaseModel):
     package: FileInfo | None
     files: dict[str, FileInfo]
     hashes: dict[str, str] = Field(description="sha256 of every file in the package")
+    manifest_sha256: str | None = Field(
+        None, description="SHA-256 of files/manifest.json (the transparency-log leaf input)"
+    )
+    log_entry: LogEntryInfo | None = Field(None, description="Transparency-log entry")
+    verify_url: str | None = Field(None, description="Public verification page (no login)")
     summary: dict[str, Any]
 
 
@@ -73,7 +90,13 @@ def capture_record(cap: Capture, base_url: str = "") -> CaptureRecord:
             sha256=cap.package_sha256, url=f"{base_url}/api/captures/{cap.id}/files/package"
         )
     summary = dict(cap.summary or {})
+    if isinstance(summary.get("seal"), dict):  # the certificates kept for renewals are bulky
+        summary["seal"] = {k: v for k, v in summary["seal"].items() if k != "certificates"}
     hashes = {r["path"]: r.get("hash", "") for r in summary.get("resources", []) if "path" in r}
+    entry = summary.get("log_entry")
+    verify_url = None
+    if cap.verify_code and cap.status == "stored":
+        verify_url = f"{base_url}/v/{cap.verify_code}"
     return CaptureRecord(
         id=cap.id,
         status=cap.status,
@@ -101,5 +124,8 @@ def capture_record(cap: Capture, base_url: str = "") -> CaptureRecord:
         package=package,
         files=files,
         hashes=hashes,
+        manifest_sha256=cap.manifest_sha256,
+        log_entry=LogEntryInfo(**entry) if isinstance(entry, dict) else None,
+        verify_url=verify_url,
         summary=summary,
     )

@@ -19,6 +19,7 @@ from contextlib import suppress
 
 from capture import BrowserError, CaptureEngine
 
+from . import transparency
 from .pipeline import Outcome, process_capture, reap_abandoned
 from .services import Services
 
@@ -50,6 +51,8 @@ class Worker:
                         break
                     if time.monotonic() - last_reap > REAP_EVERY_S:
                         await asyncio.to_thread(reap_abandoned, self.services)
+                        # Tree heads every 10 minutes when the log grew; renewals daily.
+                        await asyncio.to_thread(transparency.periodic, self.services)
                         last_reap = time.monotonic()
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), self.poll_s)

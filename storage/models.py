@@ -135,6 +135,19 @@ class Capture(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(
         MutableDict.as_mutable(json_type()), default=dict
     )
+    # -- the evidence seal (manifest, transparency log, certificate, proofs sidecar) --------
+    #: SHA-256 hex of files/manifest.json: the transparency log's leaf input.
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    manifest_key: Mapped[str | None] = mapped_column(String(128))
+    certificate_key: Mapped[str | None] = mapped_column(String(128))
+    #: The newest proofs sidecar (a new immutable object each time it grows).
+    proofs_key: Mapped[str | None] = mapped_column(String(128))
+    log_leaf_index: Mapped[int | None] = mapped_column(Integer)
+    #: Unguessable short code of the public verification page ``/v/<code>``.
+    verify_code: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+    #: When the first certificate the package's newest time-stamp relies on expires: a new
+    #: archive time-stamp is due before then (``evidence renew``).
+    seal_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     def __repr__(self) -> str:
         return f"Capture(id={self.id!r}, status={self.status!r})"
@@ -168,3 +181,45 @@ class Job(Base):
 
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, kind={self.kind!r}, state={self.state!r})"
+
+
+class LogLeaf(Base):
+    """One entry of the transparency log; rows are only ever added (append-only)."""
+
+    __tablename__ = "log_leaves"
+
+    #: Position in the log, from 0 without gaps (assigned under a lock, see transparency).
+    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: RFC 9162 leaf hash SHA-256(0x00 || input), hex; unique: one entry per manifest.
+    leaf_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The leaf input: SHA-256 hex of the logged document (files/manifest.json).
+    leaf_input: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32), default="capture-manifest")
+    capture_id: Mapped[str | None] = mapped_column(ForeignKey("captures.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"LogLeaf(leaf_index={self.leaf_index!r}, leaf_hash={self.leaf_hash!r})"
+
+
+class LogNode(Base):
+    """Hash of a complete subtree (``2**level`` leaves from ``node_index * 2**level``): a cache
+    that never changes, so roots and proofs cost O(log n) instead of O(n)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogTreeHead(Base):
+    """A published signed tree head (the whole STH object as served)."""
+
+    __tablename__ = "log_tree_heads"
+
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    #: The STH's ``timestamp``.
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sth: Mapped[dict[str, Any]] = mapped_column(json_type())

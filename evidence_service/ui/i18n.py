@@ -115,6 +115,95 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Send it as: Authorization: Bearer <token>",
     },
     "error.title": {"zh": "出错了", "en": "Something went wrong"},
+    # -- evidence seal: certificate, transparency log, public verification page ----------
+    "result.certificate": {"zh": "取证证书（PDF）", "en": "Evidence certificate (PDF)"},
+    "result.manifest_hash": {"zh": "取证清单 SHA-256", "en": "Manifest SHA-256"},
+    "result.log_entry": {"zh": "透明日志条目", "en": "Transparency log entry"},
+    "result.log_id": {"zh": "日志标识", "en": "Log id"},
+    "result.leaf_index": {"zh": "条目序号", "en": "Leaf index"},
+    "result.leaf_hash": {"zh": "叶哈希", "en": "Leaf hash"},
+    "result.verify_link": {"zh": "公开核验页面", "en": "Public verification page"},
+    "result.proofs": {
+        "zh": "证明文件（日志证明与存档时间戳）",
+        "en": "Proofs (log proof, archive time-stamps)",
+    },
+    "verify.title": {"zh": "取证核验", "en": "Capture verification"},
+    "verify.intro": {
+        "zh": "以下是该次取证的公开信息。证据包可使用信任证书包离线核验。",
+        "en": "The public facts of this capture. The evidence package can be verified offline "
+        "with the trust bundle.",
+    },
+    "verify.target": {"zh": "取证对象与时间", "en": "What was captured, and when"},
+    "verify.private": {
+        "zh": "该取证使用了登录会话，截图与页面内容不公开。",
+        "en": "This capture used a login session: its screenshot and contents are not public.",
+    },
+    "verify.included": {
+        "zh": "已包含在已签名的日志树中，树大小：",
+        "en": "Included in the signed tree head of size",
+    },
+    "verify.not_included": {
+        "zh": "尚未包含在已发布的签名日志树中（每隔几分钟发布一次）。",
+        "en": "Not yet covered by a published signed tree head (published every few minutes).",
+    },
+    "verify.proof_json": {"zh": "包含证明（JSON）", "en": "Inclusion proof (JSON)"},
+    "verify.check_package": {"zh": "核验证据包", "en": "Verify an evidence package"},
+    # -- court verifier: upload page /verify (signing.verify) -------------------------------
+    "verify.upload.title": {"zh": "核验证据文件", "en": "Verify evidence"},
+    "verify.upload.intro": {
+        "zh": "上传证据包（.wacz）、已签名的 PDF（如取证证书）或 RFC 3161 时间戳，"
+        "查看逐项核验报告。无需登录，文件仅用于本次核验，不会保存。",
+        "en": "Upload an evidence package (.wacz), a signed PDF (such as an evidence certificate) "
+        "or an RFC 3161 time-stamp to get a check-by-check report. No login needed; the file "
+        "is used for this verification only and is not kept.",
+    },
+    "verify.upload.offline": {
+        "zh": "如需完全不依赖本服务，可下载信任证书包，用 evidence verify 命令离线核验：",
+        "en": "To rely on nothing from this service, download the trust bundle and verify "
+        "offline with the evidence verify command:",
+    },
+    "verify.upload.file": {"zh": "要核验的文件", "en": "File to verify"},
+    "verify.upload.file_help": {
+        "zh": "可将文件拖放到此处。支持 .wacz、.pdf、.tsr。",
+        "en": "You may drop the file here. Accepts .wacz, .pdf, .tsr.",
+    },
+    "verify.upload.trust": {"zh": "信任证书包（可选）", "en": "Trust bundle (optional)"},
+    "verify.upload.trust_help": {
+        "zh": "PEM 格式的根证书（可含中间证书、CRL、公钥）。不提供时使用本服务自己的信任证书包，"
+        "报告中会注明。",
+        "en": "PEM root certificates (may add intermediates, CRLs, public keys). Without it, "
+        "this service's own trust bundle is used, and the report says so.",
+    },
+    "verify.upload.more": {"zh": "更多选项", "en": "More options"},
+    "verify.upload.proofs": {
+        "zh": "证明文件（.proofs.json，可选）",
+        "en": "Proofs file (.proofs.json, optional)",
+    },
+    "verify.upload.proofs_help": {
+        "zh": "证据包的透明日志收录证明与归档时间戳。",
+        "en": "The package's transparency-log inclusion proof and archive time-stamps.",
+    },
+    "verify.upload.data": {
+        "zh": "被加盖时间戳的文件（可选）",
+        "en": "Time-stamped file (optional)",
+    },
+    "verify.upload.data_help": {
+        "zh": "仅在核验单独的 RFC 3161 时间戳时需要。",
+        "en": "Only needed to verify a bare RFC 3161 time-stamp.",
+    },
+    "verify.upload.submit": {"zh": "开始核验", "en": "Verify"},
+    "verify.upload.uploading": {"zh": "正在上传", "en": "Uploading"},
+    "verify.upload.verifying": {"zh": "上传完成，正在核验……", "en": "Uploaded; verifying..."},
+    "verify.upload.failed": {"zh": "上传失败，请重试。", "en": "The upload failed; try again."},
+    "verify.upload.report_title": {"zh": "核验报告", "en": "Verification report"},
+    "verify.upload.actions": {"zh": "报告操作", "en": "Report actions"},
+    "verify.upload.again": {"zh": "核验另一个文件", "en": "Verify another file"},
+    "verify.upload.download_json": {"zh": "下载 JSON 报告", "en": "Download the JSON report"},
+    "verify.upload.print": {"zh": "打印 / 另存为 PDF", "en": "Print / save as PDF"},
+    "verify.upload.report_note": {
+        "zh": "报告未保存在服务器上；请下载或打印留存。JSON 报告的",
+        "en": "The report is not kept on the server: download or print it. The JSON report's",
+    },
 }
 
 

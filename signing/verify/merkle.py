@@ -1,0 +1,192 @@
+"""Transparency-log proofs checked from nothing but their JSON (RFC 9162 §2.1.3.2, §4.10).
+
+Deliberately a separate, literal transcription of RFC 9162's verification algorithm rather
+than a call into the log's own code: a court verifier that shares the log's arithmetic would
+share its bugs too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certs.pki import load_pem_certificates
+
+from .model import Status, Sub, Text, iso, tech
+from .paths import cert_facts, check_path, check_revocation
+from .trust import TrustStore, sound, spki_der
+from .tst import check_token, digest_of
+
+__all__ = ["canonical_json", "check_sth", "leaf_hash_of", "verify_inclusion_path"]
+
+STH_FIELDS = ("log_id", "tree_size", "root_hash", "timestamp")
+#: The STH's time-stamp follows its ``timestamp`` within this window (clock skew: a grace).
+STH_STAMP_WINDOW = timedelta(minutes=10)
+STH_STAMP_GRACE = timedelta(seconds=5)
+LOG = Text("透明日志", "the transparency log")
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def leaf_hash_of(leaf_input: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf_input).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion_path(
+    leaf_index: int, tree_size: int, leaf_hash: bytes, path: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2, step by step."""
+    if leaf_index < 0 or leaf_index >= tree_size:
+        return False
+    fn, sn = leaf_index, tree_size - 1
+    r = leaf_hash
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = _node(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = _node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("time without time zone")
+    return moment.astimezone(UTC)
+
+
+class SthResult:
+    def __init__(
+        self, status: Status, sub: Sub | None, reason: Text, facts: dict[str, Any]
+    ) -> None:
+        self.status, self.sub, self.reason, self.facts = status, sub, reason, facts
+        self.root: bytes | None = None
+        self.tree_size: int | None = None
+        self.gen_time: datetime | None = None
+
+
+def check_sth(sth: Mapping[str, Any], trust: TrustStore) -> SthResult:
+    """Signature by the log key, the key's chain to a trust anchor, ``log_id`` = SHA-256 of
+    the key, and the RFC 3161 time-stamp over the raw signature bytes."""
+    facts: dict[str, Any] = {}
+    try:
+        log_id = str(sth["log_id"])
+        tree_size = int(sth["tree_size"])
+        root = bytes.fromhex(str(sth["root_hash"]))
+        when = _parse_time(str(sth["timestamp"]))
+        signature = base64.b64decode(str(sth["signature"]), validate=True)
+        stamp = base64.b64decode(str(sth["time_stamp"]), validate=True)
+        chain = sound(load_pem_certificates(str(sth["signer_chain"]).encode("ascii")))
+        if tree_size < 1 or len(root) != 32 or not chain:
+            raise ValueError("tree size, root hash or signer chain")
+    except (KeyError, TypeError, ValueError, binascii.Error, UnicodeError) as exc:
+        return SthResult(
+            Status.FAILED,
+            Sub.FORMAT_FAILURE,
+            tech("签名树头（STH）格式错误。", "The signed tree head is malformed.", str(exc)),
+            facts,
+        )
+    facts.update(
+        {"log_id": log_id, "tree_size": tree_size, "root_hash": root.hex(), "timestamp": iso(when)}
+    )
+    signer = chain[0]
+    key = signer.public_key()
+    facts["signer"] = cert_facts(signer)
+    if hashlib.sha256(spki_der(key)).hexdigest() != log_id:
+        return SthResult(
+            Status.FAILED,
+            Sub.FORMAT_FAILURE,
+            Text(
+                "签名树头的日志标识与签名密钥不符。",
+                "The tree head's log_id is not the SHA-256 of its signing key.",
+            ),
+            facts,
+        )
+    signed = canonical_json({k: sth[k] for k in STH_FIELDS})
+    try:
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise InvalidSignature("not an ECDSA key")
+        key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return SthResult(
+            Status.FAILED,
+            Sub.SIG_CRYPTO_FAILURE,
+            Text("签名树头的签名无效。", "The tree head's signature is invalid."),
+            facts,
+        )
+    token = check_token(
+        stamp,
+        digest=digest_of(signature),
+        trust=trust,
+        shipped=chain[1:],
+        what=Text("签名树头的签名", "the tree head's signature"),
+    )
+    facts["time_stamp"] = token.facts
+    poe = token.ok and token.gen_time is not None
+    at = token.gen_time if poe and token.gen_time is not None else datetime.now(UTC)
+    path = check_path(signer, chain[1:], trust, at=at, poe=poe, what=LOG)
+    if not path.ok:
+        return SthResult(path.status, path.sub, path.reason, facts)
+    revocation = check_revocation(path.path, trust, at=at, poe=poe, what=LOG)
+    facts["revocation"] = revocation.per_cert
+    if revocation.status is not Status.PASSED and not revocation.unavailable:
+        return SthResult(revocation.status, revocation.sub, revocation.reason, facts)
+    if not token.ok:
+        return SthResult(token.status, token.sub, token.reason, facts)
+    assert token.gen_time is not None
+    if not when - STH_STAMP_GRACE <= token.gen_time <= when + STH_STAMP_WINDOW:
+        return SthResult(
+            Status.INDETERMINATE,
+            Sub.TIMESTAMP_ORDER_FAILURE,
+            Text(
+                "签名树头的时间戳与其声明的时间相差超过 10 分钟。",
+                "The tree head's time-stamp is not within 10 minutes after its stated time.",
+            ),
+            facts,
+        )
+    result = SthResult(
+        Status.PASSED,
+        None,
+        Text(
+            f"签名树头有效：日志在 {iso(token.gen_time)} 含有 {tree_size} 条记录。",
+            f"Valid tree head: the log held {tree_size} entries at {iso(token.gen_time)}.",
+        ),
+        facts,
+    )
+    result.root, result.tree_size, result.gen_time = root, tree_size, token.gen_time
+    return result
+
+
+def hexes(values: Any) -> list[bytes] | None:
+    if not isinstance(values, list):
+        return None
+    try:
+        out = [bytes.fromhex(str(v)) for v in values]
+    except ValueError:
+        return None
+    return out if all(len(v) == 32 for v in out) else None

@@ -1,0 +1,894 @@
+"""PAdES validation of any signed PDF, offline: :func:`validate_pdf` -> :class:`PdfReport`.
+
+The same function serves the court verifier (the evidence certificate inside a package, or a
+PDF given on its own) and the e-signature feature's validation API, so that both tell a court
+the same thing about the same file.
+
+How a signature is judged (pyHanko does the cryptography and the modification analysis):
+
+1. pyHanko's signature validation with a validation context built from the trust roots, the
+   document's own DSS and any CRLs/OCSP responses given (``allow_fetching=False``: never
+   online), revocation "soft-fail", at the current time. This gives integrity (HASH_FAILURE),
+   the signature value (SIG_CRYPTO_FAILURE), coverage, the modification level after signing
+   (``DiffResult``), DocMDP compliance, the claimed and time-stamped signing times, the trust
+   path and a revocation found in the data.
+2. Revocation availability: the same validation in "hard-fail" mode; it succeeds only when
+   the offline data proves every certificate unrevoked.
+3. When the chain is no longer valid today (expired), pyHanko's ETSI EN 319 102-1 long-term
+   validation (``ades_lta_validation``, local data only) decides, using the document
+   time-stamps as proof of existence.
+
+PAdES level reached: B-B (ETSI.CAdES.detached with a signing-certificate-v2 attribute), B-T
+(+ a valid signature time-stamp or a later document time-stamp), B-LT (+ a DSS whose data
+alone proves the chain unrevoked), B-LTA (+ a valid document time-stamp over a revision that
+already holds that DSS).
+
+A malformed file or signature never raises: pyHanko and asn1crypto errors become a
+TOTAL-FAILED FORMAT_FAILURE result with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .model import Indication, Status, Sub, Text, iso, tech
+from .trust import TrustStore, load_trust_bundle
+
+__all__ = ["PdfReport", "PdfSignatureReport", "validate_pdf"]
+
+log = logging.getLogger(__name__)
+
+MAX_PDF_BYTES = 256 * 1024 * 1024
+MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024
+T = TypeVar("T")
+
+
+@dataclass
+class PdfSignatureReport:
+    """One signature or document time-stamp of a PDF."""
+
+    field_name: str
+    kind: str  # "signature" | "document-timestamp"
+    indication: Indication
+    sub_indication: Sub | None
+    reason: Text
+    revision: int | None = None
+    signer: dict[str, str] | None = None
+    signing_time_claimed: datetime | None = None
+    signing_time_stamped: datetime | None = None
+    timestamp_authority: str | None = None
+    intact: bool | None = None
+    crypto_valid: bool | None = None
+    trusted: bool = False
+    trust_anchor: str | None = None
+    #: "good" | "revoked" | "unknown" | "not-checked"
+    revocation: str = "not-checked"
+    revocation_reason: Text | None = None
+    coverage: str | None = None
+    modification_level: str | None = None
+    docmdp_ok: bool | None = None
+    pades_level: str | None = None
+    subfilter: str | None = None
+    validated_in_past: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field_name": self.field_name,
+            "kind": self.kind,
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication.value if self.sub_indication else None,
+            "reason": self.reason.to_dict(),
+            "revision": self.revision,
+            "signer": self.signer,
+            "signing_time_claimed": iso(self.signing_time_claimed),
+            "signing_time_stamped": iso(self.signing_time_stamped),
+            "timestamp_authority": self.timestamp_authority,
+            "intact": self.intact,
+            "crypto_valid": self.crypto_valid,
+            "trusted": self.trusted,
+            "trust_anchor": self.trust_anchor,
+            "revocation": self.revocation,
+            "revocation_reason": self.revocation_reason.to_dict()
+            if self.revocation_reason
+            else None,
+            "coverage": self.coverage,
+            "modification_level": self.modification_level,
+            "docmdp_ok": self.docmdp_ok,
+            "pades_level": self.pades_level,
+            "subfilter": self.subfilter,
+            "validated_in_past": self.validated_in_past,
+        }
+
+
+@dataclass
+class PdfReport:
+    """What :func:`validate_pdf` found. ``indication`` is the worst over all signatures and
+    document time-stamps (a PDF without any is INDETERMINATE NO_SIGNING_CERTIFICATE_FOUND)."""
+
+    indication: Indication
+    sub_indication: Sub | None
+    reason: Text
+    sha256: str | None = None
+    size: int = 0
+    signatures: list[PdfSignatureReport] = field(default_factory=list)
+    timestamps: list[PdfSignatureReport] = field(default_factory=list)
+    embedded_files: list[str] = field(default_factory=list)
+    #: Contents of the attachments asked for with ``attachments=`` (not in ``to_dict``).
+    attachments: dict[str, bytes] = field(default_factory=dict)
+    revocation_policy: str = "if-available"
+
+    @property
+    def ok(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication.value if self.sub_indication else None,
+            "reason": self.reason.to_dict(),
+            "sha256": self.sha256,
+            "size": self.size,
+            "signatures": [s.to_dict() for s in self.signatures],
+            "document_timestamps": [s.to_dict() for s in self.timestamps],
+            "embedded_files": self.embedded_files,
+            "revocation_policy": self.revocation_policy,
+        }
+
+
+def _failed(reason: Text, sub: Sub = Sub.FORMAT_FAILURE, **kw: Any) -> PdfReport:
+    return PdfReport(Indication.TOTAL_FAILED, sub, reason, **kw)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run pyHanko's coroutines whether or not this thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
+
+def validate_pdf(
+    path_or_stream: str | Path | bytes | IO[bytes],
+    trust_roots_pem: bytes | TrustStore,
+    *,
+    extra_crls: Iterable[bytes] | None = None,
+    extra_ocsps: Iterable[bytes] | None = None,
+    require_revocation: bool = False,
+    attachments: Sequence[str] = (),
+) -> PdfReport:
+    """Validate every signature and document time-stamp of a PDF, offline.
+
+    ``trust_roots_pem``: a PEM bundle (self-signed certificates are the trust anchors, others
+    help build paths, CRL blocks count as revocation data) or a :class:`TrustStore`.
+    ``extra_crls``/``extra_ocsps``: DER revocation data beyond what the PDF embeds.
+    ``require_revocation``: without it (the default policy) a signature whose revocation
+    status cannot be established offline still passes, with ``revocation="unknown"``; with
+    it, such a signature is INDETERMINATE TRY_LATER. ``attachments``: names of embedded files
+    whose contents to return in ``PdfReport.attachments``.
+
+    Never raises for bad input.
+    """
+    policy = "required" if require_revocation else "if-available"
+    try:
+        data = _read_all(path_or_stream)
+    except (OSError, ValueError) as exc:
+        return _failed(
+            tech("无法读取 PDF 文件。", "The PDF file cannot be read.", str(exc)),
+            revocation_policy=policy,
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if isinstance(trust_roots_pem, TrustStore):
+        trust = trust_roots_pem
+    else:
+        trust = load_trust_bundle(
+            trust_roots_pem or b"", source="given", description=Text("调用方提供", "given")
+        )
+    crls = [*(c.public_bytes(serialization.Encoding.DER) for c in trust.crls), *(extra_crls or ())]
+    ocsps = [
+        *(o.public_bytes(serialization.Encoding.DER) for o in trust.ocsps),
+        *(extra_ocsps or ()),
+    ]
+    try:
+        with _quiet_pyhanko():
+            report = _run(_validate(data, trust, crls, ocsps, require_revocation, attachments))
+    except Exception as exc:  # pyHanko/asn1crypto raise assorted errors for broken files
+        log.debug("PDF validation failed", exc_info=True)
+        report = _failed(
+            tech(
+                "PDF 文件或其签名结构损坏，无法验证。",
+                "The PDF file or its signature structure is damaged and cannot be validated.",
+                f"{type(exc).__name__}: {exc}"[:300],
+            )
+        )
+    report.sha256 = digest
+    report.size = len(data)
+    report.revocation_policy = policy
+    return report
+
+
+_QUIET_LOCK = threading.Lock()
+_quiet_depth = 0
+_saved_levels: list[int] = []
+
+
+@contextlib.contextmanager
+def _quiet_pyhanko() -> Iterator[None]:
+    """pyHanko logs tracebacks for every malformed input it meets; the report already says
+    what is wrong, so its loggers are muted while a PDF is validated."""
+    global _quiet_depth
+    loggers = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
+    with _QUIET_LOCK:
+        if _quiet_depth == 0:
+            _saved_levels[:] = [lg.level for lg in loggers]
+            for lg in loggers:
+                lg.setLevel(logging.CRITICAL + 1)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                for lg, level in zip(loggers, _saved_levels, strict=False):
+                    lg.setLevel(level)
+
+
+def _read_all(source: str | Path | bytes | IO[bytes]) -> bytes:
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    elif isinstance(source, str | Path):
+        with open(source, "rb") as fh:
+            data = fh.read(MAX_PDF_BYTES + 1)
+    else:
+        data = source.read(MAX_PDF_BYTES + 1)
+    if len(data) > MAX_PDF_BYTES:
+        raise ValueError("PDF larger than 256 MiB")
+    return data
+
+
+def _asn1_cert(cert: x509.Certificate) -> Any:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _sub_from_pyhanko(indic: Any) -> Sub:
+    name = getattr(indic, "name", None) or str(indic)
+    try:
+        return Sub(name)
+    except ValueError:
+        return Sub.GENERIC
+
+
+async def _validate(
+    data: bytes,
+    trust: TrustStore,
+    crls: list[bytes],
+    ocsps: list[bytes],
+    require_revocation: bool,
+    want: Sequence[str],
+) -> PdfReport:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+
+    if data.lstrip()[:5] != b"%PDF-" and b"%PDF-" not in data[:1024]:
+        return _failed(Text("文件不是 PDF。", "The file is not a PDF."))
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    if reader.encrypted:
+        return PdfReport(
+            Indication.INDETERMINATE,
+            Sub.SIGNED_DATA_NOT_FOUND,
+            Text(
+                "PDF 已加密，无法在没有密码的情况下验证。",
+                "The PDF is encrypted; it cannot be validated without its password.",
+            ),
+        )
+    try:
+        embedded_files, attachments = _attachments(reader, want)
+    except Exception:
+        embedded_files, attachments = [], {}
+    sigs = list(reader.embedded_signatures)
+    if not sigs:
+        return PdfReport(
+            Indication.INDETERMINATE,
+            Sub.NO_SIGNING_CERTIFICATE_FOUND,
+            Text("PDF 中没有数字签名。", "The PDF carries no digital signature."),
+            embedded_files=embedded_files,
+            attachments=attachments,
+        )
+    try:
+        dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        dss = None
+    roots = [_asn1_cert(c) for c in trust.anchors]
+    others = [_asn1_cert(c) for c in trust.pool]
+    ctx = _Contexts(dss, roots, others, crls, ocsps)
+    report = PdfReport(Indication.TOTAL_PASSED, None, Text("", ""))
+    report.embedded_files = embedded_files
+    report.attachments = attachments
+    doc_ts_results: list[tuple[Any, PdfSignatureReport]] = []
+    for emb in sigs:
+        if str(emb.sig_object_type) == "/DocTimeStamp":
+            result = await _doc_timestamp(emb, ctx)
+            report.timestamps.append(result)
+            doc_ts_results.append((emb, result))
+    for emb in sigs:
+        if str(emb.sig_object_type) != "/DocTimeStamp":
+            report.signatures.append(
+                await _signature(emb, ctx, require_revocation, reader, doc_ts_results)
+            )
+    everything = [*report.signatures, *report.timestamps]
+    for indication in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
+        worst = next((s for s in everything if s.indication is indication), None)
+        if worst is not None:
+            report.indication, report.sub_indication = indication, worst.sub_indication
+            report.reason = Text(
+                f"{_kind_zh(worst)}“{worst.field_name}”：{worst.reason.zh}",
+                f"{_kind_en(worst)} {worst.field_name!r}: {worst.reason.en}",
+            )
+            return report
+    n = len(report.signatures)
+    report.reason = Text(
+        f"全部 {n} 个签名和 {len(report.timestamps)} 个文档时间戳均有效。",
+        f"All {n} signature(s) and {len(report.timestamps)} document time-stamp(s) are valid.",
+    )
+    return report
+
+
+def _kind_zh(s: PdfSignatureReport) -> str:
+    return "签名" if s.kind == "signature" else "文档时间戳"
+
+
+def _kind_en(s: PdfSignatureReport) -> str:
+    return "Signature" if s.kind == "signature" else "Document time-stamp"
+
+
+class _Contexts:
+    def __init__(
+        self,
+        dss: Any,
+        roots: list[Any],
+        others: list[Any],
+        crls: list[bytes],
+        ocsps: list[bytes],
+    ) -> None:
+        self.dss, self.roots, self.others, self.crls, self.ocsps = dss, roots, others, crls, ocsps
+
+    def make(self, mode: str, *, dss_only: bool = False) -> Any:
+        from pyhanko_certvalidator import ValidationContext
+
+        kwargs: dict[str, Any] = {
+            "trust_roots": list(self.roots),
+            "allow_fetching": False,
+            "revocation_mode": mode,
+            "other_certs": list(self.others),
+            "crls": [] if dss_only else list(self.crls),
+            "ocsps": [] if dss_only else list(self.ocsps),
+        }
+        if self.dss is not None:
+            return self.dss.as_validation_context(kwargs)
+        return ValidationContext(**kwargs)
+
+
+def _key_usage() -> Any:
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    # Any PAdES signer: nonRepudiation (pyHanko's default) or digitalSignature.
+    return KeyUsageConstraints(
+        key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
+    )
+
+
+def _signer_facts(cert: Any) -> dict[str, str]:
+    return {
+        "subject": str(cert.subject.human_friendly),
+        "issuer": str(cert.issuer.human_friendly),
+        "serial": f"{int(cert.serial_number):x}",
+        "sha256": bytes(cert.sha256).hex(),
+    }
+
+
+def _name(level: Any) -> str | None:
+    return None if level is None else str(getattr(level, "name", level))
+
+
+async def _doc_timestamp(emb: Any, ctx: _Contexts) -> PdfSignatureReport:
+    from pyhanko.sign.validation import async_validate_pdf_timestamp
+
+    name = str(emb.field_name)
+    try:
+        st = await async_validate_pdf_timestamp(emb, ctx.make("soft-fail"))
+    except Exception as exc:
+        return PdfSignatureReport(
+            name,
+            "document-timestamp",
+            Indication.TOTAL_FAILED,
+            Sub.FORMAT_FAILURE,
+            tech("文档时间戳损坏。", "The document time-stamp is damaged.", _exc(exc)),
+        )
+    out = PdfSignatureReport(
+        name,
+        "document-timestamp",
+        Indication.TOTAL_PASSED,
+        None,
+        Text("", ""),
+        revision=emb.signed_revision,
+        signer=_signer_facts(st.signing_cert),
+        signing_time_stamped=st.timestamp,
+        timestamp_authority=str(st.signing_cert.subject.human_friendly),
+        intact=st.intact,
+        crypto_valid=st.valid,
+        trusted=st.trusted,
+        trust_anchor=_anchor(st),
+        coverage=_name(st.coverage),
+        modification_level=_name(st.modification_level),
+    )
+    if not st.intact:
+        _judge(
+            out,
+            Indication.TOTAL_FAILED,
+            Sub.HASH_FAILURE,
+            Text(
+                "文档时间戳覆盖的内容已被改动。",
+                "The content the document time-stamp covers was altered.",
+            ),
+        )
+    elif not st.valid:
+        _judge(
+            out,
+            Indication.TOTAL_FAILED,
+            Sub.SIG_CRYPTO_FAILURE,
+            Text("文档时间戳的签名无效。", "The document time-stamp's signature is invalid."),
+        )
+    elif _illegal_changes(st):
+        _judge(
+            out,
+            Indication.TOTAL_FAILED,
+            Sub.FORMAT_FAILURE,
+            Text(
+                "加盖文档时间戳之后，文档被以不允许的方式修改。",
+                "The document was changed in a disallowed way after the document time-stamp.",
+            ),
+        )
+    elif not st.trusted:
+        _judge(
+            out,
+            Indication.INDETERMINATE,
+            _untrusted_sub(st),
+            Text(
+                "时间戳机构的证书不能追溯到信任的根证书。",
+                "The time-stamp authority's certificate does not lead to a trusted root.",
+            ),
+        )
+    else:
+        _judge(
+            out,
+            Indication.TOTAL_PASSED,
+            None,
+            Text(
+                f"文档时间戳有效：文档在 {iso(st.timestamp)} 已经存在。",
+                f"Valid document time-stamp: the document existed at {iso(st.timestamp)}.",
+            ),
+        )
+    return out
+
+
+def _anchor(st: Any) -> str | None:
+    path = getattr(st, "validation_path", None)
+    if path is None:
+        return None
+    try:
+        return str(path.trust_anchor.authority.name.human_friendly)
+    except Exception:
+        return None
+
+
+def _untrusted_sub(st: Any) -> Sub:
+    indic = getattr(st, "trust_problem_indic", None)
+    sub = _sub_from_pyhanko(indic) if indic is not None else Sub.NO_CERTIFICATE_CHAIN_FOUND
+    if sub in (Sub.FORMAT_FAILURE, Sub.HASH_FAILURE, Sub.SIG_CRYPTO_FAILURE, Sub.REVOKED):
+        return Sub.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    return sub
+
+
+def _illegal_changes(st: Any) -> bool:
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    if st.coverage is None or st.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        return True
+    if getattr(st, "docmdp_ok", None) is False:
+        return True
+    level = st.modification_level
+    return level is not None and level == ModificationLevel.OTHER
+
+
+def _judge(out: PdfSignatureReport, ind: Indication, sub: Sub | None, reason: Text) -> None:
+    out.indication, out.sub_indication, out.reason = ind, sub, reason
+
+
+def _exc(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def _signature(
+    emb: Any,
+    ctx: _Contexts,
+    require_revocation: bool,
+    reader: Any,
+    doc_ts: list[tuple[Any, PdfSignatureReport]],
+) -> PdfSignatureReport:
+    from pyhanko.sign.validation import async_validate_pdf_signature
+
+    name = str(emb.field_name)
+    subfilter = str(emb.sig_object.get("/SubFilter", "")) or None
+    try:
+        st = await async_validate_pdf_signature(
+            emb, ctx.make("soft-fail"), key_usage_settings=_key_usage()
+        )
+    except Exception as exc:
+        return PdfSignatureReport(
+            name,
+            "signature",
+            Indication.TOTAL_FAILED,
+            Sub.FORMAT_FAILURE,
+            tech(
+                "签名结构损坏，无法验证。",
+                "The signature is damaged and cannot be validated.",
+                _exc(exc),
+            ),
+            subfilter=subfilter,
+        )
+    tst = st.timestamp_validity
+    out = PdfSignatureReport(
+        name,
+        "signature",
+        Indication.TOTAL_PASSED,
+        None,
+        Text("", ""),
+        revision=emb.signed_revision,
+        signer=_signer_facts(st.signing_cert),
+        signing_time_claimed=st.signer_reported_dt,
+        signing_time_stamped=tst.timestamp if tst is not None and tst.trusted else None,
+        timestamp_authority=str(tst.signing_cert.subject.human_friendly) if tst else None,
+        intact=st.intact,
+        crypto_valid=st.valid,
+        trusted=st.trusted,
+        trust_anchor=_anchor(st),
+        coverage=_name(st.coverage),
+        modification_level=_name(st.modification_level),
+        docmdp_ok=st.docmdp_ok,
+        subfilter=subfilter,
+    )
+    revoked = st.revocation_details
+    if not st.intact:
+        _judge(
+            out,
+            Indication.TOTAL_FAILED,
+            Sub.HASH_FAILURE,
+            Text(
+                "签名后文档内容被改动（摘要不一致）。",
+                "The signed content was altered after signing (digest mismatch).",
+            ),
+        )
+        return out
+    if not st.valid:
+        _judge(
+            out,
+            Indication.TOTAL_FAILED,
+            Sub.SIG_CRYPTO_FAILURE,
+            Text("签名值无效。", "The signature value is invalid."),
+        )
+        return out
+    if _illegal_changes(st):
+        _judge(
+            out,
+            Indication.TOTAL_FAILED,
+            Sub.FORMAT_FAILURE,
+            Text(
+                f"签名之后文档被以不允许的方式修改（修改级别：{out.modification_level}）。",
+                f"The document was changed after signing in a way the signature does not allow "
+                f"(modification level: {out.modification_level}).",
+            ),
+        )
+        return out
+    poe_time = _poe_time(out, doc_ts, emb)
+    if revoked is not None:
+        out.revocation = "revoked"
+        when = revoked.revocation_date
+        out.revocation_reason = Text(
+            f"证书于 {iso(when)} 被吊销。", f"A certificate was revoked on {iso(when)}."
+        )
+        if poe_time is not None and poe_time < when:
+            out.revocation_reason = out.revocation_reason + Text(
+                "签名有可信时间证明早于吊销，仍然有效。",
+                "A trusted time proves the signature came first; it stays valid.",
+            )
+        elif poe_time is not None and not revoked.ca_revoked:
+            _judge(
+                out,
+                Indication.TOTAL_FAILED,
+                Sub.REVOKED,
+                Text(
+                    f"签名时签名者证书已被吊销（{iso(when)}）。",
+                    f"The signer's certificate was revoked ({iso(when)}) before the signature "
+                    "was time-stamped.",
+                ),
+            )
+            return out
+        else:
+            _judge(
+                out,
+                Indication.INDETERMINATE,
+                Sub.REVOKED_CA_NO_POE if revoked.ca_revoked else Sub.REVOKED_NO_POE,
+                Text(
+                    f"证书已被吊销（{iso(when)}），且无法证明签名早于吊销。",
+                    f"A certificate was revoked ({iso(when)}) and nothing proves the "
+                    "signature was made before that.",
+                ),
+            )
+            return out
+    if not st.trusted:
+        sub = _untrusted_sub(st)
+        if sub in (Sub.OUT_OF_BOUNDS_NO_POE, Sub.EXPIRED, Sub.OUT_OF_BOUNDS_NOT_REVOKED):
+            past = await _past_validation(emb, ctx)
+            if past is None:
+                out.trusted = True
+                out.validated_in_past = True
+            else:
+                _judge(out, Indication.INDETERMINATE, sub, past[1])
+                return out
+        else:
+            _judge(
+                out,
+                Indication.INDETERMINATE,
+                sub,
+                Text(
+                    "签名者的证书不能追溯到信任的根证书（或证书链不符合规则）。",
+                    "The signer's certificate does not lead to a trusted root (or the chain "
+                    "breaks a rule).",
+                ),
+            )
+            return out
+    if out.revocation != "revoked":
+        out.revocation = await _revocation_status(emb, ctx)
+        if out.revocation == "good":
+            out.revocation_reason = Text(
+                "离线吊销信息（文档 DSS 或提供的数据）证明证书未被吊销。",
+                "Offline revocation data (the document's DSS or data given) shows the "
+                "certificates were not revoked.",
+            )
+        else:
+            out.revocation_reason = Text(
+                "没有离线可用的吊销信息，无法确认证书未被吊销。",
+                "No revocation data is available offline to show the certificates were not "
+                "revoked.",
+            )
+    out.pades_level = await _pades_level(emb, st, ctx, reader, doc_ts, subfilter)
+    if out.revocation == "unknown" and require_revocation:
+        _judge(out, Indication.INDETERMINATE, Sub.TRY_LATER, out.revocation_reason or Text("", ""))
+        return out
+    signer = out.signer["subject"] if out.signer else "?"
+    signed_at = out.signing_time_stamped or out.signing_time_claimed
+    _judge(
+        out,
+        Indication.TOTAL_PASSED,
+        None,
+        Text(
+            f"签名有效：签名者 {signer}，签名时间 {iso(signed_at)}，"
+            f"PAdES 级别 {out.pades_level or '无'}。",
+            f"Valid signature by {signer}, signed {iso(signed_at)}, PAdES level "
+            f"{out.pades_level or 'none'}.",
+        ),
+    )
+    return out
+
+
+def _poe_time(
+    out: PdfSignatureReport, doc_ts: list[tuple[Any, PdfSignatureReport]], emb: Any
+) -> datetime | None:
+    times = [out.signing_time_stamped] if out.signing_time_stamped else []
+    times += [
+        r.signing_time_stamped
+        for e, r in doc_ts
+        if r.indication is Indication.TOTAL_PASSED
+        and r.signing_time_stamped is not None
+        and e.signed_revision > emb.signed_revision
+    ]
+    return min(times) if times else None
+
+
+async def _revocation_status(emb: Any, ctx: _Contexts, *, dss_only: bool = False) -> str:
+    from pyhanko.sign.validation import async_validate_pdf_signature
+
+    try:
+        st = await async_validate_pdf_signature(
+            emb,
+            ctx.make("hard-fail", dss_only=dss_only),
+            key_usage_settings=_key_usage(),
+            skip_diff=True,
+        )
+    except Exception:
+        return "unknown"
+    if st.revocation_details is not None:
+        return "revoked"
+    return "good" if st.trusted else "unknown"
+
+
+async def _past_validation(emb: Any, ctx: _Contexts) -> tuple[Sub, Text] | None:
+    """ETSI long-term validation with local data only; None when it passes."""
+    from pyhanko.sign.validation import ades
+    from pyhanko.sign.validation.policy_decl import (
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.policy_decl import (
+        CertRevTrustPolicy,
+        RevocationCheckingPolicy,
+        RevocationCheckingRule,
+    )
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    policy = CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(trust_roots=ctx.roots),
+        revinfo_policy=CertRevTrustPolicy(
+            RevocationCheckingPolicy(
+                ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+                intermediate_ca_cert_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+            )
+        ),
+    )
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=policy,
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
+            ),
+            key_usage_settings=_key_usage(),
+        )
+    )
+    try:
+        result = await ades.ades_lta_validation(emb, spec)
+    except Exception as exc:
+        return Sub.GENERIC, tech("长期验证失败。", "Long-term validation failed.", _exc(exc))
+    indic = result.ades_subindic
+    if getattr(indic, "name", "") == "OK" or str(indic).endswith("OK"):
+        return None
+    return _sub_as_indeterminate(_sub_from_pyhanko(indic)), tech(
+        "证书已过期，且文档中的时间戳与验证数据不足以证明签名在有效期内产生。",
+        "A certificate has expired and the document's time-stamps and validation data do "
+        "not prove the signature was made while it was valid.",
+        str(getattr(result, "failure_msg", "") or indic),
+    )
+
+
+def _sub_as_indeterminate(sub: Sub) -> Sub:
+    from .model import FAILED_SUB_INDICATIONS
+
+    return Sub.GENERIC if sub in FAILED_SUB_INDICATIONS else sub
+
+
+async def _pades_level(
+    emb: Any,
+    st: Any,
+    ctx: _Contexts,
+    reader: Any,
+    doc_ts: list[tuple[Any, PdfSignatureReport]],
+    subfilter: str | None,
+) -> str | None:
+    if subfilter != "/ETSI.CAdES.detached":
+        return None
+    signed_attrs = emb.signer_info["signed_attrs"]
+    names = {a["type"].native for a in signed_attrs} if signed_attrs else set()
+    if "signing_certificate_v2" not in names and "signing_certificate" not in names:
+        return None
+    later = [
+        (e, r)
+        for e, r in doc_ts
+        if e.signed_revision > emb.signed_revision and r.indication is Indication.TOTAL_PASSED
+    ]
+    tst = st.timestamp_validity
+    if not ((tst is not None and tst.intact and tst.valid and tst.trusted) or later):
+        return "B-B"
+    if ctx.dss is None or await _revocation_status(emb, ctx, dss_only=True) != "good":
+        return "B-T"
+    for e, _r in later:
+        try:
+            if "/DSS" in reader.get_historical_root(e.signed_revision):
+                return "B-LTA"
+        except Exception:
+            continue
+    return "B-LT"
+
+
+def _deref(obj: Any) -> Any:
+    return obj.get_object() if hasattr(obj, "get_object") else obj
+
+
+def _attachments(reader: Any, want: Sequence[str]) -> tuple[list[str], dict[str, bytes]]:
+    """Names of the embedded files (EmbeddedFiles name tree), and the contents asked for."""
+    names: list[str] = []
+    contents: dict[str, bytes] = {}
+    try:
+        tree = _deref(_deref(reader.root["/Names"])["/EmbeddedFiles"])
+    except (KeyError, TypeError, AttributeError):
+        return names, contents
+    stack, seen = [tree], 0
+    while stack and seen < 10_000:
+        seen += 1
+        try:
+            node = _deref(stack.pop())
+            stack.extend(_deref(node.get("/Kids")) or [])
+            pairs = list(_deref(node.get("/Names")) or [])
+        except Exception:
+            continue
+        for i in range(0, len(pairs) - 1, 2):
+            name = str(_deref(pairs[i]))
+            names.append(name)
+            if name in want and name not in contents:
+                try:
+                    ef = _deref(_deref(pairs[i + 1])["/EF"])
+                    stream = _deref(ef.get("/UF") or ef.get("/F"))
+                    data = stream.data
+                    if len(data) <= MAX_ATTACHMENT_BYTES:
+                        contents[name] = bytes(data)
+                except Exception:
+                    continue
+    return names, contents
+
+
+def pdf_checks(
+    report: PdfReport, prefix: str, title: Text
+) -> list[tuple[str, Text, Status, Sub | None, Text, dict[str, Any]]]:
+    """One (id, title, status, sub, reason, facts) per signature and document time-stamp."""
+    out = []
+    for i, s in enumerate(report.signatures, 1):
+        out.append(
+            (
+                f"{prefix}.signature.{i}" if len(report.signatures) > 1 else f"{prefix}.signature",
+                title + Text(f"签名 {s.field_name}", f"signature {s.field_name}"),
+                _status(s.indication),
+                s.sub_indication,
+                s.reason,
+                s.to_dict(),
+            )
+        )
+    for i, s in enumerate(report.timestamps, 1):
+        out.append(
+            (
+                f"{prefix}.timestamp.{i}",
+                title + Text(f"文档时间戳 {i}", f"document time-stamp {i}"),
+                _status(s.indication),
+                s.sub_indication,
+                s.reason,
+                s.to_dict(),
+            )
+        )
+    return out
+
+
+def _status(indication: Indication) -> Status:
+    return {
+        Indication.TOTAL_PASSED: Status.PASSED,
+        Indication.TOTAL_FAILED: Status.FAILED,
+        Indication.INDETERMINATE: Status.INDETERMINATE,
+    }[indication]
