@@ -152,7 +152,7 @@ def _stream(services: Services, key: str) -> Iterator[bytes]:
     tags=["trust"],
 )
 def trust_bundle(request: Request) -> Response:
-    pem = services_of(request).pki.trust_bundle_pem()
+    pem = services_of(request).trust_bundle_pem()
     return Response(
         pem,
         media_type="application/x-pem-file",

@@ -374,7 +374,7 @@ def trust() -> None:
 def trust_export(output: Path) -> None:
     """Write root CA, TSA chain and signing certificates (PEM) to OUTPUT."""
     services = _services()
-    pem = services.pki.trust_bundle_pem()
+    pem = services.trust_bundle_pem()
     output.write_bytes(pem)
     click.echo(f"trust bundle written to {output} ({pem.count(b'BEGIN CERTIFICATE')} certificates)")
 

@@ -115,6 +115,20 @@ class Services:
     def secret_box(self) -> SecretBox:
         return SecretBox(self.settings.passphrase)
 
+    def trust_bundle_pem(self) -> bytes:
+        """Everything a verifier needs offline: root and issuing CA, TSA, package-signing,
+        OCSP-responder and transparency-log certificates, and the current CRLs."""
+        from .transparency import log_credential
+
+        log_cert = log_credential(self).cert
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return (
+            self.pki.export_bundle_pem()
+            + b"# Transparency log signing certificate\n"
+            + log_cert.public_bytes(Encoding.PEM)
+        )
+
     def migrate(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(self.settings.effective_database_url)

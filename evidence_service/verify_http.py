@@ -102,7 +102,7 @@ def _service_trust(request: Request) -> TrustStore:
     services = services_of(request)
     host = services.settings.effective_hostname
     try:
-        pem = services.pki.trust_bundle_pem()
+        pem = services.trust_bundle_pem()
     except Exception:
         return TrustStore(
             source="none",

@@ -18,6 +18,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.tokens": {"zh": "API 令牌", "en": "API tokens"},
     "nav.password": {"zh": "修改密码", "en": "Change password"},
     "nav.logout": {"zh": "退出登录", "en": "Log out"},
+    "nav.verify": {"zh": "验证证据包", "en": "Verify a package"},
     "nav.trust": {"zh": "信任证书包", "en": "Trust bundle"},
     "nav.api": {"zh": "API 文档", "en": "API docs"},
     "lang.switch": {"zh": "English", "en": "中文"},
