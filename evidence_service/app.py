@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from . import __version__, api, log_http, pki_http, tsa_http, verify_http
+from . import __version__, api, documents_api, log_http, pki_http, tsa_http, verify_http
 from .config import Settings
+from .portal import routes as portal_routes
 from .services import Services
+from .ui import documents as ui_documents
 from .ui import routes as ui_routes
 
 DESCRIPTION = """
@@ -56,6 +58,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(log_http.router)
     app.include_router(log_http.public_router)
     app.include_router(verify_http.router)
+    app.include_router(documents_api.router)
+    app.include_router(portal_routes.router)
+    app.include_router(ui_documents.router)
     app.include_router(ui_routes.router)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "ui" / "static")), "static"

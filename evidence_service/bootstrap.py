@@ -30,7 +30,35 @@ def initialize(services: Services) -> InitResult:
     services.migrate()
     services.pki.tsa_credential()  # creates root CA, issuing CA and TSA on first run
     services.pki.package_signing_credential()
-    return InitResult(admin_password=_ensure_admin(services))
+    password = _ensure_admin(services)
+    _ensure_default_unit(services)
+    _ensure_default_unit_certificate(services)
+    return InitResult(admin_password=password)
+
+
+def default_unit_name(services: Services) -> str:
+    """The unit of the admin and of accounts made without one (EVIDENCE_DEFAULT_UNIT_NAME)."""
+    return " ".join(services.settings.default_unit_name.split())
+
+
+def _ensure_default_unit(services: Services) -> None:
+    """The default unit exists, and every account without a unit (the admin, accounts made
+    before units existed) belongs to it: officers see only their unit's merchants."""
+    from workflow.merchants import ensure_unit
+
+    with services.session() as session:
+        unit = ensure_unit(session, default_unit_name(services))
+        session.flush()
+        for user in session.scalars(select(User).where(User.unit_id.is_(None))):
+            user.unit_id = unit.id
+
+
+def _ensure_default_unit_certificate(services: Services) -> None:
+    """The default unit's seal certificate (documents are signed with it), issued once: a
+    revoked or expired one is left for a person to replace (``evidence certs issue``)."""
+    from workflow.documents import ensure_unit_certificate
+
+    ensure_unit_certificate(services.pki, default_unit_name(services))
 
 
 def _ensure_admin(services: Services) -> str | None:

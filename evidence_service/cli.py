@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from . import __version__
 from .cli_certs import certs_group
+from .cli_documents import document_group, sign_command
 from .cli_verify import verify as verify_command
 from .config import Settings
 from .services import Services
@@ -391,19 +392,31 @@ def user() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(["officer", "admin"]), default="officer")
 @click.option("--display-name", default=None)
-def user_create(username: str, role: str, display_name: str | None) -> None:
+@click.option(
+    "--unit",
+    default=None,
+    help="The officer's enforcement unit (created if new; default: the default unit).",
+)
+def user_create(username: str, role: str, display_name: str | None, unit: str | None) -> None:
     """Create an account; prints its one-time password."""
     from sqlalchemy.exc import IntegrityError
 
     from storage.models import User
+    from workflow.merchants import ensure_unit
 
+    from .bootstrap import default_unit_name
     from .security import hash_password, new_password
 
     services = _services()
     services.migrate()
     password = new_password()
+    unit_name = " ".join((unit or default_unit_name(services)).split())
+    if not unit_name:
+        _fail("--unit must name a unit", EXIT_USAGE, False, {})
     try:
         with services.session() as session:
+            row = ensure_unit(session, unit_name)
+            session.flush()
             session.add(
                 User(
                     username=username,
@@ -412,11 +425,12 @@ def user_create(username: str, role: str, display_name: str | None) -> None:
                     role=role,
                     must_change_password=True,
                     disabled=False,
+                    unit_id=row.id,
                 )
             )
     except IntegrityError:
         _fail(f"user {username!r} already exists", EXIT_USAGE, False, {})
-    click.echo(f"user {username} ({role}) created; one-time password: {password}")
+    click.echo(f"user {username} ({role}, unit {unit_name}) created; one-time password: {password}")
 
 
 @user.command("reset-password")
@@ -463,6 +477,8 @@ def token_create(username: str, name: str) -> None:
 
 main.add_command(certs_group)
 main.add_command(verify_command)
+main.add_command(sign_command)
+main.add_command(document_group)
 
 # -- transparency log and long-term proofs ---------------------------------------------------
 

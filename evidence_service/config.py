@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         None, description="Passphrase encrypting private keys at rest; generated if unset."
     )
 
+    portal_trust_roots_file: Path | None = Field(
+        None,
+        description="PEM roots (besides ours) trusted for PDFs merchants sign with their own "
+        "certificates and upload in the portal",
+    )
+
     # -- time-stamping ----------------------------------------------------------------------
     tsa_url: str | None = Field(
         None,
@@ -78,6 +84,15 @@ class Settings(BaseSettings):
     signing_cert_days: int = Field(7, ge=1, description="Validity of a package-signing cert.")
     signing_cert_rotate_hours: float = Field(
         48, gt=0, description="A new package-signing certificate is issued after this age."
+    )
+
+    # -- documents ---------------------------------------------------------------------------
+    default_unit_name: str = Field(
+        "示例市市场监督管理局",
+        min_length=1,
+        max_length=64,
+        description="The enforcement unit this service issues documents for: `evidence sign` "
+        "signs with its seal by default, and its certificate is issued on first run.",
     )
 
     # -- capture ----------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
+    event,
 )
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +69,9 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The enforcement unit the officer works for: officers see only their unit's merchants
+    #: and documents (admins see all). None only for accounts made before units existed.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
@@ -223,3 +228,234 @@ class LogTreeHead(Base):
     #: The STH's ``timestamp``.
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     sth: Mapped[dict[str, Any]] = mapped_column(json_type())
+
+
+# -- merchant portal: units, merchants, served documents, audit (revision 0003_portal) -------
+
+MERCHANT_STATUSES = ("invited", "active", "disabled")
+#: notice: a document an officer serves (order to correct, notification, decision ...);
+#: address_confirmation: the merchant's consent to electronic service (送达地址确认书);
+#: statement: the merchant's written statement/defence; proof_of_service: 送达回证.
+DOCUMENT_KINDS = ("notice", "address_confirmation", "statement", "proof_of_service")
+DOCUMENT_STATUSES = ("draft", "signed", "served", "acknowledged")
+VERSION_KINDS = ("rendered", "unit-signed", "merchant-signed", "merchant-uploaded")
+ACTOR_TYPES = ("officer", "merchant", "system")
+
+
+def new_portal_id() -> str:
+    """Random 128-bit ids: a document or merchant id reveals nothing and cannot be guessed."""
+    return uuid.uuid4().hex
+
+
+class Unit(Base):
+    """An enforcement unit (市场监督管理局 or one of its offices) and its organisation seal."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Serial (hex, as ``evidence certs list`` prints it) of the unit's seal certificate.
+    seal_serial: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Unit(id={self.id!r}, name={self.name!r})"
+
+
+class Merchant(Base):
+    """An online merchant's portal account; the credit code is also its login name."""
+
+    __tablename__ = "merchants"
+    __table_args__ = (CheckConstraint(_one_of("status", MERCHANT_STATUSES), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: Unified social credit code (GB 32100-2015), upper case, check character verified.
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="invited")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    #: Serial (hex) of the merchant's signing certificate, issued at account setup.
+    cert_serial: Mapped[str | None] = mapped_column(String(64))
+    #: When the merchant signed the service-address confirmation (consent to e-service).
+    consent_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:  # never the password hash
+        return f"Merchant(id={self.id!r}, credit_code={self.credit_code!r})"
+
+
+class MerchantSetupCode(Base):
+    """A one-time account setup code: stored as its SHA-256 only, expires, used once."""
+
+    __tablename__ = "merchant_setup_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Set when a newer code replaced this one before it was used.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"MerchantSetupCode(id={self.id!r}, merchant_id={self.merchant_id!r})"
+
+
+class MerchantSession(Base):
+    """A merchant's portal login (its own cookie, never the officers' session)."""
+
+    __tablename__ = "merchant_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    #: Tail of the password hash at login: a password change ends every other session.
+    password_version: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:  # never the token hash
+        return f"MerchantSession(id={self.id!r}, merchant_id={self.merchant_id!r})"
+
+
+class AuthThrottle(Base):
+    """Failed guesses per key (an account, a client address): the lockout's memory, shared
+    by every process of the service."""
+
+    __tablename__ = "auth_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Document(Base):
+    """A document of the portal: its facts and service records. Its PDFs are the versions."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", DOCUMENT_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", DOCUMENT_STATUSES), name="status"),
+        Index("ix_documents_unit_id_created_at", "unit_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="notice")
+    template: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(json_type()), default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    #: The document this one belongs to (a proof of service's notice; a statement's notice).
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    #: Electronic service: when the document reached the merchant's account (the legal time
+    #: of service), and the officer who sent it.
+    served_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    served_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_opened_ip: Mapped[str | None] = mapped_column(String(64))
+    first_opened_user_agent: Mapped[str | None] = mapped_column(Text)
+    merchant_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"Document(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+class DocumentVersion(Base):
+    """One immutable PDF of a document (each signature makes a new version); append-only."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", VERSION_KINDS), name="kind"),
+        UniqueConstraint("document_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    object_key: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    signer_subject: Mapped[str | None] = mapped_column(Text)
+    signer_serial: Mapped[str | None] = mapped_column(String(64))
+    signing_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    level: Mapped[str | None] = mapped_column(String(8))
+    #: Who made it: ``user:<id>``, ``merchant:<id>`` or ``system``.
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"DocumentVersion(document_id={self.document_id!r}, seq={self.seq!r})"
+
+
+class DocumentAttachment(Base):
+    """A file a merchant attached to a statement, stored as an immutable object."""
+
+    __tablename__ = "document_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    object_key: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PortalAudit(Base):
+    """The portal's audit trail: who did what to which document, from where, when.
+
+    Append-only: the ORM refuses updates and deletes (below) and so does the database
+    (triggers made by revision 0003_portal)."""
+
+    __tablename__ = "portal_audit"
+    __table_args__ = (CheckConstraint(_one_of("actor_type", ACTOR_TYPES), name="actor_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[str] = mapped_column(String(48))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    document_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    auth_method: Mapped[str | None] = mapped_column(String(48))
+    sha256_before: Mapped[str | None] = mapped_column(String(64))
+    sha256_after: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+
+    def __repr__(self) -> str:
+        return f"PortalAudit(id={self.id!r}, action={self.action!r})"
+
+
+#: Tables whose rows are never changed or removed once written.
+APPEND_ONLY_TABLES = ("portal_audit", "document_versions")
+
+
+def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
+    raise PermissionError(f"{target.__tablename__} rows are append-only: add a new row instead")
+
+
+for _model in (PortalAudit, DocumentVersion):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)

@@ -84,6 +84,13 @@ class PdfSignatureReport:
     pades_level: str | None = None
     subfilter: str | None = None
     validated_in_past: bool = False
+    #: /Reason and /Location of the signature dictionary, as the signer stated them.
+    stated_reason: str | None = None
+    location: str | None = None
+    #: The audit trail a counter-signature carries in its signature dictionary
+    #: (``/Prop_Build /App /EvidenceAudit``, see ``signing.pades``): account, auth method,
+    #: IP, user agent, time, document hash. Covered by that signature's byte range.
+    audit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +118,9 @@ class PdfSignatureReport:
             "pades_level": self.pades_level,
             "subfilter": self.subfilter,
             "validated_in_past": self.validated_in_past,
+            "stated_reason": self.stated_reason,
+            "location": self.location,
+            "audit": self.audit,
         }
 
 
@@ -554,6 +564,7 @@ async def _signature(
                 _exc(exc),
             ),
             subfilter=subfilter,
+            **_stated(emb),
         )
     tst = st.timestamp_validity
     out = PdfSignatureReport(
@@ -575,6 +586,7 @@ async def _signature(
         modification_level=_name(st.modification_level),
         docmdp_ok=st.docmdp_ok,
         subfilter=subfilter,
+        **_stated(emb),
     )
     revoked = st.revocation_details
     if not st.intact:
@@ -697,6 +709,25 @@ async def _signature(
             f"{out.pades_level or 'none'}.",
         ),
     )
+    return out
+
+
+def _stated(emb: Any) -> dict[str, Any]:
+    """What the signer wrote in the signature dictionary: reason, location, audit trail.
+    Never raises (a damaged dictionary just states nothing)."""
+    out: dict[str, Any] = {}
+    try:
+        sig = emb.sig_object
+        for key, name in (("/Reason", "stated_reason"), ("/Location", "location")):
+            if key in sig:
+                out[name] = str(sig[key])[:1000]
+        from signing.pades import read_audit
+
+        audit = read_audit(sig)
+        if audit is not None:
+            out["audit"] = audit
+    except Exception:
+        log.debug("unreadable signature dictionary entries", exc_info=True)
     return out
 
 
@@ -868,7 +899,7 @@ def pdf_checks(
                 title + Text(f"签名 {s.field_name}", f"signature {s.field_name}"),
                 _status(s.indication),
                 s.sub_indication,
-                s.reason,
+                s.reason + _summary(s),
                 s.to_dict(),
             )
         )
@@ -879,11 +910,51 @@ def pdf_checks(
                 title + Text(f"文档时间戳 {i}", f"document time-stamp {i}"),
                 _status(s.indication),
                 s.sub_indication,
-                s.reason,
+                s.reason + _summary(s),
                 s.to_dict(),
             )
         )
     return out
+
+
+_REVOCATION_ZH = {"good": "未吊销", "revoked": "已吊销", "unknown": "未知", "not-checked": "未检查"}
+
+
+def _summary(s: PdfSignatureReport) -> Text:
+    """The per-signature facts a reader of the one-line reason needs (the CLI prints only
+    reasons): field, signer, times, trust, revocation, coverage, changes after signing."""
+    zh: list[str] = [f"字段 {s.field_name}"]
+    en: list[str] = [f"field {s.field_name}"]
+    if s.kind == "signature" and s.signer:
+        zh.append(f"签名者 {s.signer.get('subject')}（证书 {s.signer.get('serial')}）")
+        en.append(f"signer {s.signer.get('subject')} (certificate {s.signer.get('serial')})")
+    if s.signing_time_claimed is not None:
+        zh.append(f"声称签名时间 {iso(s.signing_time_claimed)}")
+        en.append(f"claimed time {iso(s.signing_time_claimed)}")
+    if s.signing_time_stamped is not None:
+        zh.append(f"时间戳时间 {iso(s.signing_time_stamped)}（{s.timestamp_authority}）")
+        en.append(f"time-stamped {iso(s.signing_time_stamped)} by {s.timestamp_authority}")
+    if s.intact is not None:
+        anchor = f"（根证书 {s.trust_anchor}）" if s.trust_anchor else ""
+        zh.append(f"信任 {'是' if s.trusted else '否'}{anchor}")
+        en.append(
+            f"trusted {'yes' if s.trusted else 'no'}"
+            + (f" (root {s.trust_anchor})" if s.trust_anchor else "")
+        )
+    if s.kind == "signature":
+        zh.append(f"吊销状态 {_REVOCATION_ZH.get(s.revocation, s.revocation)}")
+        en.append(f"revocation {s.revocation}")
+    if s.coverage is not None:
+        zh.append(f"覆盖范围 {s.coverage}")
+        en.append(f"coverage {s.coverage}")
+    if s.modification_level is not None:
+        zh.append(f"签名后修改 {s.modification_level}")
+        en.append(f"changes after signing {s.modification_level}")
+    if s.audit:
+        trail = ", ".join(f"{k}={v}" for k, v in sorted(s.audit.items()))[:600]
+        zh.append(f"审计记录 {trail}")
+        en.append(f"audit trail {trail}")
+    return Text("［" + "；".join(zh) + "］", "[" + "; ".join(en) + "]")
 
 
 def _status(indication: Indication) -> Status:

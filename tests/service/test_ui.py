@@ -109,7 +109,7 @@ def test_officer_captures_a_page_and_sees_progress_and_result(
     thumb = page.get_by_role("img", name=re.compile("截图"))
     expect(thumb).to_be_visible()
     assert thumb.evaluate("img => img.naturalWidth") > 100
-    expect(page.get_by_role("link", name=re.compile("证据包"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"下载.*证据包（WACZ）"))).to_be_visible()
     expect(page.get_by_role("link", name="PDF 快照")).to_be_visible()
     expect(page.locator("table.hashes code.hash").first).to_have_text(
         re.compile("sha256:[0-9a-f]{64}")

@@ -1,0 +1,69 @@
+"""The portal's append-only audit trail (``portal_audit``): one row per thing that happened.
+
+Rows are added inside the same transaction as the change they describe, so the trail never
+claims what did not happen, and never misses what did. Nothing updates or deletes them (the
+ORM and database triggers refuse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import PortalAudit
+
+from .context import Client
+
+__all__ = ["audit_trail", "record"]
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor_type: str,
+    actor_id: str,
+    at: datetime,
+    client: Client | None = None,
+    unit_id: int | None = None,
+    merchant_id: str | None = None,
+    document_id: str | None = None,
+    auth_method: str | None = None,
+    sha256_before: str | None = None,
+    sha256_after: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> PortalAudit:
+    c = (client or Client()).trimmed()
+    row = PortalAudit(
+        at=at,
+        action=action,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        unit_id=unit_id,
+        merchant_id=merchant_id,
+        document_id=document_id,
+        ip=c.ip,
+        user_agent=c.user_agent,
+        auth_method=auth_method,
+        sha256_before=sha256_before,
+        sha256_after=sha256_after,
+        details=dict(details or {}),
+    )
+    session.add(row)
+    return row
+
+
+def audit_trail(
+    session: Session, *, document_id: str | None = None, merchant_id: str | None = None
+) -> list[PortalAudit]:
+    """Rows about a document or a merchant, oldest first."""
+    query = select(PortalAudit).order_by(PortalAudit.id)
+    if document_id is not None:
+        query = query.where(PortalAudit.document_id == document_id)
+    if merchant_id is not None:
+        query = query.where(PortalAudit.merchant_id == merchant_id)
+    return list(session.scalars(query))
