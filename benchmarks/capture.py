@@ -1,13 +1,17 @@
 """Capture benchmark (not a test): prints figures for the fixture listing page.
 
-    .venv/bin/python benchmarks/capture.py [--runs 10] [--jobs 40]
+    .venv/bin/python benchmarks/capture.py [--runs 10] [--jobs 40] [--workers 1,2]
 
-1. bare: a warm Playwright Chromium loads the page (network idle), takes a full-page
-   screenshot and prints a PDF -- what any capture costs at least;
-2. full: the same page through our whole pipeline to a sealed, stored package (one warm
-   engine, in-process), and the seal alone (package + sign + time-stamp + store);
-3. throughput: captures per minute with 1 and 2 worker processes (`evidence worker`) draining a
-   queue of --jobs captures on the same data folder.
+1. bare vs full, interleaved (the machine is shared: alternating the two in one run keeps
+   other load from favouring either; the order flips every round):
+   bare -- a warm Playwright Chromium loads the page (network idle), takes a full-page
+   screenshot and prints a PDF, what any capture costs at least;
+   full -- the same page through our whole pipeline to a sealed, stored package (one warm
+   engine, in-process), split into our browser capture, the seal (manifest, time-stamps, log,
+   certificate, package, signature, store) and the rest (database, work folder);
+2. the seal's stages (medians of the timings each seal records in its capture's summary);
+3. throughput: captures per minute with N worker processes (`evidence worker`) draining a
+   queue of --jobs captures on the same data folder, --rounds times (median).
 """
 
 from __future__ import annotations
@@ -21,21 +25,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.async_api import async_playwright  # noqa: E402
+from playwright.async_api import Browser, async_playwright  # noqa: E402
 
 from capture import CaptureEngine  # noqa: E402
 from evidence_service.bootstrap import initialize  # noqa: E402
 from evidence_service.config import Settings  # noqa: E402
-from evidence_service.pipeline import (  # noqa: E402
-    _read_manifest,
-    create_capture,
-    process_capture,
-    seal_capture,
-)
+from evidence_service.pipeline import create_capture, process_capture  # noqa: E402
 from evidence_service.services import Services  # noqa: E402
 from storage.models import Capture  # noqa: E402
 from tests.fixtures.site import serve_fixture_site  # noqa: E402
@@ -51,22 +51,15 @@ ARGS = [
 ]
 
 
-async def bare(url: str, runs: int) -> list[float]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        times = []
-        for i in range(runs + 1):
-            t0 = time.perf_counter()
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
-            page = await ctx.new_page()
-            await page.goto(url, wait_until="networkidle")
-            await page.screenshot(full_page=True)
-            await page.pdf()
-            await ctx.close()
-            if i:  # the first run warms caches of the browser process
-                times.append(time.perf_counter() - t0)
-        await browser.close()
-    return times
+async def bare_once(browser: Browser, url: str) -> float:
+    t0 = time.perf_counter()
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await ctx.new_page()
+    await page.goto(url, wait_until="networkidle")
+    await page.screenshot(full_page=True)
+    await page.pdf()
+    await ctx.close()
+    return time.perf_counter() - t0
 
 
 def settings_for(data: Path) -> Settings:
@@ -78,31 +71,58 @@ def settings_for(data: Path) -> Settings:
     )
 
 
-async def full(url: str, runs: int, data: Path) -> tuple[list[float], list[float]]:
+async def full_once(
+    services: Services, engine: CaptureEngine, url: str, loads: list[float]
+) -> tuple[float, dict[str, float]]:
+    t0 = time.perf_counter()
+    cid = create_capture(services, url, user_id=None, enqueue=False)
+    outcome = await process_capture(services, engine, cid)
+    elapsed = time.perf_counter() - t0
+    assert outcome.kind == "done", outcome
+    with services.sessions() as session:
+        cap = session.get(Capture, cid)
+        assert cap is not None
+        assert cap.status == "stored", cap.progress_detail
+        timing = dict((cap.summary or {}).get("seal_timing") or {})
+    timing["capture_s"] = loads[-1]
+    return elapsed, timing
+
+
+async def interleaved(
+    url: str, runs: int, data: Path
+) -> tuple[list[float], list[float], list[dict[str, float]]]:
     services = Services(settings_for(data))
     initialize(services)
-    totals, seals = [], []
-    async with CaptureEngine(services.settings.chromium_path) as engine:
-        for i in range(runs + 1):
-            t0 = time.perf_counter()
-            cid = create_capture(services, url, user_id=None, enqueue=False)
-            outcome = await process_capture(services, engine, cid)
-            assert outcome.kind == "done", outcome
-            if i:
-                totals.append(time.perf_counter() - t0)
-        # The seal alone, on a finished capture kept aside.
-        for _ in range(runs):
-            cid = create_capture(services, url, user_id=None, enqueue=False)
-            workdir = services.settings.work_dir / cid
-            from evidence_service import pipeline
+    bare: list[float] = []
+    full: list[float] = []
+    timings: list[dict[str, float]] = []
+    loads: list[float] = []
+    async with async_playwright() as p, CaptureEngine(services.settings.chromium_path) as engine:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        capture = engine.capture
 
-            await pipeline._load(services, engine, cid, workdir, 1)
-            result = _read_manifest(workdir / "result.json")
+        async def timed_capture(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
-            seal_capture(services, cid, result, workdir)
-            seals.append(time.perf_counter() - t0)
+            try:
+                return await capture(*args, **kwargs)
+            finally:
+                loads.append(time.perf_counter() - t0)
+
+        engine.capture = timed_capture  # type: ignore[method-assign]
+        for i in range(runs + 1):  # the first round warms both up (browser caches, fonts, keys)
+            for which in ("bare", "full") if i % 2 else ("full", "bare"):
+                if which == "bare":
+                    b = await bare_once(browser, url)
+                    if i:
+                        bare.append(b)
+                else:
+                    f, timing = await full_once(services, engine, url, loads)
+                    if i:
+                        full.append(f)
+                        timings.append(timing)
+        await browser.close()
     services.close()
-    return totals, seals
+    return bare, full, timings
 
 
 def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
@@ -144,27 +164,44 @@ def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
     return jobs / elapsed * 60
 
 
+def ms(values: list[float]) -> float:
+    return 1000 * statistics.median(values) if values else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=40)
+    ap.add_argument("--workers", default="1,2", help="worker counts to measure, e.g. 1,2")
+    ap.add_argument("--rounds", type=int, default=1, help="throughput repetitions")
     args = ap.parse_args()
     with serve_fixture_site() as site, tempfile.TemporaryDirectory() as tmp:
         url = site.url("/listing")
-        b = asyncio.run(bare(url, args.runs))
-        f, s = asyncio.run(full(url, args.runs, Path(tmp) / "full"))
-        mb, mf, ms = statistics.median(b), statistics.median(f), statistics.median(s)
-        print(f"page: {url}  (median of {args.runs} runs, warm browser)")
-        print(f"bare Playwright load+screenshot+PDF: {mb * 1000:8.1f} ms")
-        print(f"full capture to sealed package:      {mf * 1000:8.1f} ms")
-        print(
-            f"  of which the seal (WACZ+sign+TSA+store): {ms * 1000:6.1f} ms"
-            f"  = {ms / mb * 100:5.1f} % of bare"
-        )
+        bare, full, timings = asyncio.run(interleaved(url, args.runs, Path(tmp) / "full"))
+        stage = {k: [t[k] for t in timings if k in t] for k in timings[0]}
+        mb, mf = ms(bare), ms(full)
+        seal, cap = ms(stage["seal_total_s"]), ms(stage["capture_s"])
+        print(f"page: {url}  (median of {args.runs} interleaved runs, warm browser)")
+        print(f"bare Playwright load+screenshot+PDF: {mb:8.1f} ms")
+        print(f"full capture to sealed package:      {mf:8.1f} ms")
+        print(f"  our browser capture (CDP, provenance): {cap:7.1f} ms")
+        share = seal / mb * 100
+        print(f"  the seal (manifest..store):           {seal:7.1f} ms = {share:5.1f} % of bare")
+        print(f"  the rest (database, work folder):     {mf - cap - seal:7.1f} ms")
         print(f"overhead of full over bare:          {(mf - mb) / mb * 100:8.1f} %")
-        for n in (1, 2):
-            rate = throughput(url, args.jobs, n, Path(tmp) / f"tp{n}")
-            print(f"throughput, {n} worker(s): {rate:6.1f} captures/min ({args.jobs} jobs)")
+        print("seal stages (median):")
+        for key, values in stage.items():
+            if key not in ("capture_s", "seal_total_s"):
+                print(f"  {key:<28} {ms(values):7.1f} ms")
+        for n in (int(x) for x in args.workers.split(",") if x.strip()):
+            rates = [
+                throughput(url, args.jobs, n, Path(tmp) / f"tp{n}-{r}") for r in range(args.rounds)
+            ]
+            each = ", ".join(f"{v:.1f}" for v in rates)
+            print(
+                f"throughput, {n} worker(s): {statistics.median(rates):6.1f} captures/min "
+                f"({args.jobs} jobs; {each})"
+            )
 
 
 if __name__ == "__main__":

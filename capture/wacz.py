@@ -49,7 +49,15 @@ from cdxj_indexer import CDXJIndexer
 
 from .types import CaptureResult
 
-__all__ = ["WACZ_VERSION", "SignFunction", "WaczError", "WaczInfo", "build_wacz"]
+__all__ = [
+    "WACZ_VERSION",
+    "SignFunction",
+    "WaczError",
+    "WaczInfo",
+    "build_wacz",
+    "index_warc",
+    "pages_jsonl",
+]
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +189,9 @@ class _PackageWriter:
             self._resource(arcname, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def _index(warc: Path, out: Path) -> None:
-    """Sorted CDXJ of the WARC, with POST bodies appended to the key (so POSTs replay)."""
+def index_warc(warc: Path, out: Path) -> None:
+    """Sorted CDXJ of the WARC, with POST bodies appended to the key (so POSTs replay): what
+    ``build_wacz`` packages as ``indexes/index.cdx`` (made ahead, pass it as ``index=``)."""
     indexer = CDXJIndexer(
         output=str(out),
         inputs=[str(warc)],
@@ -220,6 +229,40 @@ def _iso_from_14(ts: str) -> str:
     return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
 
 
+def _page_date(result: CaptureResult, index: Path) -> str:
+    page_ts = _page_timestamp(index, result.final_url)
+    if page_ts:
+        return _iso_from_14(page_ts)
+    return result.started_at.astimezone(UTC).strftime(CREATED_FORMAT)
+
+
+def pages_jsonl(
+    result: CaptureResult, index: Path, *, page_id: str, title: str | None = None
+) -> bytes:
+    """The bytes of ``pages/pages.jsonl`` that :func:`build_wacz` writes for the same
+    ``result``, ``index``, ``page_id`` and ``title``: known before packaging, so that a
+    manifest made beforehand can list (and time-stamp) it."""
+    return _pages(result, _page_date(result, index), page_id, title)
+
+
+def _pages(result: CaptureResult, page_date: str, page_id: str, title: str | None) -> bytes:
+    page = {
+        "id": page_id,
+        "url": result.final_url,
+        "ts": page_date,
+        "title": result.title or result.final_url,
+        "status": result.http_status,
+    }
+    header = {
+        "format": "json-pages-1.0",
+        "id": "pages",
+        "title": title or result.title or result.final_url,
+    }
+    return (
+        json.dumps(header, ensure_ascii=False) + "\n" + json.dumps(page, ensure_ascii=False) + "\n"
+    ).encode("utf-8")
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -237,11 +280,16 @@ def build_wacz(
     title: str | None = None,
     description: str | None = None,
     software: str = "evidence-service",
+    page_id: str | None = None,
+    index: Path | None = None,
 ) -> WaczInfo:
     """Write ``result`` as a WACZ at ``out_path`` (replaced atomically) and return its facts.
 
     ``sign`` receives ``"sha256:" + hex(datapackage.json)`` and the package's ``created``;
     whatever it raises (e.g. a TSA that is down) propagates and no package is left behind.
+    ``page_id``: the id of the page in ``pages/pages.jsonl`` (default: random), so that its
+    bytes can be known beforehand (:func:`pages_jsonl`). ``index``: a CDXJ index of this
+    WARC already made by :func:`index_warc`, packaged as it is instead of indexing again.
     """
     out_path = Path(out_path)
     warc = Path(result.warc_path)
@@ -275,31 +323,14 @@ def build_wacz(
     work = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
     tmp_zip = work / "package.wacz"
     try:
-        index = work / "index.cdx"
-        _index(warc, index)
-        page_ts = _page_timestamp(index, result.final_url)
-        page_date = (
-            _iso_from_14(page_ts)
-            if page_ts
-            else result.started_at.astimezone(UTC).strftime(CREATED_FORMAT)
-        )
+        if index is None:
+            index = work / "index.cdx"
+            index_warc(warc, index)
+        elif not Path(index).is_file():
+            raise WaczError(f"the given CDXJ index {index} does not exist")
+        page_date = _page_date(result, index)
         pages_title = title or result.title or result.final_url
-        page = {
-            "id": uuid.uuid4().hex,
-            "url": result.final_url,
-            "ts": page_date,
-            "title": result.title or result.final_url,
-            "status": result.http_status,
-        }
-        pages = (
-            json.dumps(
-                {"format": "json-pages-1.0", "id": "pages", "title": pages_title},
-                ensure_ascii=False,
-            )
-            + "\n"
-            + json.dumps(page, ensure_ascii=False)
-            + "\n"
-        ).encode("utf-8")
+        pages = _pages(result, page_date, page_id or uuid.uuid4().hex, title)
 
         with zipfile.ZipFile(tmp_zip, "w", allowZip64=True) as zf:
             writer = _PackageWriter(zf, started_at)

@@ -18,18 +18,17 @@ responses -- made locally by the PKI, no network -- in the document security sto
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -38,10 +37,11 @@ from certs.locking import exclusive_lock
 from certs.pki import Credential, HsmCredential
 from certs.subjects import SubjectInfo
 from signing.pades import pyhanko_timestamper, sign_pdf
-from signing.pdf_render import Attachment, render_pdf
-from signing.timestamp import LocalTimestamper, TimestampToken
+from signing.timestamp import LocalTimestamper, Timestamper, TimestampToken
 from signing.translog import canonical_json
 
+from .certificate_pdf import certificate_face, render_certificate_pdf, srgb_profile
+from .pdf_writer import JpegImage, jpeg_image
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ __all__ = [
     "certificate_facts",
     "certificate_images",
     "make_certificate",
+    "qr_modules",
     "render_certificate",
     "service_seal_credential",
     "sign_certificate",
@@ -71,12 +72,6 @@ THUMB_WIDTH = 520
 #: chain makes signing measure it instead).
 CMS_RESERVED_BYTES = 12 * 1024
 THUMB_MAX_HEIGHT = 480
-
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "pdf_templates")),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 
 
 @dataclass(frozen=True)
@@ -240,8 +235,8 @@ def certificate_facts(inputs: CertificateInputs, *, issued_at: datetime) -> dict
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _thumbnail(screenshot: Path | None) -> str | None:
-    """The top of the screenshot, scaled down, as a JPEG data URI.
+def _thumbnail(screenshot: Path | None) -> JpegImage | None:
+    """The top of the screenshot, scaled down, as a JPEG (embedded in the PDF as it is).
 
     Full-page screenshots are tall (a listing page is often 1280 x 5000 px and more): only
     the rows shown are decoded when the PNG allows it, which is most of the cost saved."""
@@ -261,7 +256,7 @@ def _thumbnail(screenshot: Path | None) -> str | None:
         top = top.reduce(factor)
     out = io.BytesIO()
     top.save(out, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    return jpeg_image(out.getvalue())
 
 
 def _top_rows(path: Path, *, partial: bool) -> Any:
@@ -293,56 +288,46 @@ def _top_rows(path: Path, *, partial: bool) -> Any:
         return img.crop((0, 0, width, rows))
 
 
-def _qr(url: str) -> str:
+def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
+    """The QR code's modules (with a two-module quiet zone), drawn as vector squares."""
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
 
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=6, border=2)
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=2)
     code.add_data(url)
     code.make(fit=True)
-    out = io.BytesIO()
-    code.make_image().save(out)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    return tuple(tuple(bool(m) for m in row) for row in code.get_matrix())
 
 
 @dataclass(frozen=True)
 class CertificateImages:
-    """The thumbnail and QR code as data URIs (made ahead, while the manifest is stamped)."""
+    """The thumbnail and QR code (made ahead, while the manifest is stamped)."""
 
-    thumbnail: str | None
-    qr: str
+    thumbnail: JpegImage | None
+    qr: tuple[tuple[bool, ...], ...]
 
 
-def certificate_images(screenshot: Path | None, verify_url: str) -> CertificateImages:
+def certificate_images(
+    screenshot: Path | None, verify_url: str, *, qr: tuple[tuple[bool, ...], ...] | None = None
+) -> CertificateImages:
+    """The thumbnail and the QR code of ``verify_url`` (``qr``: already made for it)."""
     try:
         thumbnail = _thumbnail(screenshot)
     except Exception:  # an unreadable screenshot must not stop the seal; the package has it
         log.warning("no thumbnail for the certificate: %s is unreadable", screenshot, exc_info=True)
         thumbnail = None
-    return CertificateImages(thumbnail, _qr(verify_url))
+    return CertificateImages(thumbnail, qr or qr_modules(verify_url))
 
 
 def render_certificate(
     facts: dict[str, Any], screenshot: Path | None, images: CertificateImages | None = None
 ) -> bytes:
-    """The unsigned certificate: PDF/A-3b with ``certificate.json`` attached."""
+    """The unsigned certificate: PDF/A-3b with ``certificate.json`` attached (see
+    :mod:`evidence_service.certificate_pdf` for the layout)."""
     if images is None or not images.qr:
         images = certificate_images(screenshot, facts["verify_url"])
-    html = _TEMPLATES.get_template("certificate.html").render(
-        f=facts, thumbnail=images.thumbnail, qr=images.qr
-    )
-    issued = _parse_time(facts.get("issued_at"))
-    return render_pdf(
-        html,
-        attachments=[
-            Attachment(
-                name="certificate.json",
-                data=canonical_json(facts),
-                description="Facts stated by this certificate (machine-readable)",
-                relationship="Data",
-            )
-        ],
-        created=issued,
+    return render_certificate_pdf(
+        facts, thumbnail=images.thumbnail, qr=images.qr, attachment=canonical_json(facts)
     )
 
 
@@ -412,42 +397,120 @@ def _pdf_signer(services: Services, credential: Credential) -> Any:
     return signer
 
 
+#: Locally made OCSP responses are reused for at most this long (and only while both CRLs
+#: are unchanged: a revocation replaces the CRL, see ``certs.pki.Pki.revoke``). Making them
+#: is the costliest part of the validation data (two signed responses per certificate).
+OCSP_REUSE = timedelta(seconds=60)
+_OCSPS: dict[tuple[Any, ...], tuple[datetime, list[bytes]]] = {}
+_OCSPS_LOCK = threading.Lock()
+
+
+def _local_revocation(
+    services: Services, certs: Sequence[x509.Certificate]
+) -> tuple[list[bytes], list[bytes]]:
+    """The current CRLs of our CAs and an OCSP response for each of ``certs`` (ours)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+
+    pki = services.pki
+    crls = [pki.crl_der("issuing"), pki.crl_der("root")]
+    key = (
+        str(pki.directory),
+        tuple(c.fingerprint(hashes.SHA256()) for c in certs),
+        *(hashlib.sha256(c).digest() for c in crls),
+    )
+    now = datetime.now(UTC)
+    with _OCSPS_LOCK:
+        cached = _OCSPS.get(key)
+    if cached is not None and now - cached[0] < OCSP_REUSE:
+        return crls, cached[1]
+    ocsps = []
+    for cert in certs:
+        try:
+            ocsps.append(pki.ocsp_response_for(cert))
+        except CertsError:
+            continue  # not issued by our issuing CA: no local data for it
+    with _OCSPS_LOCK:
+        for old in [k for k, (made, _o) in _OCSPS.items() if now - made >= OCSP_REUSE]:
+            del _OCSPS[old]
+        _OCSPS[key] = (now, ocsps)
+    return crls, ocsps
+
+
 def _validation_context(
     services: Services, seal: Credential, tsa_certs: Sequence[x509.Certificate]
 ) -> Any:
     """Certificates and revocation data to embed (B-LT), all made locally, no network.
 
     With the built-in TSA everything chains to our root and revocation data is required for
-    every certificate. A foreign TSA's chain is added as trusted for this purpose (its root
-    came with its token and is pinned by the operator's tsa_ca_file); its revocation data
-    cannot be had offline, so its certificates are embedded without it (soft-fail).
+    every certificate (the seal's and the TSA's OCSP responses, both CRLs). A foreign TSA's
+    chain is added as trusted for this purpose (its root came with its token and is pinned by
+    the operator's tsa_ca_file); its revocation data cannot be had offline, so its
+    certificates are embedded without it (soft-fail). A fresh context per signature (pyHanko
+    contexts keep state); the OCSP responses in it may be reused (:data:`OCSP_REUSE`).
     """
     from asn1crypto import x509 as asn1_x509
     from pyhanko_certvalidator import ValidationContext
 
     from signing.chains import is_self_signed
-    from signing.signers import validation_context
 
     pki = services.pki
     foreign = [c for c in tsa_certs if c.issuer not in (pki.issuing.subject, pki.root.subject)]
-    if not foreign:
-        return validation_context(pki, online=False, for_certs=[seal.cert])
 
     def asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
         return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
-    roots = [pki.root, *(c for c in tsa_certs if is_self_signed(c))]
-    others = [pki.issuing, pki.ocsp_credential().cert]
-    others += [c for c in tsa_certs if not is_self_signed(c)]
-    ocsps = [pki.ocsp_response_for(seal.cert)]
+    if not foreign:
+        crls, ocsps = _local_revocation(services, [seal.cert, pki.tsa_credential().cert])
+        roots, others = [pki.root], [pki.issuing, pki.ocsp_credential().cert]
+        mode = "require"
+    else:
+        crls, ocsps = _local_revocation(services, [seal.cert])
+        roots = [pki.root, *(c for c in tsa_certs if is_self_signed(c))]
+        others = [pki.issuing, pki.ocsp_credential().cert]
+        others += [c for c in tsa_certs if not is_self_signed(c)]
+        mode = "soft-fail"
     return ValidationContext(
         trust_roots=[asn1(c) for c in roots],
         other_certs=[asn1(c) for c in others],
         allow_fetching=False,
-        crls=[pki.crl_der("issuing"), pki.crl_der("root")],
+        crls=crls,
         ocsps=ocsps,
-        revocation_mode="soft-fail",
+        revocation_mode=mode,
     )
+
+
+def _signature_timestamper(timestamper: Timestamper) -> Any:
+    """The pyHanko time-stamper for the certificate's signature time-stamp.
+
+    The built-in TSA is called directly in pyHanko's event loop: it is CPU work of a few
+    milliseconds, and ``signing.pades``'s generic adapter would hand every call to a new
+    thread of a new loop's executor (pyHanko runs one event loop per signature). One adapter
+    per TSA: pyHanko sizes the signature with a dummy token once per adapter."""
+    if not isinstance(timestamper, LocalTimestamper):
+        return pyhanko_timestamper(timestamper)
+    authority = timestamper.authority
+    with _STAMPERS_LOCK:
+        adapter = _STAMPERS.get(authority)
+        if adapter is None:
+            adapter = _STAMPERS[authority] = _in_process_timestamper(authority)
+        return adapter
+
+
+_STAMPERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_STAMPERS_LOCK = threading.Lock()
+
+
+def _in_process_timestamper(authority: Any) -> Any:
+    from asn1crypto import tsp
+    from pyhanko.sign.timestamps import TimeStamper
+
+    class InProcessTimeStamper(TimeStamper):
+        async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+            return tsp.TimeStampResp.load(authority.respond(req.dump()))
+
+    return InProcessTimeStamper()
 
 
 def sign_certificate(
@@ -456,14 +519,16 @@ def sign_certificate(
     output: Path,
     *,
     tsa_certs: Sequence[x509.Certificate] = (),
+    credential: Credential | None = None,
 ) -> str:
     """PAdES-sign the certificate with the service seal; returns the level reached.
 
     B-LT: the signature time-stamp comes from the first configured TSA (``tsa_certs``: its
     chain, from a token it issued); certificates, CRLs and OCSP responses of our PKI are
-    embedded, made locally (see :func:`_validation_context`).
+    embedded, made locally (see :func:`_validation_context`). ``credential``: the seal, if
+    the caller already has it from :func:`service_seal_credential`.
     """
-    credential = service_seal_credential(services)
+    credential = credential or service_seal_credential(services)
     timestamper = services.timestampers[0]
     if isinstance(timestamper, LocalTimestamper):
         tsa_certs = ()
@@ -472,7 +537,7 @@ def sign_certificate(
         output,
         _pdf_signer(services, credential),
         level="b-lt",
-        timestamper=pyhanko_timestamper(timestamper),
+        timestamper=_signature_timestamper(timestamper),
         validation_context=_validation_context(services, credential, tsa_certs),
         field_name="EvidenceServiceSeal",
         reason="电子数据取证证书 / evidence capture certificate",
@@ -549,20 +614,24 @@ _WARM_LOCK = threading.Lock()
 
 
 def warm_up(services: Services) -> None:
-    """Do once per process what the first certificate would otherwise pay for (about a
-    second): load WeasyPrint and the CJK font, find or issue the seal and load its key, build
-    the PDF signer and time-stamp adapter. Run while the browser captures the page."""
+    """Do once per process what the first certificate would otherwise pay for: read the CJK
+    face, make the sRGB profile, find or issue the seal and load its key, build the PDF signer
+    and time-stamp adapter. Run while the browser captures the page."""
     key = str(services.pki.directory)
     with _WARM_LOCK:
         if key in _WARMED:
             return
         _WARMED.add(key)
     try:
-        render_certificate(_SAMPLE_FACTS, None, CertificateImages(None, _qr("https://x/v/x")))
+        certificate_face()
+        srgb_profile()
+        render_certificate(
+            _SAMPLE_FACTS, None, CertificateImages(None, qr_modules("https://x/v/x"))
+        )
         credential = service_seal_credential(services)
         _pdf_signer(services, credential)
         timestamper = services.timestampers[0]
-        adapter = pyhanko_timestamper(timestamper)
+        adapter = _signature_timestamper(timestamper)
         if isinstance(timestamper, LocalTimestamper):  # in-process: no TSA traffic for this
             import asyncio
 
@@ -578,6 +647,8 @@ class IssuedCertificateInfo:
     facts: dict[str, Any]
     render_s: float
     sign_s: float
+    #: PEM chain of the seal that signed it (leaf first).
+    seal_chain_pem: bytes = b""
 
 
 def make_certificate(
@@ -592,5 +663,14 @@ def make_certificate(
     facts = certificate_facts(inputs, issued_at=datetime.now(UTC))
     pdf = render_certificate(facts, inputs.screenshot, images)
     rendered = time.perf_counter()
-    sign_certificate(services, pdf, output, tsa_certs=inputs.stamps[0].token.certificates)
-    return IssuedCertificateInfo(facts, rendered - started, time.perf_counter() - rendered)
+    credential = service_seal_credential(services)
+    sign_certificate(
+        services,
+        pdf,
+        output,
+        tsa_certs=inputs.stamps[0].token.certificates,
+        credential=credential,
+    )
+    return IssuedCertificateInfo(
+        facts, rendered - started, time.perf_counter() - rendered, credential.chain_pem()
+    )

@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from signing.errors import TimestampError
 from signing.timestamp import TimestampToken, read_timestamp
 from storage.errors import StorageError
 from storage.models import Capture, Job, User
+from storage.objects import StoredObject
 
 from .services import Services
 
@@ -213,6 +214,7 @@ async def _load(
     from .certificate import warm_up
 
     _IMAGES.submit(warm_up, services)  # once per process, while the browser works
+    _IMAGES.submit(_prepare_seal, services, capture_id)  # the seal's first DB write, meanwhile
     try:
         result = await engine.capture(url, options, workdir / "capture")
     except CaptureError as exc:
@@ -335,8 +337,12 @@ def _decrypt_cookies(services: Services, blob: bytes | None) -> list[Cookie]:
 
 SEAL_DIR = "seal"
 #: One helper thread per process for work that overlaps the capture or a seal's sequential
-#: stages (warming up the certificate renderer and signer, the certificate's images).
+#: stages (warming up the certificate renderer and signer, the verification code, the
+#: certificate's images).
 _IMAGES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-images")
+#: Writes to the object store: each is mostly waiting (fsync, or an S3 round trip), so they
+#: run side by side, and those of the capture's own files start while the seal still works.
+_STORE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seal-store")
 VERIFY_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 VERIFY_CODE_LENGTH = 10
 
@@ -372,17 +378,20 @@ def _iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def manifest_file_list(result: CaptureResult, index_path: Path) -> list[tuple[str, Path]]:
+def manifest_file_list(
+    result: CaptureResult, index_path: Path, pages_path: Path | None = None
+) -> list[tuple[str, Path]]:
     """The package paths of the files the manifest lists, and where they are now.
 
-    The same names as ``build_wacz`` gives them. ``pages/pages.jsonl`` is not listed: the
-    packager writes it with a random page id, so its bytes are not known before packaging
-    (it is covered by datapackage.json and the package signature).
+    The same names as ``build_wacz`` gives them. ``pages/pages.jsonl`` is listed when given:
+    the seal makes it ahead with ``capture.wacz.pages_jsonl`` (page id = capture id), and the
+    packager writes the same bytes (checked after packaging, like the index).
     """
     suffix = Path(result.screenshot_path).suffix or ".png"
     files = [
         ("archive/data.warc.gz", Path(result.warc_path)),
         ("indexes/index.cdx", index_path),
+        *([("pages/pages.jsonl", pages_path)] if pages_path is not None else []),
         (f"files/screenshot{suffix}", Path(result.screenshot_path)),
         ("files/page.pdf", Path(result.pdf_path)),
         ("files/provenance.json", Path(result.provenance_json_path)),
@@ -419,35 +428,86 @@ def _token_name(i: int) -> str:
     return "manifest.tsr" if i == 0 else f"manifest.{i + 1}.tsr"
 
 
-def _ensure_verify_code(services: Services, capture_id: str, detail: str) -> str:
+def _verify_code(services: Services, capture_id: str) -> str | None:
+    with services.sessions() as session:
+        code: str | None = session.scalar(
+            select(Capture.verify_code).where(Capture.id == capture_id)
+        )
+        return code
+
+
+def _ensure_verify_code(services: Services, capture_id: str) -> str:
+    """The capture's public verification code, drawn once: a conditional update, so two
+    callers (the helper thread during the load, the seal) always end with the same code."""
     import secrets
 
+    from sqlalchemy import update
     from sqlalchemy.exc import IntegrityError
 
     for _ in range(5):
+        existing = _verify_code(services, capture_id)
+        if existing:
+            return existing
         code = "".join(secrets.choice(VERIFY_CODE_ALPHABET) for _ in range(VERIFY_CODE_LENGTH))
         try:
             with services.session() as session:
-                cap = session.get(Capture, capture_id)
-                assert cap is not None
-                cap.progress_detail = detail
-                if cap.verify_code:
-                    return cap.verify_code
-                cap.verify_code = code
-                return code
+                session.execute(
+                    update(Capture)
+                    .where(Capture.id == capture_id, Capture.verify_code.is_(None))
+                    .values(verify_code=code)
+                )
         except IntegrityError:  # the same code drawn twice: draw again
             continue
+    existing = _verify_code(services, capture_id)
+    if existing:
+        return existing
     raise SealError("could not draw a unique verification code")
 
 
+#: QR codes made ahead by :func:`_prepare_seal`: capture id -> (verify URL, modules).
+_PREPARED: dict[str, tuple[str, Any]] = {}
+_PREPARED_MAX = 64
+
+
+def _prepare_seal(services: Services, capture_id: str) -> None:
+    """Done while the browser loads the page (nothing here depends on it): draw the
+    verification code and make the certificate's QR code, so the seal finds both ready."""
+    from .certificate import qr_modules
+
+    try:
+        url = _verify_url(services, _ensure_verify_code(services, capture_id))
+        modules = qr_modules(url)
+    except Exception:  # the seal does it itself (and reports a failure properly)
+        log.debug("could not prepare the seal of %s ahead", capture_id, exc_info=True)
+        return
+    while len(_PREPARED) >= _PREPARED_MAX:  # loads that never reached their seal
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[capture_id] = (url, modules)
+
+
+def _verify_url(services: Services, code: str) -> str:
+    return f"{services.settings.effective_public_url}/v/{code}"
+
+
+def _package_title(result: CaptureResult) -> str:
+    return result.title or result.final_url
+
+
 def _seal_parts(
-    services: Services, capture_id: str, result: CaptureResult, workdir: Path
+    services: Services,
+    capture_id: str,
+    result: CaptureResult,
+    workdir: Path,
+    early: dict[str, Future[StoredObject]],
 ) -> _SealParts:
-    """Manifest, its time-stamps, the log entry and the certificate (reused when present)."""
+    """Manifest, its time-stamps, the log entry and the certificate (reused when present).
+
+    Once the manifest exists the capture's own files are final: their writes to the object
+    store start then (into ``early``) and go on while the rest is made."""
     import hashlib
     import time
 
-    from capture.wacz import _index as index_warc
+    from capture.wacz import index_warc, pages_jsonl
 
     from .certificate import (
         CertificateInputs,
@@ -462,27 +522,39 @@ def _seal_parts(
     seal = workdir / SEAL_DIR
     seal.mkdir(exist_ok=True)
     certificate_path = seal / "certificate.pdf"
-    verify_code = _ensure_verify_code(
-        services, capture_id, "time-stamping the manifest, logging it, issuing the certificate"
-    )
-    verify_url = f"{services.settings.effective_public_url}/v/{verify_code}"
+    verify_code = _ensure_verify_code(services, capture_id)
+    verify_url = _verify_url(services, verify_code)
     # The certificate's thumbnail and QR code need neither the tokens nor the log entry:
-    # they are made meanwhile (Pillow and zlib release the GIL).
+    # they are made meanwhile (Pillow and zlib release the GIL); the QR code usually is
+    # ready (made during the load).
+    prepared_url, qr = _PREPARED.pop(capture_id, ("", None))
     images = None
     if not certificate_path.exists():
-        images = _IMAGES.submit(certificate_images, Path(result.screenshot_path), verify_url)
+        images = _IMAGES.submit(
+            certificate_images,
+            Path(result.screenshot_path),
+            verify_url,
+            qr=qr if prepared_url == verify_url else None,
+        )
     index = seal / "index.cdx"
     if not index.exists():
         index_warc(Path(result.warc_path), seal / "index.cdx.tmp")
         os.replace(seal / "index.cdx.tmp", index)
-    files = manifest_file_list(result, index)
     manifest_path = seal / "manifest.json"
-    if manifest_path.exists():
+    if manifest_path.exists():  # a retry: keep what was time-stamped (maybe without pages)
         manifest_bytes = manifest_path.read_bytes()
     else:
+        # Written only to be hashed: the packager makes the same bytes itself (checked).
+        pages = seal / "pages.jsonl"
+        pages.write_bytes(
+            pages_jsonl(result, index, page_id=capture_id, title=_package_title(result))
+        )
+        files = manifest_file_list(result, index, pages)
         manifest_bytes = build_manifest(services, capture_id, result, files)
         _atomic_write(manifest_path, manifest_bytes)
     manifest_digest = hashlib.sha256(manifest_bytes).digest()
+    for name, (path, ctype) in _capture_objects(result, manifest_path).items():
+        early[name] = _STORE.submit(services.store.put_file, path, content_type=ctype)
     timing["manifest_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -543,12 +615,15 @@ def _seal_parts(
         )
         timing["certificate_render_s"] = issued.render_s
         timing["certificate_sign_s"] = issued.sign_s
+        seal_chain = issued.seal_chain_pem
+    else:
+        from .certificate import service_seal_credential
+
+        seal_chain = service_seal_credential(services).chain_pem()
     extra.append(("files/certificate.pdf", certificate_path))
 
-    from .certificate import service_seal_credential
-
     pems = [t.certs_pem.decode("ascii") for t in tokens]
-    pems.append(service_seal_credential(services).chain_pem().decode("ascii"))
+    pems.append(seal_chain.decode("ascii"))
     return _SealParts(
         manifest=json.loads(manifest_bytes),
         manifest_sha256=manifest_digest.hex(),
@@ -562,6 +637,17 @@ def _seal_parts(
     )
 
 
+def _capture_objects(result: CaptureResult, manifest_path: Path) -> dict[str, tuple[Path, str]]:
+    """The capture's own files as separate objects (besides their copies in the package)."""
+    return {
+        "screenshot": (Path(result.screenshot_path), "image/png"),
+        "pdf": (Path(result.pdf_path), "application/pdf"),
+        "provenance": (Path(result.provenance_json_path), "application/json"),
+        "provenance_html": (Path(result.provenance_html_path), "text/html; charset=utf-8"),
+        "manifest": (manifest_path, "application/json"),
+    }
+
+
 def seal_capture(services: Services, capture_id: str, result: CaptureResult, workdir: Path) -> None:
     """Manifest, time-stamps, log entry, certificate, package, signature; store; mark stored."""
     import time
@@ -571,36 +657,45 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
     started = time.perf_counter()
     package = workdir / "package.wacz"
     info_file = workdir / "package.json"
-    info = json.loads(info_file.read_text()) if package.exists() and info_file.exists() else {}
-    if "manifest_sha256" not in info:  # not packaged yet (or by a version without manifests)
-        parts = _seal_parts(services, capture_id, result, workdir)
-        t0 = time.perf_counter()
-        wacz = build_wacz(
-            result,
-            package,
-            sign=services.package_signer.sign,
-            extra_files=[("files/provenance.html", result.provenance_html_path), *parts.files],
-            title=result.title or result.final_url,
-            description=f"Evidence capture {capture_id} of {result.requested_url}",
-        )
-        parts.timing["package_s"] = time.perf_counter() - t0
-        _check_manifest(parts.manifest, wacz)
-        info = _package_record(wacz, parts)
-        _atomic_write(info_file, json.dumps(info).encode())
-    t0 = time.perf_counter()
     seal_dir = workdir / SEAL_DIR
-    store = services.store
-    stored = {
-        "package": store.put_file(package, content_type="application/wacz+zip"),
-        "screenshot": store.put_file(result.screenshot_path, content_type="image/png"),
-        "pdf": store.put_file(result.pdf_path, content_type="application/pdf"),
-        "provenance": store.put_file(result.provenance_json_path, content_type="application/json"),
-        "provenance_html": store.put_file(
-            result.provenance_html_path, content_type="text/html; charset=utf-8"
-        ),
-        "certificate": store.put_file(seal_dir / "certificate.pdf", content_type="application/pdf"),
-        "manifest": store.put_file(seal_dir / "manifest.json", content_type="application/json"),
-    }
+    info = json.loads(info_file.read_text()) if package.exists() and info_file.exists() else {}
+    early: dict[str, Future[StoredObject]] = {}
+    pending: dict[str, Future[StoredObject]] = {}
+    try:
+        if "manifest_sha256" not in info:  # not packaged yet (or by a version without manifests)
+            parts = _seal_parts(services, capture_id, result, workdir, early)
+            t0 = time.perf_counter()
+            wacz = build_wacz(
+                result,
+                package,
+                sign=services.package_signer.sign,
+                extra_files=[("files/provenance.html", result.provenance_html_path), *parts.files],
+                title=_package_title(result),
+                description=f"Evidence capture {capture_id} of {result.requested_url}",
+                page_id=capture_id,
+                index=seal_dir / "index.cdx",
+            )
+            parts.timing["package_s"] = time.perf_counter() - t0
+            _check_manifest(parts.manifest, wacz)
+            info = _package_record(wacz, parts)
+            _atomic_write(info_file, json.dumps(info).encode())
+        t0 = time.perf_counter()
+        store = services.store
+        jobs = {
+            name: (path, ctype)
+            for name, (path, ctype) in _capture_objects(result, seal_dir / "manifest.json").items()
+            if name not in early
+        }
+        jobs["package"] = (package, "application/wacz+zip")
+        jobs["certificate"] = (seal_dir / "certificate.pdf", "application/pdf")
+        pending.update(early)
+        for name, (path, ctype) in jobs.items():
+            pending[name] = _STORE.submit(store.put_file, path, content_type=ctype)
+        stored = {name: future.result() for name, future in pending.items()}
+    finally:  # a failed seal leaves no write running behind it
+        for future in [*early.values(), *pending.values()]:
+            future.cancel()
+        wait([*early.values(), *pending.values()])
     token = info.get("manifest_timestamp") or info.get("timestamp") or {}
     timing = dict(info.get("timing") or {})
     timing["store_s"] = time.perf_counter() - t0
@@ -706,12 +801,27 @@ def _token_summary(tok: TimestampToken) -> dict[str, Any]:
 
 
 def token_facts(time_signature_b64: str | bytes) -> dict[str, Any]:
-    """genTime, serial and TSA name from a base64 TimeStampResp, for display and search."""
-    tok = read_timestamp(base64.b64decode(time_signature_b64))
+    """genTime, serial and TSA name from a base64 TimeStampResp, for display and search.
+
+    Only read: the package signer verified the token when it was made (and a verifier checks
+    it again), so its signature and chain are not checked a third time here."""
+    from asn1crypto import x509 as asn1_x509
+
+    from signing import tokens
+
+    der = base64.b64decode(time_signature_b64)
+    try:
+        parsed = tokens.parse_response(der)
+        if isinstance(parsed, tokens.Refusal):
+            raise ValueError("a refusal, not a token")
+        signer = tokens.find_signer(parsed)
+    except ValueError:  # e.g. a token without its certificate: let the full reader explain
+        tok = read_timestamp(der)
+        return _token_summary(tok)
     return {
-        "gen_time": tok.gen_time.astimezone(UTC).isoformat(),
-        "serial": str(tok.serial),
-        "tsa_name": tok.tsa_name,
+        "gen_time": parsed.gen_time.astimezone(UTC).isoformat(),
+        "serial": str(parsed.serial),
+        "tsa_name": str(asn1_x509.Name.load(signer.subject.public_bytes()).human_friendly),
     }
 
 

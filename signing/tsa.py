@@ -19,6 +19,12 @@ What makes it more than pyHanko's ``DummyTimeStamper`` (see docs: pitfalls):
 The token is signed with RSA PKCS#1 v1.5 / SHA-256 and identifies the signer by issuer and
 serial number (SignerInfo v1), the most widely understood form: OpenSSL, pyHanko and the old
 pyasn1-based ``rfc3161ng`` (used by the ``wacz-signing`` verifier) all read it.
+
+Every seal asks for three tokens (manifest, certificate signature, package signature), so a
+token is assembled from DER encoded once per authority -- certificate chain, signer identifier,
+algorithm identifiers, the signing-certificate attribute -- around the few fields that change
+(TSTInfo, message digest, signature). asn1crypto re-encoding the chain and attributes for
+every token cost about 10 ms; the bytes are the same (``tests/seal/test_tsa_der.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asn1crypto import algos, cms, core, tsp
@@ -133,7 +140,7 @@ class TimeStampAuthority:
             asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
             for c in credential.chain
         ]
-        self._signing_certificate_v2 = tsp.SigningCertificateV2(
+        signing_certificate_v2 = tsp.SigningCertificateV2(
             {
                 "certs": [
                     {
@@ -151,6 +158,7 @@ class TimeStampAuthority:
                 ]
             }
         )
+        self._der = _TokenParts.build(self, signing_certificate_v2)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -244,71 +252,44 @@ class TimeStampAuthority:
                 "systemFailure",
                 "The TSA certificate is not valid at this time; the operator must renew it.",
             )
-        tst_info = tsp.TSTInfo(
-            {
-                "version": "v1",
-                "policy": self.policy_oid,
-                "message_imprint": req["message_imprint"],
-                "serial_number": self._serial(),
-                "gen_time": gen_time,
-                "accuracy": {"seconds": self.accuracy_s},
-                "nonce": req["nonce"].native,
-                "tsa": asn1_x509.GeneralName(name="directory_name", value=self._cert.subject),
-            }
+        parts = self._der
+        serial = self._serial()
+        nonce = req["nonce"].native
+        tst_der = der.sequence(
+            der.integer(1),
+            parts.policy,
+            req["message_imprint"].dump(),
+            der.integer(serial),
+            der.tlv(0x18, _generalized_time(gen_time)),
+            parts.accuracy,
+            der.integer(nonce) if nonce is not None else b"",
+            parts.tsa_name,
         )
-        tst_der = tst_info.dump()
-        attrs = [
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-            cms.CMSAttribute(
-                {"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]}
-            ),
-            cms.CMSAttribute(
-                {"type": "signing_certificate_v2", "values": [self._signing_certificate_v2]}
-            ),
-        ]
+        message_digest = der.sequence(
+            _OID_MESSAGE_DIGEST,
+            der.tlv(0x31, der.tlv(0x04, hashlib.sha256(tst_der).digest())),
+        )
         # DER orders SET OF by encoding; verifiers re-encode the attributes to check them.
-        signed_attrs = cms.CMSAttributes(sorted(attrs, key=lambda a: a.dump()))
-        signature, sig_alg = self._sign(signed_attrs.dump())
-        signer_info = cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    name="issuer_and_serial_number",
-                    value={
-                        "issuer": self._cert.issuer,
-                        "serial_number": self._cert.serial_number,
-                    },
-                ),
-                "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-                "signed_attrs": signed_attrs,
-                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sig_alg}),
-                "signature": signature,
-            }
+        attrs = b"".join(sorted((parts.content_type_attr, message_digest, parts.signing_cert_attr)))
+        signature, _alg = self._sign(der.tlv(0x31, attrs))
+        signer_info = der.sequence(
+            der.integer(1),
+            parts.signer_id,
+            parts.digest_algorithm,
+            der.tlv(0xA0, attrs),
+            parts.signature_algorithm,
+            der.tlv(0x04, signature),
         )
-        signed_data: dict[str, object] = {
-            "version": "v3",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
-            "encap_content_info": {
-                "content_type": "tst_info",
-                "content": core.ParsableOctetString(tst_der),
-            },
-            "signer_infos": [signer_info],
-        }
-        if req["cert_req"].native:
-            signed_data["certificates"] = [
-                cms.CertificateChoices(name="certificate", value=c) for c in self._chain
-            ]
-        resp = tsp.TimeStampResp(
-            {
-                "status": {"status": "granted"},
-                "time_stamp_token": {
-                    "content_type": "signed_data",
-                    "content": cms.SignedData(signed_data),
-                },
-            }
+        signed_data = der.sequence(
+            der.integer(3),
+            der.tlv(0x31, parts.digest_algorithm),
+            der.sequence(_OID_TST_INFO, der.tlv(0xA0, der.tlv(0x04, tst_der))),
+            parts.certificates if req["cert_req"].native else b"",
+            der.tlv(0x31, signer_info),
         )
-        log.debug("issued time-stamp serial %x at %s", tst_info["serial_number"].native, gen_time)
-        return resp.dump()
+        token = der.sequence(_OID_SIGNED_DATA, der.tlv(0xA0, signed_data))
+        log.debug("issued time-stamp serial %x at %s", serial, gen_time)
+        return der.sequence(_STATUS_GRANTED, token)
 
     def _sign(self, data: bytes) -> tuple[bytes, str]:
         key = self.credential.key
@@ -316,3 +297,68 @@ class TimeStampAuthority:
             return key.sign(data, padding.PKCS1v15(), hashes.SHA256()), "rsassa_pkcs1v15"
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return key.sign(data, ec.ECDSA(hashes.SHA256())), "sha256_ecdsa"
+
+
+def _oid(dotted: str) -> bytes:
+    return core.ObjectIdentifier(dotted).dump()
+
+
+_OID_MESSAGE_DIGEST = _oid("1.2.840.113549.1.9.4")
+_OID_TST_INFO = _oid("1.2.840.113549.1.9.16.1.4")
+_OID_SIGNED_DATA = _oid("1.2.840.113549.1.7.2")
+_STATUS_GRANTED = tsp.PKIStatusInfo({"status": "granted"}).dump()
+
+
+def _generalized_time(moment: datetime) -> bytes:
+    """DER GeneralizedTime text: UTC, ``Z``, fraction without trailing zeros (X.690 11.7)."""
+    text = moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    if moment.microsecond:
+        text += "." + f"{moment.microsecond:06d}".rstrip("0")
+    return (text + "Z").encode("ascii")
+
+
+@dataclass(frozen=True)
+class _TokenParts:
+    """The DER pieces that are the same in every token of one authority."""
+
+    policy: bytes
+    accuracy: bytes
+    tsa_name: bytes
+    content_type_attr: bytes
+    signing_cert_attr: bytes
+    signer_id: bytes
+    digest_algorithm: bytes
+    signature_algorithm: bytes
+    #: ``certificates [0] IMPLICIT CertificateSet``: the TSA certificate and its chain.
+    certificates: bytes
+
+    @classmethod
+    def build(
+        cls, authority: TimeStampAuthority, signing_cert: tsp.SigningCertificateV2
+    ) -> _TokenParts:
+        cert = authority._cert
+        key = authority.credential.key
+        sig_alg = "rsassa_pkcs1v15" if isinstance(key, rsa.RSAPrivateKey) else "sha256_ecdsa"
+        certificates = cms.CertificateSet(
+            [cms.CertificateChoices(name="certificate", value=c) for c in authority._chain]
+        ).dump()
+        return cls(
+            policy=_oid(authority.policy_oid),
+            accuracy=tsp.Accuracy({"seconds": authority.accuracy_s}).dump(),
+            tsa_name=der.tlv(
+                0xA0, asn1_x509.GeneralName(name="directory_name", value=cert.subject).dump()
+            ),
+            content_type_attr=cms.CMSAttribute(
+                {"type": "content_type", "values": ["tst_info"]}
+            ).dump(),
+            signing_cert_attr=cms.CMSAttribute(
+                {"type": "signing_certificate_v2", "values": [signing_cert]}
+            ).dump(),
+            signer_id=cms.SignerIdentifier(
+                name="issuer_and_serial_number",
+                value={"issuer": cert.issuer, "serial_number": cert.serial_number},
+            ).dump(),
+            digest_algorithm=algos.DigestAlgorithm({"algorithm": "sha256"}).dump(),
+            signature_algorithm=algos.SignedDigestAlgorithm({"algorithm": sig_alg}).dump(),
+            certificates=b"\xa0" + certificates[1:],
+        )

@@ -53,6 +53,7 @@ def test_manifest_lists_the_capture_files_and_is_the_logged_leaf(sealed: Sealed)
     expected = {
         "archive/data.warc.gz",
         "indexes/index.cdx",
+        "pages/pages.jsonl",  # known before packaging (page id = capture id)
         "files/screenshot.png",
         "files/page.pdf",
         "files/provenance.json",
@@ -62,6 +63,8 @@ def test_manifest_lists_the_capture_files_and_is_the_logged_leaf(sealed: Sealed)
     for path, digest in manifest["files"].items():
         assert digest == "sha256:" + hashlib.sha256(sealed.file(path)).hexdigest(), path
     assert set(manifest["warc_resources"]) == {"screenshot", "pdf", "provenance"}
+    pages = sealed.file("pages/pages.jsonl").decode().splitlines()
+    assert json.loads(pages[1])["id"] == sealed.record["id"]
     datetime.fromisoformat(manifest["capture_started"].replace("Z", "+00:00"))
 
     entry = sealed.json("files/log-entry.json")
