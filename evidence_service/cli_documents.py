@@ -67,11 +67,7 @@ def _errors() -> Iterator[None]:
 
 
 def _services() -> Services:
-    from workflow.documents import seal
-
-    services = Services(Settings())
-    seal.set_cache_dir(services.settings.data_dir / "cache" / "documents")
-    return services
+    return Services(Settings())
 
 
 def _default_signer(services: Services) -> str:

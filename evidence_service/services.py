@@ -35,6 +35,13 @@ from .security import SecretBox
 class Services:
     settings: Settings
 
+    def __post_init__(self) -> None:
+        # Seal images and stamp fonts made for document signatures are kept with the data
+        # (not in /tmp), so that restarts and every process of this service share them.
+        from workflow.documents import seal
+
+        seal.set_cache_dir(self.settings.data_dir / "cache" / "documents")
+
     @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.effective_database_url)

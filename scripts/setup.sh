@@ -9,7 +9,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
 APT_RUN=(chromium fonts-wqy-zenhei openssl libnss3-tools)
-APT_TEST=(poppler-utils softhsm2 curl)
+APT_TEST=(poppler-utils softhsm2 curl zbar-tools)
 pkgs=("${APT_RUN[@]}")
 if [ $WANT_TEST = 1 ]; then pkgs+=("${APT_TEST[@]}"); fi
 missing=()

@@ -13,10 +13,17 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 
 # A real S3 server with object lock (Ceph RGW), for the S3 backend tests.
-S3=../shared/services/s3-server
+# The workplace's shared folder sits beside the checkout (../shared); a checkout elsewhere
+# names it with SHARED_DIR.
+S3=${SHARED_DIR:-../shared}/services/s3-server
 if [ -z "${S3_ENDPOINT:-}" ]; then
+  if [ ! -x "$S3" ]; then
+    echo "test: the S3 server script $S3 is missing (set SHARED_DIR or S3_ENDPOINT)" >&2
+    exit 1
+  fi
   echo "test: starting the S3 server"
-  eval "$("$S3" start)"
+  s3_env=$("$S3" start)
+  eval "$s3_env"
   export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_SECURE
 fi
 

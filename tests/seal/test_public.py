@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -175,3 +178,30 @@ def test_log_commands(sealed: Sealed) -> None:
     assert info["log_id"] == sealed.record["log_entry"]["log_id"]
     missing = run_cli(["log", "proof", "--leaf-hash", "ab" * 32], sealed.env)
     assert missing.returncode != 0 and "no log entry" in missing.stderr
+
+
+def test_the_certificate_s_qr_code_decodes_to_the_public_page(
+    sealed: Sealed, tmp_path: Path
+) -> None:
+    """Scan the printed QR code as a phone would (zbar on the rendered page, an independent
+    decoder) and follow it: it must lead to this capture's public verification page."""
+    for tool in ("pdftoppm", "zbarimg"):
+        assert shutil.which(tool), f"{tool} missing: run scripts/setup.sh --test"
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", str(sealed.certificate), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    decoded: list[str] = []
+    for png in sorted(tmp_path.glob("page*.png")):
+        proc = subprocess.run(
+            ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(png)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        decoded += [line for line in proc.stdout.splitlines() if line]
+    assert decoded == [sealed.record["verify_url"]]
+    page = requests.get(decoded[0])
+    assert page.status_code == 200
+    assert sealed.record["manifest_sha256"] in page.text
