@@ -9,8 +9,9 @@ add ``field`` and ``errors`` (every field at fault).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
@@ -19,12 +20,34 @@ from starlette.concurrency import run_in_threadpool
 from storage.models import Document, DocumentVersion, Merchant, User
 from workflow import merchants, service
 from workflow.errors import PortalError
+from workflow.merchants import Invitation
 
 from .auth import require_api_user
-from .portal.deps import client_of, file_response, http_error, officer_ref, portal_context
+from .document_views import attachment_download, version_pdf
+from .portal.deps import client_of, http_error, officer_ref, portal_context
 
 router = APIRouter(prefix="/api", tags=["documents"])
 ApiUser = Annotated[User, Depends(require_api_user)]
+T = TypeVar("T")
+
+
+async def _in_thread(step: Callable[[], T]) -> T:
+    """Run a workflow step off the event loop and give its refusal the API's error form.
+
+    The steps render, sign, time-stamp or hash passwords: seconds of blocking work that must
+    not stall every other request of the app."""
+    try:
+        return await run_in_threadpool(step)
+    except PortalError as exc:
+        raise http_error(exc) from exc
+
+
+async def _act(request: Request, user: User, action: Callable[..., T], target_id: str) -> T:
+    """``action(ctx, officer, target_id, client=...)`` in a worker thread: the shape of the
+    workflow's officer actions on one merchant or document (setup code, seal, serve, proof)."""
+    ctx = portal_context(request)
+    client = client_of(request)
+    return await _in_thread(lambda: action(ctx, officer_ref(user), target_id, client=client))
 
 
 class MerchantIn(BaseModel):
@@ -174,23 +197,24 @@ def list_merchants(request: Request, user: ApiUser) -> list[MerchantOut]:
 )
 async def invite_merchant(body: MerchantIn, request: Request, user: ApiUser) -> InvitationOut:
     ctx = portal_context(request)
-    try:
-        inv = await run_in_threadpool(
-            lambda: merchants.invite_merchant(
-                ctx,
-                officer_ref(user),
-                name=body.name,
-                credit_code=body.credit_code,
-                client=client_of(request),
-            )
+    inv = await _in_thread(
+        lambda: merchants.invite_merchant(
+            ctx,
+            officer_ref(user),
+            name=body.name,
+            credit_code=body.credit_code,
+            client=client_of(request),
         )
-    except PortalError as exc:
-        raise http_error(exc) from exc
+    )
+    return _invitation_out(request, user, inv)
+
+
+def _invitation_out(request: Request, user: User, inv: Invitation) -> InvitationOut:
     return InvitationOut(
         merchant=_get_merchant(request, user, inv.merchant_id),
         setup_code=inv.setup_code,
         expires_at=inv.expires_at,
-        setup_url=f"{ctx.portal_url}/portal/setup",
+        setup_url=f"{portal_context(request).portal_url}/portal/setup",
     )
 
 
@@ -215,21 +239,8 @@ def get_merchant(merchant_id: str, request: Request, user: ApiUser) -> MerchantO
     summary="A new one-time setup code (the older one stops working)",
 )
 async def new_setup_code(merchant_id: str, request: Request, user: ApiUser) -> InvitationOut:
-    ctx = portal_context(request)
-    try:
-        inv = await run_in_threadpool(
-            lambda: merchants.new_setup_code(
-                ctx, officer_ref(user), merchant_id, client=client_of(request)
-            )
-        )
-    except PortalError as exc:
-        raise http_error(exc) from exc
-    return InvitationOut(
-        merchant=_get_merchant(request, user, merchant_id),
-        setup_code=inv.setup_code,
-        expires_at=inv.expires_at,
-        setup_url=f"{ctx.portal_url}/portal/setup",
-    )
+    inv = await _act(request, user, merchants.new_setup_code, merchant_id)
+    return _invitation_out(request, user, inv)
 
 
 @router.get("/documents", response_model=list[DocumentOut], summary="Documents of your unit")
@@ -259,19 +270,16 @@ def _document(request: Request, user: User, document_id: str) -> DocumentOut:
 )
 async def create_document(body: DocumentIn, request: Request, user: ApiUser) -> DocumentOut:
     ctx = portal_context(request)
-    try:
-        doc_id = await run_in_threadpool(
-            lambda: service.create_document(
-                ctx,
-                officer_ref(user),
-                merchant_id=body.merchant_id,
-                template=body.template,
-                data=body.data,
-                client=client_of(request),
-            )
+    doc_id = await _in_thread(
+        lambda: service.create_document(
+            ctx,
+            officer_ref(user),
+            merchant_id=body.merchant_id,
+            template=body.template,
+            data=body.data,
+            client=client_of(request),
         )
-    except PortalError as exc:
-        raise http_error(exc) from exc
+    )
     return _document(request, user, doc_id)
 
 
@@ -286,15 +294,7 @@ def get_document(document_id: str, request: Request, user: ApiUser) -> DocumentO
     summary="Seal with the unit's certificate (B-LTA, certifying)",
 )
 async def sign(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    ctx = portal_context(request)
-    try:
-        await run_in_threadpool(
-            lambda: service.sign_as_unit(
-                ctx, officer_ref(user), document_id, client=client_of(request)
-            )
-        )
-    except PortalError as exc:
-        raise http_error(exc) from exc
+    await _act(request, user, service.sign_as_unit, document_id)
     return _document(request, user, document_id)
 
 
@@ -304,13 +304,7 @@ async def sign(document_id: str, request: Request, user: ApiUser) -> DocumentOut
     summary="Serve electronically (needs the merchant's signed address confirmation)",
 )
 async def serve(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    ctx = portal_context(request)
-    try:
-        await run_in_threadpool(
-            lambda: service.serve(ctx, officer_ref(user), document_id, client=client_of(request))
-        )
-    except PortalError as exc:
-        raise http_error(exc) from exc
+    await _act(request, user, service.serve, document_id)
     return _document(request, user, document_id)
 
 
@@ -321,15 +315,7 @@ async def serve(document_id: str, request: Request, user: ApiUser) -> DocumentOu
     summary="Make the proof of service (送达回证) from the service records",
 )
 async def proof_of_service(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    ctx = portal_context(request)
-    try:
-        proof_id = await run_in_threadpool(
-            lambda: service.make_proof_of_service(
-                ctx, officer_ref(user), document_id, client=client_of(request)
-            )
-        )
-    except PortalError as exc:
-        raise http_error(exc) from exc
+    proof_id = await _act(request, user, service.make_proof_of_service, document_id)
     return _document(request, user, proof_id)
 
 
@@ -345,13 +331,7 @@ def version_file(document_id: str, seq: int, request: Request, user: ApiUser) ->
         doc, version = service.version_for_officer(ctx, officer_ref(user), document_id, seq)
     except PortalError as exc:
         raise http_error(exc) from exc
-    return file_response(
-        ctx.store,
-        version.object_key,
-        media_type="application/pdf",
-        filename=f"{doc.title}-v{version.seq}.pdf",
-        size=version.size,
-    )
+    return version_pdf(ctx.store, doc, version)
 
 
 @router.get(
@@ -365,11 +345,4 @@ def attachment(document_id: str, attachment_id: int, request: Request, user: Api
         row = service.attachment_for_officer(ctx, officer_ref(user), document_id, attachment_id)
     except PortalError as exc:
         raise http_error(exc) from exc
-    return file_response(
-        ctx.store,
-        row.object_key,
-        media_type=row.content_type,
-        filename=row.filename,
-        size=row.size,
-        inline=False,
-    )
+    return attachment_download(ctx.store, row)

@@ -23,6 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from certs.errors import SubjectError
 from certs.subjects import MAX_NAME, check_credit_code
 from storage.db import session_scope
-from storage.models import Merchant, MerchantSession, MerchantSetupCode, Unit, User
+from storage.models import Merchant, MerchantSession, MerchantSetupCode, PortalAudit, Unit, User
 
 from . import audit
 from .context import Client, OfficerRef, PortalContext
@@ -54,11 +55,13 @@ __all__ = [
     "end_session",
     "ensure_unit",
     "invite_merchant",
+    "merchant_actor",
     "merchant_for_session",
     "merchants_for_officer",
     "new_setup_code",
     "normalize_credit_code",
     "officer_merchant",
+    "record_merchant_action",
     "start_session",
 ]
 
@@ -101,6 +104,38 @@ def _merchant_name(value: str) -> str:
             "registered short name",
         )
     return name
+
+
+def merchant_actor(merchant_id: str) -> str:
+    """How the audit trail, document versions and signatures name a merchant acting on its
+    own account (never an officer or the system acting on the merchant)."""
+    return f"merchant:{merchant_id}"
+
+
+def record_merchant_action(
+    session: Session,
+    action: str,
+    merchant_id: str,
+    *,
+    at: datetime,
+    unit_id: int | None,
+    client: Client | None = None,
+    **facts: Any,
+) -> PortalAudit:
+    """An audit row for something the merchant did itself (``facts`` as
+    :func:`workflow.audit.record`): every such row names the merchant as both the actor and
+    the subject, so the merchant's own acts are found and told apart the same way."""
+    return audit.record(
+        session,
+        action,
+        actor_type="merchant",
+        actor_id=merchant_actor(merchant_id),
+        at=at,
+        client=client,
+        unit_id=unit_id,
+        merchant_id=merchant_id,
+        **facts,
+    )
 
 
 # -- units ----------------------------------------------------------------------------------
@@ -393,15 +428,13 @@ def complete_setup(ctx: PortalContext, form: SetupForm, *, client: Client | None
         merchant.cert_serial = cert_serial
         merchant.status = "active"
         merchant.activated_at = now
-        audit.record(
+        record_merchant_action(
             session,
             "merchant.setup",
-            actor_type="merchant",
-            actor_id=f"merchant:{merchant_id}",
+            merchant_id,
             at=now,
             client=client,
             unit_id=merchant.unit_id,
-            merchant_id=merchant_id,
             auth_method="setup-code",
             details={"certificate_serial": cert_serial, **contacts},
         )
@@ -441,15 +474,13 @@ def check_password(
         locked = ctx.throttle.fail(session, account_key, PASSWORD_ACCOUNT, now)
         ctx.throttle.fail(session, client_key, PASSWORD_CLIENT, now)
         if merchant is not None:
-            audit.record(
+            record_merchant_action(
                 session,
                 f"merchant.{purpose}_failed",
-                actor_type="merchant",
-                actor_id=f"merchant:{merchant_id}",
+                merchant_id,
                 at=now,
                 client=client,
                 unit_id=unit_id,
-                merchant_id=merchant_id,
                 auth_method="password",
                 details={"locked": locked},
             )
@@ -511,15 +542,13 @@ def start_session(ctx: PortalContext, merchant_id: str, *, client: Client | None
                 user_agent=c.user_agent,
             )
         )
-        audit.record(
+        record_merchant_action(
             session,
             "merchant.login",
-            actor_type="merchant",
-            actor_id=f"merchant:{merchant_id}",
+            merchant_id,
             at=now,
             client=client,
             unit_id=merchant.unit_id,
-            merchant_id=merchant_id,
             auth_method="password",
         )
     return token

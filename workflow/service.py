@@ -312,6 +312,139 @@ def _attachment(session: Session, doc: Document, attachment_id: int) -> Document
     return row
 
 
+# -- signatures as new versions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """A signature made and the signed PDF stored as a new object."""
+
+    result: Any  # workflow.documents.signing.SignedDocument
+    stored: Any  # storage.objects.StoredObject
+    #: Serial of the certificate that signed (the unit's seal or the merchant's).
+    serial: str
+
+
+def _sign_and_store(
+    ctx: PortalContext, source: Path, output: Path, signer: str, **options: Any
+) -> _Signature:
+    """Sign ``source`` into ``output`` (``options`` as :func:`~workflow.records.sign`) and
+    store the signed PDF."""
+    result = sign(ctx, source, output, signer=signer, **options)
+    return _Signature(result, put_pdf(ctx, output), signer)
+
+
+def _sign_stored(ctx: PortalContext, key: str, signer: str, **options: Any) -> _Signature:
+    """Sign the stored PDF ``key`` into a new stored object.
+
+    The stored PDF itself is never changed: a signature adds an object and a version, so
+    every earlier state of the document stays in the record."""
+    with scratch(ctx) as src, scratch(ctx) as out:
+        src.write_bytes(ctx.store.read_bytes(key))
+        return _sign_and_store(ctx, src, out, signer, **options)
+
+
+@dataclass(frozen=True)
+class _RenderedAndSigned:
+    """A document rendered and signed in one go (a proof of service, a statement)."""
+
+    template: str
+    rendered: Any  # workflow.documents.RenderedDocument: its data is the document's
+    unsigned: Any  # storage.objects.StoredObject of the rendering before the signature
+    signature: _Signature
+
+
+def _render_and_sign(
+    ctx: PortalContext,
+    template: str,
+    data: Mapping[str, Any],
+    signer: str,
+    *,
+    audit_trail: dict[str, Any] | None = None,
+    **options: Any,
+) -> _RenderedAndSigned:
+    """Render ``template`` and sign the rendering (``options`` as
+    :func:`~workflow.records.sign`), keeping both PDFs.
+
+    Both are kept because the record must show what was signed as well as the signature.
+    ``audit_trail``, when given, is completed in place with the hash of that rendering
+    (``document_sha256``) before it goes into the signature: the signer's record names the
+    bytes it signed, as :func:`merchant_sign` does for the served version."""
+    with scratch(ctx) as rendered_path, scratch(ctx) as signed_path:
+        rendered = render(ctx, template, data, rendered_path)
+        unsigned = put_pdf(ctx, rendered_path)
+        if audit_trail is not None:
+            audit_trail["document_sha256"] = unsigned.sha256
+            options["audit_trail"] = audit_trail
+        signature = _sign_and_store(ctx, rendered_path, signed_path, signer, **options)
+    return _RenderedAndSigned(template, rendered, unsigned, signature)
+
+
+def _add_signed_version(
+    session: Session,
+    document_id: str,
+    signature: _Signature,
+    *,
+    kind: str,
+    actor: str,
+    at: dt.datetime,
+    expect_seq: int | None = None,
+) -> DocumentVersion:
+    """Record a signature as the document's next version, with who signed, when and at
+    which level: what the document pages and the proof of service state about it."""
+    return add_version(
+        session,
+        document_id,
+        signature.stored,
+        kind=kind,
+        actor=actor,
+        at=at,
+        signer_subject=signature.result.signer_subject,
+        signer_serial=signature.serial,
+        signing_time=signature.result.signing_time,
+        level=signature.result.level,
+        expect_seq=expect_seq,
+    )
+
+
+def _insert_child_document(
+    session: Session,
+    made: _RenderedAndSigned,
+    *,
+    parent_id: str,
+    unit_id: int,
+    merchant_id: str,
+    signed_kind: str,
+    actor: str,
+    at: dt.datetime,
+    **fields: Any,
+) -> Document:
+    """Insert a document made by :func:`_render_and_sign` in answer to a served notice (its
+    proof of service, the merchant's statement): a child of the notice, of the template's
+    kind, signed from the start, with the rendering as version 1 and the signed PDF
+    (``signed_kind``) as version 2. ``fields``: further :class:`Document` columns."""
+    from .documents import TEMPLATES
+
+    doc = Document(
+        unit_id=unit_id,
+        merchant_id=merchant_id,
+        kind=made.template,
+        template=made.template,
+        title=TEMPLATES[made.template].title_zh,
+        data=made.rendered.data,
+        status="signed",
+        parent_id=parent_id,
+        created_at=at,
+        updated_at=at,
+        **fields,
+    )
+    session.add(doc)
+    session.flush()
+    add_version(session, doc.id, made.unsigned, kind="rendered", actor=actor, at=at)
+    _add_signed_version(session, doc.id, made.signature, kind=signed_kind, actor=actor, at=at)
+    return doc
+
+
 # -- officer: create, seal, serve ------------------------------------------------------------
 
 
@@ -415,33 +548,25 @@ def sign_as_unit(
         key, seq, before = version.object_key, version.seq, version.sha256
     seal = unit_seal_serial(ctx, unit_id)
     now = ctx.now()
-    with scratch(ctx) as src, scratch(ctx) as out:
-        src.write_bytes(ctx.store.read_bytes(key))
-        signed = sign(
-            ctx,
-            src,
-            out,
-            signer=seal,
-            reason="行政机关盖章 / Sealed by the issuing authority",
-            location=unit_name,
-            certify=True,
-        )
-        stored = put_pdf(ctx, out)
+    signature = _sign_stored(
+        ctx,
+        key,
+        seal,
+        reason="行政机关盖章 / Sealed by the issuing authority",
+        location=unit_name,
+        certify=True,
+    )
     with session_scope(ctx.sessions) as session:
         doc = _officer_document(session, officer, document_id)
         if doc.status != "draft":
             raise ConflictError("this document was sealed meanwhile", code="already_signed")
-        row = add_version(
+        row = _add_signed_version(
             session,
             doc.id,
-            stored,
+            signature,
             kind="unit-signed",
             actor=officer.actor,
             at=now,
-            signer_subject=signed.signer_subject,
-            signer_serial=seal,
-            signing_time=signed.signing_time,
-            level=signed.level,
             expect_seq=seq,
         )
         doc.status = "signed"
@@ -456,8 +581,8 @@ def sign_as_unit(
             merchant_id=merchant_id,
             document_id=doc.id,
             sha256_before=before,
-            sha256_after=stored.sha256,
-            details={"certificate_serial": seal, "level": signed.level},
+            sha256_after=signature.stored.sha256,
+            details={"certificate_serial": seal, "level": signature.result.level},
         )
         return row
 
@@ -532,15 +657,13 @@ def record_open(
         doc.first_opened_at = now
         doc.first_opened_ip = c.ip
         doc.first_opened_user_agent = c.user_agent
-        audit.record(
+        merchants.record_merchant_action(
             session,
             "document.opened",
-            actor_type="merchant",
-            actor_id=f"merchant:{merchant_id}",
+            merchant_id,
             at=now,
             client=c,
             unit_id=doc.unit_id,
-            merchant_id=merchant_id,
             document_id=doc.id,
             auth_method="session",
         )
@@ -553,6 +676,33 @@ def _signable(doc: Document) -> None:
         raise ConflictError("you have already signed this document", code="already_signed")
     if doc.status != "served":
         raise ConflictError("this document cannot be signed now", code="not_signable")
+
+
+def _signing_trail(
+    purpose: str,
+    merchant_id: str,
+    name: str,
+    credit_code: str,
+    serial: str,
+    client: Client,
+    now: dt.datetime,
+    **about: Any,
+) -> dict[str, Any]:
+    """What a merchant's signature states about the act of signing (it goes into the
+    signature and into the audit row): the account, how the merchant proved it was itself,
+    from where, when, ``about`` what, and with which certificate."""
+    return {
+        "purpose": purpose,
+        "account": merchants.merchant_actor(merchant_id),
+        "merchant": name,
+        "credit_code": credit_code,
+        "auth_method": "password re-entered at signing",
+        "ip": client.ip,
+        "user_agent": client.user_agent,
+        "time": now.isoformat(),
+        **about,
+        "certificate_serial": serial,
+    }
 
 
 def merchant_sign(
@@ -587,48 +737,38 @@ def merchant_sign(
         key, seq, before = version.object_key, version.seq, version.sha256
         serial, name, code = merchant.cert_serial, merchant.name, merchant.credit_code
     now = ctx.now()
-    trail = {
-        "purpose": "service-address confirmation" if kind == "address_confirmation" else "receipt",
-        "account": f"merchant:{merchant_id}",
-        "merchant": name,
-        "credit_code": code,
-        "auth_method": "password re-entered at signing",
-        "ip": c.ip,
-        "user_agent": c.user_agent,
-        "time": now.isoformat(),
-        "document_id": document_id,
-        "document_version": seq,
-        "document_sha256": before,
-        "certificate_serial": serial,
-    }
-    with scratch(ctx) as src, scratch(ctx) as out:
-        src.write_bytes(ctx.store.read_bytes(key))
-        signed = sign(
-            ctx,
-            src,
-            out,
-            signer=serial,
-            reason="当事人签收 / Acknowledged by the party"
-            if kind == "notice"
-            else "同意电子送达 / Consent to electronic service",
-            location=ctx.portal_url,
-            audit_trail=trail,
-        )
-        stored = put_pdf(ctx, out)
+    trail = _signing_trail(
+        "service-address confirmation" if kind == "address_confirmation" else "receipt",
+        merchant_id,
+        name,
+        code,
+        serial,
+        c,
+        now,
+        document_id=document_id,
+        document_version=seq,
+        document_sha256=before,
+    )
+    signature = _sign_stored(
+        ctx,
+        key,
+        serial,
+        reason="当事人签收 / Acknowledged by the party"
+        if kind == "notice"
+        else "同意电子送达 / Consent to electronic service",
+        location=ctx.portal_url,
+        audit_trail=trail,
+    )
     with session_scope(ctx.sessions) as session:
         doc = _merchant_document(session, merchant_id, document_id)
         _signable(doc)
-        row = add_version(
+        row = _add_signed_version(
             session,
             doc.id,
-            stored,
+            signature,
             kind="merchant-signed",
-            actor=f"merchant:{merchant_id}",
+            actor=merchants.merchant_actor(merchant_id),
             at=now,
-            signer_subject=signed.signer_subject,
-            signer_serial=serial,
-            signing_time=signed.signing_time,
-            level=signed.level,
             expect_seq=seq,
         )
         doc.status = "acknowledged"
@@ -637,19 +777,17 @@ def merchant_sign(
             m = session.get(Merchant, merchant_id)
             assert m is not None
             m.consent_signed_at = now
-        audit.record(
+        merchants.record_merchant_action(
             session,
             "document.merchant_signed",
-            actor_type="merchant",
-            actor_id=f"merchant:{merchant_id}",
+            merchant_id,
             at=now,
             client=c,
             unit_id=unit_id,
-            merchant_id=merchant_id,
             document_id=doc.id,
             auth_method="password-reauth",
             sha256_before=before,
-            sha256_after=stored.sha256,
+            sha256_after=signature.stored.sha256,
             details=trail,
         )
     if kind == "notice":
@@ -787,15 +925,13 @@ def merchant_upload(
     now = ctx.now()
     if reasons:
         with session_scope(ctx.sessions) as session:
-            audit.record(
+            merchants.record_merchant_action(
                 session,
                 "document.upload_rejected",
-                actor_type="merchant",
-                actor_id=f"merchant:{merchant_id}",
+                merchant_id,
                 at=now,
                 client=c,
                 unit_id=unit_id,
-                merchant_id=merchant_id,
                 document_id=document_id,
                 auth_method="session",
                 sha256_before=before,
@@ -812,7 +948,7 @@ def merchant_upload(
             doc.id,
             stored,
             kind="merchant-uploaded",
-            actor=f"merchant:{merchant_id}",
+            actor=merchants.merchant_actor(merchant_id),
             at=now,
             signer_subject=(last.signer or {}).get("subject") if last else None,
             signer_serial=(last.signer or {}).get("serial") if last else None,
@@ -822,15 +958,13 @@ def merchant_upload(
         )
         doc.status = "acknowledged"
         doc.merchant_signed_at = now
-        audit.record(
+        merchants.record_merchant_action(
             session,
             "document.upload_accepted",
-            actor_type="merchant",
-            actor_id=f"merchant:{merchant_id}",
+            merchant_id,
             at=now,
             client=c,
             unit_id=unit_id,
-            merchant_id=merchant_id,
             document_id=doc.id,
             auth_method="own-certificate",
             sha256_before=before,
@@ -863,8 +997,6 @@ def make_proof_of_service(
     """Make (again) the 送达回证 of a served document from the service records and seal it
     with the unit's certificate; returns the new proof's document id. ``officer=None``: made
     by the system (after the merchant's acknowledgement)."""
-    from .documents import TEMPLATES
-
     with ctx.sessions() as session:
         if officer is not None:
             doc = _officer_document(session, officer, document_id)
@@ -940,48 +1072,27 @@ def make_proof_of_service(
     seal = unit_seal_serial(ctx, unit_id)
     now = ctx.now()
     actor = officer.actor if officer is not None else "system"
-    with scratch(ctx) as rendered_path, scratch(ctx) as signed_path:
-        rendered = render(ctx, "proof_of_service", data, rendered_path)
-        first = put_pdf(ctx, rendered_path)
-        signed = sign(
-            ctx,
-            rendered_path,
-            signed_path,
-            signer=seal,
-            reason="送达回证 / Proof of service",
-            location=unit.name,
-            certify=True,
-            field_name=PROOF_SEAL_FIELD,
-        )
-        second = put_pdf(ctx, signed_path)
+    made = _render_and_sign(
+        ctx,
+        "proof_of_service",
+        data,
+        seal,
+        reason="送达回证 / Proof of service",
+        location=unit.name,
+        certify=True,
+        field_name=PROOF_SEAL_FIELD,
+    )
     with session_scope(ctx.sessions) as session:
-        proof = Document(
+        proof = _insert_child_document(
+            session,
+            made,
+            parent_id=document_id,
             unit_id=unit_id,
             merchant_id=merchant_id,
-            kind="proof_of_service",
-            template="proof_of_service",
-            title=TEMPLATES["proof_of_service"].title_zh,
-            data=rendered.data,
-            status="signed",
-            parent_id=document_id,
-            created_by_id=officer.id if officer is not None else None,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(proof)
-        session.flush()
-        add_version(session, proof.id, first, kind="rendered", actor=actor, at=now)
-        add_version(
-            session,
-            proof.id,
-            second,
-            kind="unit-signed",
+            signed_kind="unit-signed",
             actor=actor,
             at=now,
-            signer_subject=signed.signer_subject,
-            signer_serial=seal,
-            signing_time=signed.signing_time,
-            level=signed.level,
+            created_by_id=officer.id if officer is not None else None,
         )
         audit.record(
             session,
@@ -993,7 +1104,7 @@ def make_proof_of_service(
             unit_id=unit_id,
             merchant_id=merchant_id,
             document_id=document_id,
-            sha256_after=second.sha256,
+            sha256_after=made.signature.stored.sha256,
             details={"proof_id": proof.id},
         )
         return proof.id
@@ -1050,8 +1161,6 @@ def submit_statement(
     """The merchant's written statement/defence on a served document: attachments stored
     as objects with their hashes, the statement rendered ("statement" template) and signed
     with the merchant's key after the password is checked again. Returns its document id."""
-    from .documents import TEMPLATES
-
     body = (text or "").strip()
     if not body:
         raise FieldError("text", "write the statement (it cannot be empty)")
@@ -1111,61 +1220,30 @@ def submit_statement(
         ],
         "submitted_at": now.isoformat(),
     }
-    trail = {
-        "purpose": "statement",
-        "account": f"merchant:{merchant_id}",
-        "merchant": name,
-        "credit_code": code,
-        "auth_method": "password re-entered at signing",
-        "ip": c.ip,
-        "user_agent": c.user_agent,
-        "time": now.isoformat(),
-        "responds_to": document_id,
-        "certificate_serial": serial,
-    }
-    with scratch(ctx) as rendered_path, scratch(ctx) as signed_path:
-        rendered = render(ctx, "statement", data, rendered_path)
-        first = put_pdf(ctx, rendered_path)
-        trail["document_sha256"] = first.sha256
-        signed = sign(
-            ctx,
-            rendered_path,
-            signed_path,
-            signer=serial,
-            reason="陈述申辩 / Statement and defence",
-            location=ctx.portal_url,
-            audit_trail=trail,
-        )
-        second = put_pdf(ctx, signed_path)
+    trail = _signing_trail(
+        "statement", merchant_id, name, code, serial, c, now, responds_to=document_id
+    )
+    made = _render_and_sign(
+        ctx,
+        "statement",
+        data,
+        serial,
+        audit_trail=trail,
+        reason="陈述申辩 / Statement and defence",
+        location=ctx.portal_url,
+    )
+    actor = merchants.merchant_actor(merchant_id)
     with session_scope(ctx.sessions) as session:
-        statement = Document(
+        statement = _insert_child_document(
+            session,
+            made,
+            parent_id=document_id,
             unit_id=unit_id,
             merchant_id=merchant_id,
-            kind="statement",
-            template="statement",
-            title=TEMPLATES["statement"].title_zh,
-            data=rendered.data,
-            status="signed",
-            parent_id=document_id,
-            created_at=now,
-            updated_at=now,
-            merchant_signed_at=now,
-        )
-        session.add(statement)
-        session.flush()
-        actor = f"merchant:{merchant_id}"
-        add_version(session, statement.id, first, kind="rendered", actor=actor, at=now)
-        add_version(
-            session,
-            statement.id,
-            second,
-            kind="merchant-signed",
+            signed_kind="merchant-signed",
             actor=actor,
             at=now,
-            signer_subject=signed.signer_subject,
-            signer_serial=serial,
-            signing_time=signed.signing_time,
-            level=signed.level,
+            merchant_signed_at=now,
         )
         for n, kind, obj in stored_files:
             session.add(
@@ -1179,19 +1257,17 @@ def submit_statement(
                     created_at=now,
                 )
             )
-        audit.record(
+        merchants.record_merchant_action(
             session,
             "statement.submitted",
-            actor_type="merchant",
-            actor_id=actor,
+            merchant_id,
             at=now,
             client=c,
             unit_id=unit_id,
-            merchant_id=merchant_id,
             document_id=statement.id,
             auth_method="password-reauth",
-            sha256_before=first.sha256,
-            sha256_after=second.sha256,
+            sha256_before=made.unsigned.sha256,
+            sha256_after=made.signature.stored.sha256,
             details={**trail, "attachments": data["attachments"]},
         )
         return statement.id

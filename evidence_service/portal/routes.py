@@ -34,8 +34,9 @@ from workflow.errors import FieldError, PortalError, ThrottledError, UploadRejec
 from workflow.records import address_confirmation
 
 from ..auth import services_of
+from ..document_views import attachment_download, version_pdf
 from ..ui.i18n import language, translate
-from .deps import client_of, file_response, local_time, portal_context, status_of
+from .deps import client_of, local_time, portal_context, status_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal", include_in_schema=False)
@@ -369,13 +370,7 @@ def document_file(request: Request, document_id: str, v: int | None = None) -> R
         doc, version = service.version_for_merchant(ctx, merchant.id, document_id, v)
     except PortalError:
         return _not_found(request, merchant)
-    return file_response(
-        ctx.store,
-        version.object_key,
-        media_type="application/pdf",
-        filename=f"{doc.title}-v{version.seq}.pdf",
-        size=version.size,
-    )
+    return version_pdf(ctx.store, doc, version)
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}")
@@ -388,14 +383,7 @@ def attachment_file(request: Request, document_id: str, attachment_id: int) -> R
         row = service.attachment_for_merchant(ctx, merchant.id, document_id, attachment_id)
     except PortalError:
         return _not_found(request, merchant)
-    return file_response(
-        ctx.store,
-        row.object_key,
-        media_type=row.content_type,
-        filename=row.filename,
-        size=row.size,
-        inline=False,
-    )
+    return attachment_download(ctx.store, row)
 
 
 @router.post("/documents/{document_id}/sign")
@@ -462,6 +450,23 @@ async def _with_spooled(
     return spooled, None
 
 
+def _answering(request: Request, document_id: str, csrf: str) -> Gate:
+    """The merchant posting a file or statement about one of its documents, or the response
+    that stops the post (login or consent, a CSRF refusal, 404 for a document it may not
+    see). Checked before any upload is copied into the work folder, so a post about someone
+    else's document leaves nothing there."""
+    merchant = _gate(request)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    if not _check_csrf(request, csrf):
+        return _csrf_failed(request, merchant)
+    try:
+        service.document_for_merchant(_ctx(request), merchant.id, document_id)
+    except PortalError:
+        return _not_found(request, merchant)
+    return merchant
+
+
 @router.post("/documents/{document_id}/upload")
 async def upload_signed(
     request: Request,
@@ -469,16 +474,10 @@ async def upload_signed(
     file: UploadFile = File(...),
     csrf: str = Form(""),
 ) -> Response:
-    merchant = _gate(request)
+    merchant = _answering(request, document_id, csrf)
     if not isinstance(merchant, Merchant):
         return merchant
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, merchant)
     ctx = _ctx(request)
-    try:
-        service.document_for_merchant(ctx, merchant.id, document_id)
-    except PortalError:
-        return _not_found(request, merchant)
     spooled, problem = await _with_spooled(ctx, [file], ctx.max_upload_pdf_bytes, ".pdf")
     if problem is not None or not spooled:
         exc = UploadRejectedError([problem or "no file was sent"])
@@ -548,16 +547,10 @@ async def submit_statement(
     attachments: list[UploadFile] = File(default=[]),
     csrf: str = Form(""),
 ) -> Response:
-    merchant = _gate(request)
+    merchant = _answering(request, document_id, csrf)
     if not isinstance(merchant, Merchant):
         return merchant
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, merchant)
     ctx = _ctx(request)
-    try:
-        service.document_for_merchant(ctx, merchant.id, document_id)
-    except PortalError:
-        return _not_found(request, merchant)
     keep = {"text": text, "requests_hearing": requests_hearing}
     if len([a for a in attachments if a.filename]) > ctx.max_attachments:
         exc: PortalError = FieldError("attachments", f"at most {ctx.max_attachments} files")

@@ -20,7 +20,8 @@ from workflow import merchants, service
 from workflow.context import OfficerRef
 from workflow.errors import FieldError, NotFoundError, PortalError
 
-from ..portal.deps import client_of, file_response, local_time, officer_ref, portal_context
+from ..document_views import attachment_download, version_pdf
+from ..portal.deps import client_of, local_time, officer_ref, portal_context
 from ..portal.deps import status_of as _status_of
 from .routes import _officer, check_csrf, render, templates
 
@@ -256,19 +257,9 @@ async def create_document(
                 client=client_of(request),
             )
         )
-    except NotFoundError:
-        exc2: PortalError = FieldError("merchant_id", "choose a merchant of your unit")
-        return _new_page(
-            request,
-            user,
-            officer,
-            template=template,
-            merchant_id=merchant_id,
-            data_text=data,
-            status_code=422,
-            error=_error(exc2),
-        )
     except PortalError as exc:
+        if isinstance(exc, NotFoundError):  # the merchant: not one of the officer's unit
+            exc = FieldError("merchant_id", "choose a merchant of your unit")
         return _new_page(
             request,
             user,
@@ -369,13 +360,7 @@ def version_file(request: Request, document_id: str, seq: int) -> Response:
         doc, version = service.version_for_officer(ctx, officer, document_id, seq)
     except NotFoundError:
         return _not_found(request, user, f"No document {document_id}")
-    return file_response(
-        ctx.store,
-        version.object_key,
-        media_type="application/pdf",
-        filename=f"{doc.title}-v{version.seq}.pdf",
-        size=version.size,
-    )
+    return version_pdf(ctx.store, doc, version)
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}")
@@ -389,11 +374,4 @@ def attachment_file(request: Request, document_id: str, attachment_id: int) -> R
         row = service.attachment_for_officer(ctx, officer, document_id, attachment_id)
     except NotFoundError:
         return _not_found(request, user, f"No document {document_id}")
-    return file_response(
-        ctx.store,
-        row.object_key,
-        media_type=row.content_type,
-        filename=row.filename,
-        size=row.size,
-        inline=False,
-    )
+    return attachment_download(ctx.store, row)
