@@ -33,22 +33,13 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import Browser, async_playwright  # noqa: E402
 
 from capture import CaptureEngine  # noqa: E402
+from capture.engine import CHROMIUM_ARGS  # noqa: E402
 from evidence_service.bootstrap import initialize  # noqa: E402
 from evidence_service.config import Settings  # noqa: E402
 from evidence_service.pipeline import create_capture, process_capture  # noqa: E402
 from evidence_service.services import Services  # noqa: E402
 from storage.models import Capture  # noqa: E402
 from tests.fixtures.site import serve_fixture_site  # noqa: E402
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 async def bare_once(browser: Browser, url: str) -> float:
@@ -98,7 +89,9 @@ async def interleaved(
     timings: list[dict[str, float]] = []
     loads: list[float] = []
     async with async_playwright() as p, CaptureEngine(services.settings.chromium_path) as engine:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=list(CHROMIUM_ARGS)
+        )
         capture = engine.capture
 
         async def timed_capture(*args: Any, **kwargs: Any) -> Any:

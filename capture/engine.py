@@ -71,9 +71,10 @@ from .warc import WarcBuilder
 
 log = logging.getLogger(__name__)
 
-#: Given to Chromium on top of Playwright's own switches. Never a ``--disable-features``:
-#: Chromium keeps only the last one, which would wipe Playwright's list.
-LAUNCH_ARGS: tuple[str, ...] = (
+#: Given to every headless Chromium launched here (captures, and the tests and benchmarks that
+#: drive a browser themselves), on top of Playwright's own switches. Never a
+#: ``--disable-features``: Chromium keeps only the last one, which would wipe Playwright's list.
+CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -81,6 +82,10 @@ LAUNCH_ARGS: tuple[str, ...] = (
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+)
+#: A capture's Chromium: :data:`CHROMIUM_ARGS` and what clean evidence needs besides.
+LAUNCH_ARGS: tuple[str, ...] = (
+    *CHROMIUM_ARGS,
     # A page-level CDP session sees cross-site iframe requests only if they run in-process.
     "--disable-site-isolation-trials",
     # Direct connections only: a capture through an unknown proxy is not a clean capture.

@@ -89,6 +89,8 @@ __all__ = [
 ROOT_DAYS = 25 * 365
 ISSUING_DAYS = 15 * 365
 TSA_DAYS = 10 * 365
+#: The transparency log's tree-head signing certificate (never beyond the issuing CA's end).
+LOG_CERT_DAYS = 10 * 365
 #: Existing WACZ verifiers (authsign, wacz-signing) accept a signature only this long after
 #: the signing certificate's notBefore.
 VERIFIER_WINDOW = timedelta(days=7)
@@ -129,13 +131,10 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-@dataclass(frozen=True)
-class Credential:
-    """A private key with its certificate and the issuers up to and including the root."""
+class _CertificateChain:
+    """What a credential's certificate and issuers give, wherever its private key lives."""
 
-    key: PrivateKeyTypes
     cert: x509.Certificate
-    #: Issuers, the leaf's issuer first, the root last (root included).
     chain: tuple[x509.Certificate, ...]
 
     def chain_pem(self) -> bytes:
@@ -148,7 +147,17 @@ class Credential:
 
 
 @dataclass(frozen=True)
-class HsmCredential:
+class Credential(_CertificateChain):
+    """A private key with its certificate and the issuers up to and including the root."""
+
+    key: PrivateKeyTypes
+    cert: x509.Certificate
+    #: Issuers, the leaf's issuer first, the root last (root included).
+    chain: tuple[x509.Certificate, ...]
+
+
+@dataclass(frozen=True)
+class HsmCredential(_CertificateChain):
     """A certificate whose private key stays in an HSM: sign through PKCS#11 (see
     ``signing.signers.pdf_signer``), the PIN coming from ``ref.pin_env`` at that moment."""
 
@@ -156,13 +165,6 @@ class HsmCredential:
     cert: x509.Certificate
     #: Issuers, the leaf's issuer first, the root last (root included).
     chain: tuple[x509.Certificate, ...]
-
-    def chain_pem(self) -> bytes:
-        return b"".join(_pem(c) for c in (self.cert, *self.chain))
-
-    @property
-    def root(self) -> x509.Certificate:
-        return self.chain[-1] if self.chain else self.cert
 
 
 def _common_name(cert: x509.Certificate) -> str | None:
@@ -389,6 +391,37 @@ class Pki:
     def issuing_credential(self) -> Credential:
         """The issuing CA with its key (for CRL and OCSP signing)."""
         return Credential(self._key("issuing", self.issuing), self.issuing, (self.root,))
+
+    def issue_log_certificate(
+        self, public_key: ec.EllipticCurvePublicKey, now: datetime | None = None
+    ) -> x509.Certificate:
+        """A certificate for the transparency log's key, which signs tree heads: an ECDSA
+        end-entity certificate with digitalSignature only and no extendedKeyUsage (it is
+        neither a TLS nor a document key), valid ``LOG_CERT_DAYS`` but never beyond the issuing
+        CA. The log keeps the key and the certificate files itself
+        (``evidence_service.transparency``); nothing is written here or added to the register."""
+        now = self._aware(now)
+        issuer_key = self._issuer_key("issuing", self.issuing)
+        not_before = (now - profiles.BACKDATE).replace(microsecond=0)
+        not_after = min(
+            not_before + timedelta(days=LOG_CERT_DAYS), self.issuing.not_valid_after_utc
+        )
+        return (
+            x509.CertificateBuilder()
+            .subject_name(
+                profiles._name(f"{self.hostname} Transparency Log"[:64], "Transparency Log")
+            )
+            .issuer_name(self.issuing.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(profiles._ee_key_usage(non_repudiation=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(profiles._aki(self.issuing), critical=False)
+            .sign(issuer_key, profiles._hash_for(issuer_key))
+        )
 
     @property
     def root_fingerprint_sha256(self) -> str:
@@ -832,6 +865,14 @@ class Pki:
             and (now < _next_update(crl))
         )
 
+    def _fresh_crl(self, path: Path, now: datetime) -> bytes | None:
+        """The CRL kept at ``path`` if it need not be re-signed yet."""
+        try:
+            der = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return der if der and self._crl_fresh(der, now) else None
+
     def crl_der(self, which: IssuerName = "issuing") -> bytes:
         """The current CRL of the issuing CA (``"issuing"``) or of the root (``"root"``, which
         lists revoked issuing CAs), DER. Re-signed with a higher CRL number when older than an
@@ -840,18 +881,10 @@ class Pki:
             raise PkiConfigError(f"which must be 'issuing' or 'root', not {which!r}")
         path = self._crl_path(which)
         now = self._now()
-        try:
-            der = path.read_bytes()
-        except FileNotFoundError:
-            der = b""
-        if der and self._crl_fresh(der, now):
+        if (der := self._fresh_crl(path, now)) is not None:
             return der
         with self._mutex, exclusive_lock(self.directory / ".lock"):
-            try:
-                der = path.read_bytes()
-            except FileNotFoundError:
-                der = b""
-            if der and self._crl_fresh(der, now):
+            if (der := self._fresh_crl(path, now)) is not None:
                 return der
             issuer, issuer_key = (
                 (self.issuing, self._issuer_key("issuing", self.issuing))

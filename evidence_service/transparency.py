@@ -34,9 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -76,7 +75,6 @@ CACHE_LEVEL = 8
 #: The worker publishes a new STH when the tree grew and the last one is older than this.
 STH_INTERVAL = timedelta(minutes=10)
 LOG_KEY_NAME = "translog"
-LOG_CERT_DAYS = 10 * 365
 LOG_CERT_RENEW_BEFORE = timedelta(days=90)
 _PG_APPEND_LOCK = 0x45564C47  # "EVLG"
 
@@ -202,62 +200,6 @@ _CREDENTIALS: dict[str, tuple[Credential, float]] = {}
 _CREDENTIALS_LOCK = threading.Lock()
 
 
-def _log_certificate(
-    key: ec.EllipticCurvePrivateKey, issuer: Credential, hostname: str, now: datetime
-) -> x509.Certificate:
-    """The log key's certificate: a plain ECDSA end-entity certificate for signing tree heads
-    (digitalSignature only, no extendedKeyUsage: it is neither a TLS nor a document key)."""
-    public = key.public_key()
-    issuer_key = issuer.key
-    assert isinstance(issuer_key, ec.EllipticCurvePrivateKey)
-    try:
-        ski = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-    except x509.ExtensionNotFound:
-        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key())
-    not_before = (now - timedelta(minutes=1)).replace(microsecond=0)
-    not_after = min(not_before + timedelta(days=LOG_CERT_DAYS), issuer.cert.not_valid_after_utc)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "evidence-service"),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Transparency Log"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{hostname} Transparency Log"[:64]),
-        ]
-    )
-    hash_algo = (
-        hashes.SHA384()
-        if isinstance(issuer_key, ec.EllipticCurvePrivateKey) and issuer_key.curve.key_size >= 384
-        else hashes.SHA256()
-    )
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(aki, critical=False)
-        .sign(issuer_key, hash_algo)
-    )
-
-
 def log_credential(services: Services, now: datetime | None = None) -> Credential:
     """The log key with its certificate (issued on first use, renewed for the same key)."""
     now = now or datetime.now(UTC)
@@ -289,7 +231,7 @@ def log_credential(services: Services, now: datetime | None = None) -> Credentia
             if cert is not None:  # keep the old certificate: older STHs name it
                 old = directory / f"{LOG_KEY_NAME}-{cert.serial_number:x}.pem"
                 atomic_write(old, cert.public_bytes(serialization.Encoding.PEM))
-            cert = _log_certificate(key, pki.issuing_credential(), pki.hostname, now)
+            cert = pki.issue_log_certificate(key.public_key(), now)
             atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         if log_id_of(cert) != log_id_of(key.public_key()):
             raise TransparencyError(

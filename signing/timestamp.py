@@ -104,10 +104,32 @@ def _request(digest: bytes, nonce: int) -> bytes:
     return bytes(rfc3161ng.encode_timestamp_request(req))
 
 
-def _subject(cert: x509.Certificate) -> str:
+def subject_name(cert: x509.Certificate) -> str:
+    """A certificate's subject as people read it (how a TSA is named in tokens and reports)."""
     from asn1crypto import x509 as asn1_x509
 
     return str(asn1_x509.Name.load(cert.subject.public_bytes()).human_friendly)
+
+
+def _token(
+    der: bytes,
+    parsed: tokens.ParsedToken,
+    signer: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    tsa_url: str = "",
+) -> TimestampToken:
+    """``der`` is what was checked: kept as ``response_der`` when it is a whole response."""
+    der = bytes(der)
+    return TimestampToken(
+        response_der=der if parsed.token_der != der else b"",
+        token_der=parsed.token_der,
+        gen_time=parsed.gen_time,
+        serial=parsed.serial,
+        policy_oid=parsed.policy_oid,
+        tsa_name=subject_name(signer),
+        tsa_url=tsa_url,
+        certs_pem=tokens.cert_pem(chain),
+    )
 
 
 def _accept(
@@ -150,17 +172,7 @@ def _accept(
     except ValueError as exc:
         raise TsaBadResponseError(f"{where}: {exc}", tsa_url=tsa_url) from None
     chain = build_chain(signer, [*parsed.certificates, *known_certs])
-    resp_der = bytes(response_der)
-    return TimestampToken(
-        response_der=resp_der,
-        token_der=parsed.token_der,
-        gen_time=parsed.gen_time,
-        serial=parsed.serial,
-        policy_oid=parsed.policy_oid,
-        tsa_name=_subject(signer),
-        tsa_url=tsa_url,
-        certs_pem=tokens.cert_pem(chain),
-    )
+    return _token(response_der, parsed, signer, chain, tsa_url)
 
 
 def _new_nonce() -> int:
@@ -290,7 +302,7 @@ def verify_timestamp_with(
     """:func:`verify_timestamp` with trust anchors and untrusted intermediates given apart
     (so that certificates shipped next to a token can help build the path, never be trusted)."""
     try:
-        parsed = _parse_any(token_der)
+        parsed = parse_any(token_der)
     except ValueError as exc:
         raise TimestampVerificationError(f"invalid time-stamp: {exc}") from None
     if not tokens.imprint_matches(parsed, data):
@@ -312,16 +324,7 @@ def verify_timestamp_with(
         )
     except (ValueError, ChainError) as exc:
         raise TimestampVerificationError(f"the time-stamp does not verify: {exc}") from None
-    return TimestampToken(
-        response_der=token_der if parsed.token_der != token_der else b"",
-        token_der=parsed.token_der,
-        gen_time=parsed.gen_time,
-        serial=parsed.serial,
-        policy_oid=parsed.policy_oid,
-        tsa_name=_subject(signer),
-        tsa_url="",
-        certs_pem=tokens.cert_pem(chain),
-    )
+    return _token(token_der, parsed, signer, chain)
 
 
 def read_timestamp(der: bytes, extra_certs_pem: bytes = b"") -> TimestampToken:
@@ -333,25 +336,18 @@ def read_timestamp(der: bytes, extra_certs_pem: bytes = b"") -> TimestampToken:
     TSA certificate is often not first).
     """
     try:
-        parsed = _parse_any(der)
+        parsed = parse_any(der)
         extra = load_pem_certificates(extra_certs_pem) if extra_certs_pem else []
         signer = tokens.find_signer(parsed, extra)
         tokens.check_signature(parsed, signer)
     except ValueError as exc:
         raise TimestampVerificationError(f"invalid time-stamp: {exc}") from None
-    return TimestampToken(
-        response_der=der if parsed.token_der != der else b"",
-        token_der=parsed.token_der,
-        gen_time=parsed.gen_time,
-        serial=parsed.serial,
-        policy_oid=parsed.policy_oid,
-        tsa_name=_subject(signer),
-        tsa_url="",
-        certs_pem=tokens.cert_pem(build_chain(signer, [*parsed.certificates, *extra])),
-    )
+    return _token(der, parsed, signer, build_chain(signer, [*parsed.certificates, *extra]))
 
 
-def _parse_any(der: bytes) -> tokens.ParsedToken:
+def parse_any(der: bytes) -> tokens.ParsedToken:
+    """A TimeStampToken or a granted TimeStampResp; ``ValueError`` otherwise (a refusal
+    included, with the TSA's reason)."""
     try:
         return tokens.parse_token(der)
     except ValueError as token_error:

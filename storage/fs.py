@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,6 @@ from typing import BinaryIO
 from .errors import (
     ImmutableObjectError,
     ObjectNotFoundError,
-    StorageError,
     StoreUnavailableError,
 )
 from .objects import (
@@ -41,6 +39,8 @@ from .objects import (
     buffered,
     copy_verified,
     digest_of_key,
+    hash_stream,
+    open_to_store,
     read_all_verified,
 )
 
@@ -84,13 +84,7 @@ class FileStore:
     # -- writing -----------------------------------------------------------------------------
 
     def put_file(self, path: Path, *, content_type: str = _DEFAULT_TYPE) -> StoredObject:
-        try:
-            src = open(path, "rb")  # noqa: SIM115 -- closed below
-        except FileNotFoundError as exc:
-            raise StorageError(f"file store: cannot store {path}: file not found") from exc
-        except OSError as exc:
-            raise StorageError(f"file store: cannot read {path}: {exc.strerror}") from exc
-        with src:
+        with open_to_store(path, "file store") as src:
             return self.put_stream(src, content_type=content_type)
 
     def put_stream(self, stream: BinaryIO, *, content_type: str = _DEFAULT_TYPE) -> StoredObject:
@@ -108,14 +102,9 @@ class FileStore:
                 tmp.unlink()
 
     def _write_temp(self, fd: int, tmp: Path, stream: BinaryIO) -> tuple[str, int]:
-        h = hashlib.sha256()
-        size = 0
         with os.fdopen(fd, "wb") as out:
             try:
-                while chunk := stream.read(CHUNK_SIZE):
-                    h.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
+                digest, size = hash_stream(stream, out)
                 out.flush()
                 os.fsync(out.fileno())
                 os.fchmod(out.fileno(), _READ_ONLY)
@@ -123,7 +112,7 @@ class FileStore:
                 if exc.errno in _OS_REASONS:
                     raise _unavailable("write", tmp, exc) from exc
                 raise
-        return h.hexdigest(), size
+        return digest, size
 
     def _commit(self, tmp: Path, digest: str, size: int, content_type: str) -> StoredObject:
         final = self._path(digest)

@@ -85,19 +85,41 @@ def digest_of_key(key: str) -> str:
     return digest
 
 
-def sha256_file(path: Path) -> tuple[str, int]:
-    """SHA-256 hex and size of a file, read in fixed-size chunks."""
+class _Source(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def hash_stream(source: _Source, copy_to: _Sink | None = None) -> tuple[str, int]:
+    """SHA-256 hex and size of all ``source`` delivers, read in fixed-size chunks (and written
+    on to ``copy_to`` as they come): the key of an object must be known before it is stored."""
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            h.update(chunk)
-            size += len(chunk)
+    while chunk := source.read(CHUNK_SIZE):
+        h.update(chunk)
+        size += len(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
     return h.hexdigest(), size
 
 
-class _Source(Protocol):
-    def read(self, n: int, /) -> bytes: ...
+def sha256_file(path: Path) -> tuple[str, int]:
+    """SHA-256 hex and size of a file, read in fixed-size chunks."""
+    with open(path, "rb") as fh:
+        return hash_stream(fh)
+
+
+def open_to_store(path: Path, store: str) -> BinaryIO:
+    """``path`` opened for ``put_file``, or an error naming ``store`` and what went wrong."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise StorageError(f"{store}: cannot store {path}: file not found") from exc
+    except OSError as exc:
+        raise StorageError(f"{store}: cannot read {path}: {exc.strerror}") from exc
 
 
 class VerifyingReader(io.RawIOBase):

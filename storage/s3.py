@@ -59,6 +59,8 @@ from .objects import (
     buffered,
     copy_verified,
     digest_of_key,
+    hash_stream,
+    open_to_store,
     read_all_verified,
 )
 
@@ -243,20 +245,10 @@ class S3Store:
     # -- writing -----------------------------------------------------------------------------
 
     def put_file(self, path: Path, *, content_type: str = _DEFAULT_TYPE) -> StoredObject:
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 -- closed below
-        except FileNotFoundError as exc:
-            raise StorageError(f"S3 store: cannot store {path}: file not found") from exc
-        except OSError as exc:
-            raise StorageError(f"S3 store: cannot read {path}: {exc.strerror}") from exc
-        with fh:
-            h = hashlib.sha256()
-            size = 0
-            while chunk := fh.read(CHUNK_SIZE):
-                h.update(chunk)
-                size += len(chunk)
+        with open_to_store(path, "S3 store") as fh:
+            digest, size = hash_stream(fh)
             fh.seek(0)
-            return self._put(fh, h.hexdigest(), size, content_type)
+            return self._put(fh, digest, size, content_type)
 
     def put_stream(self, stream: BinaryIO, *, content_type: str = _DEFAULT_TYPE) -> StoredObject:
         """Spooled to a private temp file first: the key (the hash) must be known up front."""
@@ -268,13 +260,8 @@ class S3Store:
                 f": {exc.strerror}"
             ) from exc
         with spool:
-            h = hashlib.sha256()
-            size = 0
             try:
-                while chunk := stream.read(CHUNK_SIZE):
-                    h.update(chunk)
-                    size += len(chunk)
-                    spool.write(chunk)
+                digest, size = hash_stream(stream, spool)
                 spool.flush()
             except OSError as exc:
                 if exc.errno is None:
@@ -283,7 +270,7 @@ class S3Store:
                     f"S3 store: cannot spool the upload to a temp file: {exc.strerror}"
                 ) from exc
             spool.seek(0)
-            return self._put(spool, h.hexdigest(), size, content_type)
+            return self._put(spool, digest, size, content_type)
 
     def _put(self, fh: BinaryIO, digest: str, size: int, content_type: str) -> StoredObject:
         self._ensure_bucket()

@@ -1,8 +1,9 @@
 """Transparency-log proofs checked from nothing but their JSON (RFC 9162 §2.1.3.2, §4.10).
 
-Deliberately a separate, literal transcription of RFC 9162's verification algorithm rather
-than a call into the log's own code: a court verifier that shares the log's arithmetic would
-share its bugs too.
+The hashing and the inclusion-proof algorithm are ``signing.translog``'s (pure: no database,
+clock or network, so the verifier stays offline); what this adds is the classification of a
+signed tree head's every failure as an ETSI status and sub-indication, with trust, revocation
+and the tree head's time-stamp taken from the verifier's trust store.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certs.pki import load_pem_certificates
 
+from ..translog import STH_FIELDS, STH_STAMP_GRACE, STH_STAMP_WINDOW, canonical_json
+from ..translog import leaf_hash as leaf_hash_of
+from ..translog import verify_inclusion as verify_inclusion_path
 from .model import Status, Sub, Text, iso, tech
 from .paths import cert_facts, check_path, check_revocation
 from .trust import TrustStore, sound, spki_der
@@ -28,49 +31,7 @@ from .tst import check_token, digest_of
 
 __all__ = ["canonical_json", "check_sth", "leaf_hash_of", "verify_inclusion_path"]
 
-STH_FIELDS = ("log_id", "tree_size", "root_hash", "timestamp")
-#: The STH's time-stamp follows its ``timestamp`` within this window (clock skew: a grace).
-STH_STAMP_WINDOW = timedelta(minutes=10)
-STH_STAMP_GRACE = timedelta(seconds=5)
 LOG = Text("透明日志", "the transparency log")
-
-
-def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
-def leaf_hash_of(leaf_input: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + leaf_input).digest()
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def verify_inclusion_path(
-    leaf_index: int, tree_size: int, leaf_hash: bytes, path: Sequence[bytes], root: bytes
-) -> bool:
-    """RFC 9162 §2.1.3.2, step by step."""
-    if leaf_index < 0 or leaf_index >= tree_size:
-        return False
-    fn, sn = leaf_index, tree_size - 1
-    r = leaf_hash
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = _node(p, r)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = _node(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
 
 
 def _parse_time(text: str) -> datetime:

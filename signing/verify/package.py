@@ -30,13 +30,14 @@ from cryptography.x509.oid import NameOID
 
 from certs.pki import load_pem_certificates
 
+from ..timestamp import parse_any
 from .container import Consumer, Entry, Layout, Limits, MemberReader, ScanResult, read_layout, scan
 from .merkle import canonical_json, check_sth, hexes, leaf_hash_of, verify_inclusion_path
 from .model import Check, Status, Sub, Text, iso, tech
 from .paths import cert_facts, check_path, check_revocation
 from .pdf import PdfReport, pdf_checks, validate_pdf
 from .trust import TrustStore, sound
-from .tst import TokenResult, check_token, digest_of, parse_any
+from .tst import TokenResult, check_token, digest_of
 from .warc import WarcResult, check_warc
 
 __all__ = ["PackageOptions", "guarded", "verify_package"]
@@ -339,6 +340,18 @@ def _na(check_id: str, title: Text, reason: Text) -> Check:
     return Check(check_id, title, Status.NOT_APPLICABLE, reason)
 
 
+def _fold_revocation(check: Check, token: TokenResult, state: _State) -> None:
+    """A time-stamp whose TSA certificate is revoked (or, under a policy that requires it,
+    whose revocation status is unknown) is not a proof of time, however good its signature."""
+    revocation = token.revocation
+    if revocation is None or revocation.status is Status.PASSED:
+        return
+    check.details.append(revocation.reason)
+    if not revocation.unavailable or state.options.require_revocation:
+        check.status, check.sub_indication = revocation.status, revocation.sub
+        check.reason = revocation.reason
+
+
 def _parse_time(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
@@ -582,13 +595,10 @@ def _check_signature(state: _State) -> tuple[Check, list[Check], Check | None]:
             raise ValueError("empty")
     except (binascii.Error, ValueError):
         return (
-            Check(
-                "package.signature",
-                T_SIGNATURE,
-                Status.FAILED,
+            _signature_failed(
                 Text("签名值缺失或不是 base64。", "The signature value is missing or not base64."),
                 Sub.FORMAT_FAILURE,
-                facts=facts,
+                facts,
             ),
             [],
             None,
@@ -613,20 +623,21 @@ def _check_signature(state: _State) -> tuple[Check, list[Check], Check | None]:
             None,
         )
     return (
-        Check(
-            "package.signature",
-            T_SIGNATURE,
-            Status.FAILED,
+        _signature_failed(
             Text(
                 "签名数据既没有签名者证书也没有公钥。",
                 "The signature data names neither a signer certificate nor a public key.",
             ),
             Sub.FORMAT_FAILURE,
-            facts=facts,
+            facts,
         ),
         [],
         None,
     )
+
+
+def _signature_failed(reason: Text, sub: Sub, facts: dict[str, Any]) -> Check:
+    return Check("package.signature", T_SIGNATURE, Status.FAILED, reason, sub, facts=facts)
 
 
 def _anonymous_signature(
@@ -636,27 +647,21 @@ def _anonymous_signature(
         spki = base64.b64decode(str(signed["publicKey"]), validate=True)
         key = serialization.load_der_public_key(spki)
     except (binascii.Error, ValueError, UnsupportedAlgorithm):
-        return Check(
-            "package.signature",
-            T_SIGNATURE,
-            Status.FAILED,
+        return _signature_failed(
             Text(
                 "签名数据中的公钥无法读取。", "The public key in the signature data cannot be read."
             ),
             Sub.FORMAT_FAILURE,
-            facts=facts,
+            facts,
         )
     facts["public_key_sha256"] = hashlib.sha256(spki).hexdigest()
     if not _verify_hash_signature(key, signature, hash_str.encode("utf-8")):
-        return Check(
-            "package.signature",
-            T_SIGNATURE,
-            Status.FAILED,
+        return _signature_failed(
             Text(
                 "签名值与公钥不符：签名无效。", "The signature does not verify with its public key."
             ),
             Sub.SIG_CRYPTO_FAILURE,
-            facts=facts,
+            facts,
         )
     if not state.trust.knows_key(spki):
         return Check(
@@ -691,16 +696,13 @@ def _identity_signature(
     certs = _pem_certs(signed.get("domainCert"))
     if not certs:
         return (
-            Check(
-                "package.signature",
-                T_SIGNATURE,
-                Status.FAILED,
+            _signature_failed(
                 Text(
                     "签名者证书（domainCert）无法读取。",
                     "The signer certificate (domainCert) cannot be read.",
                 ),
                 Sub.FORMAT_FAILURE,
-                facts=facts,
+                facts,
             ),
             [],
             None,
@@ -709,17 +711,14 @@ def _identity_signature(
     facts["signer"] = cert_facts(leaf)
     if not _verify_hash_signature(leaf.public_key(), signature, hash_str.encode("utf-8")):
         return (
-            Check(
-                "package.signature",
-                T_SIGNATURE,
-                Status.FAILED,
+            _signature_failed(
                 Text(
                     "签名值无效：签名不是用该证书的私钥对此证据包做出的。",
                     "The signature is invalid: it was not made over this package with the "
                     "certificate's key.",
                 ),
                 Sub.SIG_CRYPTO_FAILURE,
-                facts=facts,
+                facts,
             ),
             [],
             None,
@@ -918,14 +917,7 @@ def _package_tokens(
                 if i == 0:
                     state.facts["package_time_stamped"] = iso(token.gen_time)
                     state.facts["package_tsa"] = token.facts.get("tsa")
-            if token.revocation is not None and token.revocation.status is not Status.PASSED:
-                check.details.append(token.revocation.reason)
-                if not token.revocation.unavailable or state.options.require_revocation:
-                    check.status, check.sub_indication = (
-                        token.revocation.status,
-                        token.revocation.sub,
-                    )
-                    check.reason = token.revocation.reason
+            _fold_revocation(check, token, state)
         out.append((check, token))
     return out
 
@@ -1522,14 +1514,7 @@ def _check_manifest_tokens(state: _State) -> list[Check]:
             elif i == 0:
                 state.facts["trusted_capture_time"] = iso(gen)
                 state.facts["capture_tsa"] = token.facts.get("tsa")
-            if token.revocation is not None and token.revocation.status is not Status.PASSED:
-                check.details.append(token.revocation.reason)
-                if not token.revocation.unavailable or state.options.require_revocation:
-                    check.status, check.sub_indication = (
-                        token.revocation.status,
-                        token.revocation.sub,
-                    )
-                    check.reason = token.revocation.reason
+            _fold_revocation(check, token, state)
         out.append(check)
     return out
 
@@ -1798,6 +1783,17 @@ def _load_proofs(state: _State, proofs: bytes | None) -> Check | None:
     )
 
 
+def _malformed_proof(facts: dict[str, Any]) -> Check:
+    return Check(
+        "log.inclusion",
+        T_LOG,
+        Status.FAILED,
+        Text("收录证明格式错误。", "The inclusion proof is malformed."),
+        Sub.FORMAT_FAILURE,
+        facts=facts,
+    )
+
+
 def _check_log(state: _State) -> Check:
     if LOG_ENTRY not in state.entries:
         return _na(
@@ -1866,14 +1862,7 @@ def _check_log(state: _State) -> Check:
         size = int(proof["tree_size"])
         leaf = bytes.fromhex(str(proof["leaf_hash"]))
     except (KeyError, TypeError, ValueError):
-        return Check(
-            "log.inclusion",
-            T_LOG,
-            Status.FAILED,
-            Text("收录证明格式错误。", "The inclusion proof is malformed."),
-            Sub.FORMAT_FAILURE,
-            facts=facts,
-        )
+        return _malformed_proof(facts)
     path = hexes(proof.get("audit_path"))
     if leaf != expected_leaf or index != entry.get("leaf_index"):
         return Check(
@@ -1888,14 +1877,7 @@ def _check_log(state: _State) -> Check:
         )
     sth = proof.get("sth")
     if not isinstance(sth, dict) or path is None:
-        return Check(
-            "log.inclusion",
-            T_LOG,
-            Status.FAILED,
-            Text("收录证明格式错误。", "The inclusion proof is malformed."),
-            Sub.FORMAT_FAILURE,
-            facts=facts,
-        )
+        return _malformed_proof(facts)
     head = check_sth(sth, state.trust)
     facts["sth"] = head.facts
     if head.status is not Status.PASSED:
@@ -1941,6 +1923,16 @@ def _check_log(state: _State) -> Check:
     )
 
 
+def _malformed_archive() -> Check:
+    return Check(
+        "proofs.archive_timestamps",
+        T_ARCHIVE,
+        Status.FAILED,
+        Text("归档时间戳格式错误。", "The archive time-stamps are malformed."),
+        Sub.FORMAT_FAILURE,
+    )
+
+
 def _check_archive(state: _State) -> Check:
     entries = state.proofs.get("archive_timestamps") if state.proofs else None
     if not entries:
@@ -1953,13 +1945,7 @@ def _check_archive(state: _State) -> Check:
             ),
         )
     if not isinstance(entries, list):
-        return Check(
-            "proofs.archive_timestamps",
-            T_ARCHIVE,
-            Status.FAILED,
-            Text("归档时间戳格式错误。", "The archive time-stamps are malformed."),
-            Sub.FORMAT_FAILURE,
-        )
+        return _malformed_archive()
     package = bytes.fromhex(state.scan.sha256)
     times: list[datetime] = []
     rows = []
@@ -1975,13 +1961,7 @@ def _check_archive(state: _State) -> Check:
     next_times.append(None)
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            return Check(
-                "proofs.archive_timestamps",
-                T_ARCHIVE,
-                Status.FAILED,
-                Text("归档时间戳格式错误。", "The archive time-stamps are malformed."),
-                Sub.FORMAT_FAILURE,
-            )
+            return _malformed_archive()
         data = package + canonical_json(entries[:i])
         covers = "sha256:" + hashlib.sha256(data).hexdigest()
         if entry.get("covers") != covers:

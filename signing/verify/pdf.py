@@ -418,6 +418,20 @@ def _name(level: Any) -> str | None:
     return None if level is None else str(getattr(level, "name", level))
 
 
+def _validated(emb: Any, st: Any) -> dict[str, Any]:
+    """The report fields that pyHanko's signature and document time-stamp statuses share."""
+    return {
+        "revision": emb.signed_revision,
+        "signer": _signer_facts(st.signing_cert),
+        "intact": st.intact,
+        "crypto_valid": st.valid,
+        "trusted": st.trusted,
+        "trust_anchor": _anchor(st),
+        "coverage": _name(st.coverage),
+        "modification_level": _name(st.modification_level),
+    }
+
+
 async def _doc_timestamp(emb: Any, ctx: _Contexts) -> PdfSignatureReport:
     from pyhanko.sign.validation import async_validate_pdf_timestamp
 
@@ -438,16 +452,9 @@ async def _doc_timestamp(emb: Any, ctx: _Contexts) -> PdfSignatureReport:
         Indication.TOTAL_PASSED,
         None,
         Text("", ""),
-        revision=emb.signed_revision,
-        signer=_signer_facts(st.signing_cert),
         signing_time_stamped=st.timestamp,
         timestamp_authority=str(st.signing_cert.subject.human_friendly),
-        intact=st.intact,
-        crypto_valid=st.valid,
-        trusted=st.trusted,
-        trust_anchor=_anchor(st),
-        coverage=_name(st.coverage),
-        modification_level=_name(st.modification_level),
+        **_validated(emb, st),
     )
     if not st.intact:
         _judge(
@@ -573,18 +580,11 @@ async def _signature(
         Indication.TOTAL_PASSED,
         None,
         Text("", ""),
-        revision=emb.signed_revision,
-        signer=_signer_facts(st.signing_cert),
         signing_time_claimed=st.signer_reported_dt,
         signing_time_stamped=tst.timestamp if tst is not None and tst.trusted else None,
         timestamp_authority=str(tst.signing_cert.subject.human_friendly) if tst else None,
-        intact=st.intact,
-        crypto_valid=st.valid,
-        trusted=st.trusted,
-        trust_anchor=_anchor(st),
-        coverage=_name(st.coverage),
-        modification_level=_name(st.modification_level),
         docmdp_ok=st.docmdp_ok,
+        **_validated(emb, st),
         subfilter=subfilter,
         **_stated(emb),
     )
@@ -891,30 +891,37 @@ def pdf_checks(
     report: PdfReport, prefix: str, title: Text
 ) -> list[tuple[str, Text, Status, Sub | None, Text, dict[str, Any]]]:
     """One (id, title, status, sub, reason, facts) per signature and document time-stamp."""
-    out = []
-    for i, s in enumerate(report.signatures, 1):
-        out.append(
-            (
-                f"{prefix}.signature.{i}" if len(report.signatures) > 1 else f"{prefix}.signature",
-                title + Text(f"签名 {s.field_name}", f"signature {s.field_name}"),
-                _status(s.indication),
-                s.sub_indication,
-                s.reason + _summary(s),
-                s.to_dict(),
-            )
+    many = len(report.signatures) > 1
+    out = [
+        _pdf_check(
+            f"{prefix}.signature.{i}" if many else f"{prefix}.signature",
+            title + Text(f"签名 {s.field_name}", f"signature {s.field_name}"),
+            s,
         )
-    for i, s in enumerate(report.timestamps, 1):
-        out.append(
-            (
-                f"{prefix}.timestamp.{i}",
-                title + Text(f"文档时间戳 {i}", f"document time-stamp {i}"),
-                _status(s.indication),
-                s.sub_indication,
-                s.reason + _summary(s),
-                s.to_dict(),
-            )
+        for i, s in enumerate(report.signatures, 1)
+    ]
+    out += [
+        _pdf_check(
+            f"{prefix}.timestamp.{i}",
+            title + Text(f"文档时间戳 {i}", f"document time-stamp {i}"),
+            s,
         )
+        for i, s in enumerate(report.timestamps, 1)
+    ]
     return out
+
+
+def _pdf_check(
+    check_id: str, title: Text, s: PdfSignatureReport
+) -> tuple[str, Text, Status, Sub | None, Text, dict[str, Any]]:
+    return (
+        check_id,
+        title,
+        _status(s.indication),
+        s.sub_indication,
+        s.reason + _summary(s),
+        s.to_dict(),
+    )
 
 
 _REVOCATION_ZH = {"good": "未吊销", "revoked": "已吊销", "unknown": "未知", "not-checked": "未检查"}

@@ -1,8 +1,8 @@
 """RFC 3161 time-stamp tokens checked for a report: every step classified for ETSI.
 
-The parsing and CMS checks are ``signing.tokens`` (shared with the TSA client); what this adds
-is the mapping of each failure to a status and sub-indication, and revocation of the TSA's
-certificates from offline data.
+The parsing and CMS checks are ``signing.tokens`` and ``signing.timestamp`` (shared with the
+TSA client); what this adds is the mapping of each failure to a status and sub-indication, and
+revocation of the TSA's certificates from offline data.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .. import tokens
+from ..timestamp import parse_any, subject_name
 from .model import Status, Sub, Text, iso, tech
 from .paths import PathResult, RevocationResult, cert_facts, check_path, check_revocation
 from .trust import TrustStore, sound
@@ -45,24 +45,6 @@ class TokenResult:
     @property
     def gen_time(self) -> datetime | None:
         return self.parsed.gen_time if self.parsed is not None else None
-
-
-def _subject(cert: x509.Certificate) -> str:
-    return str(asn1_x509.Name.load(cert.subject.public_bytes()).human_friendly)
-
-
-def parse_any(der: bytes) -> tokens.ParsedToken:
-    """A TimeStampToken or a granted TimeStampResp; ``ValueError`` otherwise."""
-    try:
-        return tokens.parse_token(der)
-    except ValueError as token_error:
-        try:
-            parsed = tokens.parse_response(der)
-        except ValueError:
-            raise token_error from None
-    if isinstance(parsed, tokens.Refusal):
-        raise ValueError(f"the TSA refused: {parsed.status_string or 'no reason given'}")
-    return parsed
 
 
 def check_token(
@@ -159,7 +141,7 @@ def check_token(
             parsed,
             facts=facts,
         )
-    facts["tsa"] = _subject(signer)
+    facts["tsa"] = subject_name(signer)
     facts["tsa_certificate"] = cert_facts(signer)
     try:
         tokens.check_signature(parsed, signer)
@@ -225,8 +207,8 @@ def check_token(
         Status.PASSED,
         None,
         Text(
-            f"时间戳有效：{_subject(signer)} 证明{what.zh}在 {iso(parsed.gen_time)} 已经存在。",
-            f"Valid time-stamp: {_subject(signer)} proves that {what.en} existed at "
+            f"时间戳有效：{subject_name(signer)} 证明{what.zh}在 {iso(parsed.gen_time)} 已经存在。",
+            f"Valid time-stamp: {subject_name(signer)} proves that {what.en} existed at "
             f"{iso(parsed.gen_time)}.",
         ),
         parsed,

@@ -30,6 +30,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from capture.engine import CHROMIUM_ARGS
 from evidence_service.app import create_app
 from evidence_service.bootstrap import default_unit_name, initialize
 from evidence_service.services import Services
@@ -42,15 +43,6 @@ from workflow.documents import validate_document
 
 pytestmark = pytest.mark.chromium
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ADMIN_PASSWORD = "correct horse battery"
 MERCHANT_PASSWORD = "merchant secret 42"
 MERCHANT = "广州某某电子商务有限公司"
@@ -90,7 +82,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=list(CHROMIUM_ARGS))
         yield b
         b.close()
 

@@ -13,21 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from capture.engine import CHROMIUM_ARGS
 from tests.conftest import run_cli
 from tests.fixtures.http_tsa import free_port
 from tests.fixtures.site import PRICE_TEXT, FixtureSite
 from tests.fixtures.tools import pywb_bin
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def test_pywb_replays_listing_with_js_price_and_lazy_image(
@@ -78,7 +70,9 @@ def test_pywb_replays_listing_with_js_price_and_lazy_image(
                     raise
                 time.sleep(0.3)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=list(CHROMIUM_ARGS)
+            )
             page = browser.new_page()
             live_hits: list[str] = []
             page.on(

@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
+from capture.engine import CHROMIUM_ARGS
 from evidence_service.app import create_app
 from evidence_service.bootstrap import initialize
 from evidence_service.services import Services
@@ -21,15 +22,6 @@ from tests.fixtures.http_tsa import free_port
 from tests.fixtures.site import FixtureSite
 
 pytestmark = pytest.mark.chromium
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @dataclass
@@ -69,7 +61,7 @@ def live_service(services_factory: Callable[..., Services]) -> Iterator[LiveServ
 @pytest.fixture
 def page() -> Iterator[Page]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=list(CHROMIUM_ARGS))
         context = browser.new_context(locale="zh-CN")
         yield context.new_page()
         browser.close()

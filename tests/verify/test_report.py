@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from capture.engine import CHROMIUM_ARGS
 from signing.verify import (
     REPORT_JSON_SCHEMA,
     Report,
@@ -22,16 +23,6 @@ from signing.verify import (
 )
 from tests.verify.conftest import Verify, flip, member, rewrite
 from tests.verify.sealing import Sealed
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +60,7 @@ def test_text_report_ends_with_the_indication(reports: dict[str, Report]) -> Non
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=list(CHROMIUM_ARGS))
         yield browser.new_context(locale="zh-CN").new_page()
         browser.close()
 
