@@ -7,7 +7,9 @@ Folder layout (everything a court needs to check our signatures is in ``trust_bu
 
     root.pem        root.key.pem          self-signed trust anchor
     issuing.pem     issuing.key.pem       issues everything below
-    tsa.pem         tsa.key.pem           the built-in RFC 3161 time-stamp authority
+    tsa.pem                               the built-in RFC 3161 time-stamp authority now
+    tsa/<serial>.pem (+ .key.pem)         every TSA certificate; a revoked or expiring one
+                                          is replaced (the first PKI's key: tsa.key.pem)
     signing/<notBefore>-<serial>.pem (+ .key.pem)   package-signing certificates, never deleted
     ocsp/<notBefore>-<serial>.pem (+ .key.pem)      OCSP responder certificates, rotated
     issued/<serial>.pem (+ .key.pem for software keys)   unit, officer, merchant certificates
@@ -23,6 +25,7 @@ replaces; it never leaves a certificate without its key.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,6 +81,8 @@ from .revocation import (
 )
 from .subjects import SIGNER_KINDS, SignerKind, SubjectInfo, subject_name
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "Credential",
     "HsmCredential",
@@ -89,6 +94,12 @@ __all__ = [
 ROOT_DAYS = 25 * 365
 ISSUING_DAYS = 15 * 365
 TSA_DAYS = 10 * 365
+#: The built-in TSA hands over to a new key and certificate this long before its certificate
+#: expires: a token is only as good as its TSA certificate, and courts look at tokens for years.
+TSA_RENEW_BEFORE = timedelta(days=365)
+#: How long :meth:`Pki.tsa_credential` trusts its last look at the register (a revocation made
+#: by another process, e.g. `evidence certs revoke`, takes effect within this time).
+TSA_RECHECK = timedelta(seconds=5)
 #: The transparency log's tree-head signing certificate (never beyond the issuing CA's end).
 LOG_CERT_DAYS = 10 * 365
 #: Existing WACZ verifiers (authsign, wacz-signing) accept a signature only this long after
@@ -210,6 +221,7 @@ class Pki:
         self.root: x509.Certificate
         self.issuing: x509.Certificate
         self._tsa: Credential
+        self._tsa_checked: datetime | None = None
         self._issuing_hashes: IssuerHashes
 
     # -- opening ----------------------------------------------------------------------------
@@ -252,7 +264,7 @@ class Pki:
             )
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for sub in ("signing", "ocsp", "issued", "crl"):
+        for sub in ("signing", "ocsp", "issued", "crl", "tsa"):
             (directory / sub).mkdir(exist_ok=True, mode=0o700)
         pki = cls(
             directory,
@@ -364,7 +376,7 @@ class Pki:
                 f"{exc}; restore the PKI folder from backup"
             ) from None
         # Decrypting the TSA key now makes a wrong passphrase fail at start-up.
-        self._tsa = Credential(self._key("tsa", tsa_cert), tsa_cert, (self.issuing, self.root))
+        self._tsa = self._tsa_from(tsa_cert)
         self._issuing_hashes = IssuerHashes.of(self.issuing)
         self.registry.initialize(self._existing_entries(tsa_cert))
         self._ensure_ocsp_responder(now)
@@ -373,7 +385,7 @@ class Pki:
         """Certificates issued before the register existed (PKIs created by older versions),
         so that OCSP knows them and they can be revoked."""
         yield NewEntry(self.issuing, "root", "issuing-ca", None, "software", "issuing")
-        yield NewEntry(tsa_cert, "issuing", "tsa", None, "software", "tsa")
+        yield NewEntry(tsa_cert, "issuing", "tsa", None, "software", self._tsa_key_name(tsa_cert))
         for cert in self.signing_certificates():
             yield NewEntry(
                 cert, "issuing", "package-signing", None, "software", self._signing_name(cert)
@@ -386,7 +398,94 @@ class Pki:
     # -- credentials ------------------------------------------------------------------------
 
     def tsa_credential(self) -> Credential:
-        return self._tsa
+        """The built-in TSA's key and certificate, replaced when they must not stamp any more.
+
+        Why it changes: a TSA whose certificate was revoked (its key may be compromised) must
+        stop stamping at once, and one whose certificate nears expiry must hand over before
+        its tokens lose their anchor. Either way a new key and certificate are made and
+        ``tsa.pem`` points at them; every TSA certificate stays under ``tsa/`` and in the trust
+        bundle, so tokens made earlier stay verifiable. Another process may have replaced it
+        first: under the lock ``tsa.pem`` is read again before deciding.
+        """
+        now = self._now()
+        with self._mutex:
+            checked = self._tsa_checked
+            if checked is not None and timedelta(0) <= now - checked < TSA_RECHECK:
+                return self._tsa
+            if not self._tsa_usable(self._tsa.cert, now) or self._tsa_replaced():
+                with exclusive_lock(self.directory / ".lock"):
+                    current = self._read_cert(self._path("tsa.pem"))
+                    if current != self._tsa.cert:
+                        self._tsa = self._tsa_from(current)
+                    if not self._tsa_usable(current, now):
+                        self._replace_tsa(now)
+            self._tsa_checked = now
+            return self._tsa
+
+    def _tsa_replaced(self) -> bool:
+        """Whether another process pointed ``tsa.pem`` at a new certificate."""
+        try:
+            return self._read_cert(self._path("tsa.pem")) != self._tsa.cert
+        except CertificateFileError:
+            return False
+
+    def _tsa_usable(self, cert: x509.Certificate, now: datetime) -> bool:
+        if now + TSA_RENEW_BEFORE >= cert.not_valid_after_utc:
+            return False
+        return self.registry.status(cert.serial_number, "issuing")[0] != "revoked"
+
+    @staticmethod
+    def _tsa_key_name(cert: x509.Certificate) -> str:
+        return f"tsa/{cert.serial_number:x}"
+
+    def _tsa_from(self, cert: x509.Certificate) -> Credential:
+        """The credential of TSA certificate ``cert``: its key is ``tsa/<serial>.key.pem``
+        (``tsa.key.pem`` for the first TSA of a PKI made before replacement existed)."""
+        name = self._tsa_key_name(cert)
+        if not self._path(f"{name}.key.pem").exists():
+            name = "tsa"
+        return Credential(self._key(name, cert), cert, (self.issuing, self.root))
+
+    def _replace_tsa(self, now: datetime) -> None:
+        """Issue a new TSA key and certificate and point ``tsa.pem`` at them (under the lock).
+
+        The pair is written complete under ``tsa/`` before ``tsa.pem`` is replaced atomically,
+        so a crash at any point leaves a certificate whose key is found."""
+        old = self._tsa.cert
+        archived = self._path(f"{self._tsa_key_name(old)}.pem")
+        if not archived.exists():
+            atomic_write(archived, _pem(old))
+        key = profiles.new_tsa_key()
+        cert = profiles.tsa_certificate(
+            key.public_key(),
+            label=self.hostname,
+            issuer=self.issuing,
+            issuer_key=self._issuer_key("issuing", self.issuing),
+            urls=self.urls,
+            now=now,
+            days=TSA_DAYS,
+        )
+        name = self._tsa_key_name(cert)
+        save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
+        atomic_write(self._path(f"{name}.pem"), _pem(cert))
+        self.registry.add(NewEntry(cert, "issuing", "tsa", None, "software", name))
+        atomic_write(self._path("tsa.pem"), _pem(cert))
+        self._keys[name] = key
+        self._tsa = Credential(key, cert, (self.issuing, self.root))
+        log.info(
+            "replaced the TSA certificate %x (revoked or near expiry) by %x",
+            old.serial_number,
+            cert.serial_number,
+        )
+
+    def tsa_certificates(self) -> list[x509.Certificate]:
+        """Every certificate the built-in TSA has had, oldest first (tokens name any of them)."""
+        found = {self._tsa.cert.serial_number: self._tsa.cert}
+        for path in (self.directory / "tsa").glob("*.pem"):
+            if not path.name.endswith(".key.pem"):
+                cert = self._read_cert(path)
+                found.setdefault(cert.serial_number, cert)
+        return sorted(found.values(), key=lambda c: (c.not_valid_before_utc, c.serial_number))
 
     def issuing_credential(self) -> Credential:
         """The issuing CA with its key (for CRL and OCSP signing)."""
@@ -515,8 +614,8 @@ class Pki:
         entries: list[tuple[str, x509.Certificate]] = [
             ("Root CA (the trust anchor: pin its SHA-256 fingerprint)", self.root),
             ("Issuing CA", self.issuing),
-            ("Time-stamp authority (RFC 3161)", self._tsa.cert),
         ]
+        entries += [("Time-stamp authority (RFC 3161)", c) for c in self.tsa_certificates()]
         entries += [
             ("OCSP responder (RFC 6960 delegated responder, id-pkix-ocsp-nocheck)", c)
             for c in self._ocsp_certificates()
@@ -848,6 +947,8 @@ class Pki:
                 self._signing = None
             if self._ocsp is not None and self._ocsp.cert.serial_number == number:
                 self._ocsp = None
+            if self._tsa.cert.serial_number == number:
+                self._tsa_checked = None  # replaced at the next time-stamp
         return updated
 
     def _crl_path(self, which: IssuerName) -> Path:

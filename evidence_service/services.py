@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -34,6 +34,7 @@ from .security import SecretBox
 @dataclass
 class Services:
     settings: Settings
+    _tsa: TimeStampAuthority | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Seal images and stamp fonts made for document signatures are kept with the data
@@ -92,16 +93,23 @@ class Services:
             signing_cert_rotate_hours=s.signing_cert_rotate_hours,
         )
 
-    @cached_property
+    @property
     def tsa(self) -> TimeStampAuthority:
-        """The built-in TSA (served at /tsa, and used in-process when no TSA URL is set)."""
-        return TimeStampAuthority(self.pki.tsa_credential())
+        """The built-in TSA (served at /tsa, and used in-process when no TSA URL is set).
+
+        Asked of the PKI each time: its key and certificate are replaced when revoked or near
+        expiry, and from then on no token may carry the old ones."""
+        credential = self.pki.tsa_credential()
+        current = self._tsa
+        if current is None or current.credential is not credential:
+            current = self._tsa = TimeStampAuthority(credential)
+        return current
 
     @cached_property
     def timestampers(self) -> list[Timestamper]:
         urls = self.settings.tsa_urls
         if not urls:
-            return [LocalTimestamper(self.tsa)]
+            return [LocalTimestamper(lambda: self.tsa)]
         ca_file = self.settings.tsa_ca_file
         extra = ca_file.read_bytes() if ca_file else None
         return [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -262,18 +262,30 @@ class HttpTimestamper:
 class LocalTimestamper:
     """The built-in TSA called in-process: the same DER as over HTTP, without the network."""
 
-    def __init__(self, authority: TimeStampAuthority) -> None:
-        self.authority = authority
+    def __init__(self, authority: TimeStampAuthority | Callable[[], TimeStampAuthority]) -> None:
+        """``authority``: the TSA, or a function giving the current one (the built-in TSA's
+        key and certificate are replaced when revoked or near expiry)."""
+        self._authority = authority
         self.name = "builtin"
-        credential = authority.credential
-        self._known = [credential.cert, *credential.chain]
+
+    @property
+    def authority(self) -> TimeStampAuthority:
+        if isinstance(self._authority, TimeStampAuthority):
+            return self._authority
+        return self._authority()
 
     def stamp(self, data: bytes) -> TimestampToken:
+        authority = self.authority
         digest = hashlib.sha256(data).digest()
         nonce = _new_nonce()
-        response = self.authority.respond(_request(digest, nonce))
+        response = authority.respond(_request(digest, nonce))
+        credential = authority.credential
         return _accept(
-            response, digest=digest, nonce=nonce, tsa_url="builtin", known_certs=self._known
+            response,
+            digest=digest,
+            nonce=nonce,
+            tsa_url="builtin",
+            known_certs=[credential.cert, *credential.chain],
         )
 
 
