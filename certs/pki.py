@@ -42,7 +42,6 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
     PrivateKeyTypes,
 )
-from cryptography.x509.oid import NameOID
 
 from . import hsm, profiles
 from .errors import (
@@ -60,6 +59,7 @@ from .errors import (
 from .hsm import HsmKeyRef
 from .keys import atomic_write, load_private_key, save_private_key
 from .locking import exclusive_lock
+from .profiles import common_name, dns_names
 from .registry import (
     IssuedCertificate,
     IssuerName,
@@ -176,19 +176,6 @@ class HsmCredential(_CertificateChain):
     cert: x509.Certificate
     #: Issuers, the leaf's issuer first, the root last (root included).
     chain: tuple[x509.Certificate, ...]
-
-
-def _common_name(cert: x509.Certificate) -> str | None:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(attrs[0].value) if attrs else None
-
-
-def _dns_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return san.get_values_for_type(x509.DNSName)
 
 
 class Pki:
@@ -494,32 +481,17 @@ class Pki:
     def issue_log_certificate(
         self, public_key: ec.EllipticCurvePublicKey, now: datetime | None = None
     ) -> x509.Certificate:
-        """A certificate for the transparency log's key, which signs tree heads: an ECDSA
-        end-entity certificate with digitalSignature only and no extendedKeyUsage (it is
-        neither a TLS nor a document key), valid ``LOG_CERT_DAYS`` but never beyond the issuing
-        CA. The log keeps the key and the certificate files itself
-        (``evidence_service.transparency``); nothing is written here or added to the register."""
-        now = self._aware(now)
-        issuer_key = self._issuer_key("issuing", self.issuing)
-        not_before = (now - profiles.BACKDATE).replace(microsecond=0)
-        not_after = min(
-            not_before + timedelta(days=LOG_CERT_DAYS), self.issuing.not_valid_after_utc
-        )
-        return (
-            x509.CertificateBuilder()
-            .subject_name(
-                profiles._name(f"{self.hostname} Transparency Log"[:64], "Transparency Log")
-            )
-            .issuer_name(self.issuing.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(profiles._ee_key_usage(non_repudiation=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(profiles._aki(self.issuing), critical=False)
-            .sign(issuer_key, profiles._hash_for(issuer_key))
+        """A certificate for the transparency log's key (see :func:`profiles.log_certificate`),
+        valid ``LOG_CERT_DAYS`` but never beyond the issuing CA. The log keeps the key and the
+        certificate files itself (``evidence_service.transparency``); nothing is written here
+        or added to the register."""
+        return profiles.log_certificate(
+            public_key,
+            label=self.hostname,
+            issuer=self.issuing,
+            issuer_key=self._issuer_key("issuing", self.issuing),
+            now=self._aware(now),
+            days=LOG_CERT_DAYS,
         )
 
     @property
@@ -530,8 +502,8 @@ class Pki:
     def _usable(self, cert: x509.Certificate, now: datetime) -> bool:
         not_before = cert.not_valid_before_utc
         return (
-            _common_name(cert) == self.hostname
-            and self.hostname in _dns_names(cert)
+            common_name(cert) == self.hostname
+            and self.hostname in dns_names(cert)
             and not_before <= now
             and now - not_before < self.rotate_after
             and now < cert.not_valid_after_utc

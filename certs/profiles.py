@@ -282,6 +282,49 @@ def tsa_certificate(
     return _revocation_pointers(builder, urls).sign(issuer_key, _hash_for(issuer_key))
 
 
+def log_certificate(
+    public_key: CertificatePublicKeyTypes,
+    *,
+    label: str,
+    issuer: x509.Certificate,
+    issuer_key: CertificateIssuerPrivateKeyTypes,
+    now: datetime,
+    days: int,
+) -> x509.Certificate:
+    """The transparency log's certificate: it signs tree heads, so digitalSignature only and
+    no extendedKeyUsage (it is neither a TLS nor a document key); never valid beyond its
+    issuer."""
+    not_before = (now - BACKDATE).replace(microsecond=0)
+    lifetime = min(timedelta(days=days), issuer.not_valid_after_utc - not_before)
+    builder = (
+        _base(
+            _name(f"{label} Transparency Log"[:64], "Transparency Log"),
+            issuer.subject,
+            public_key,
+            now,
+            lifetime,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_ee_key_usage(non_repudiation=False), critical=True)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    return builder.sign(issuer_key, _hash_for(issuer_key))
+
+
+def common_name(cert: x509.Certificate) -> str | None:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else None
+
+
+def dns_names(cert: x509.Certificate) -> list[str]:
+    """The dNSName entries of the certificate's subjectAltName (none if it has none)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return san.get_values_for_type(x509.DNSName)
+
+
 def host_general_names(hostname: str) -> list[x509.GeneralName]:
     """SAN entries for ``hostname``: always a dNSName (string comparison by WACZ verifiers),
     plus an iPAddress when the host is an IP literal (what TLS-style checkers compare)."""

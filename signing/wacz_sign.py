@@ -41,9 +41,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from certs.pki import Credential, fingerprint_sha256, load_pem_certificates
+from certs.profiles import common_name, dns_names
 
 from .chains import ChainError, is_self_signed, validate_chain
 from .errors import ClockSkewError, SignatureError, TimestampVerificationError, TsaChainError
@@ -85,19 +85,6 @@ def _format_created(moment: datetime) -> str:
 
 def _parse_created(text: str) -> datetime:
     return datetime.strptime(text, CREATED_FORMAT).replace(tzinfo=UTC)
-
-
-def _dns_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return san.get_values_for_type(x509.DNSName)
-
-
-def _common_name(cert: x509.Certificate) -> str | None:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(attrs[0].value) if attrs else None
 
 
 class PackageSigner:
@@ -187,10 +174,10 @@ class PackageSigner:
         return signed
 
     def _check_certificate(self, cert: x509.Certificate, created_at: datetime) -> None:
-        names = _dns_names(cert)
-        if self.domain not in names or _common_name(cert) not in names:
+        names = dns_names(cert)
+        if self.domain not in names or common_name(cert) not in names:
             raise SignatureError(
-                f"the signing certificate is for {names} (CN {_common_name(cert)!r}), not for "
+                f"the signing certificate is for {names} (CN {common_name(cert)!r}), not for "
                 f"the configured domain {self.domain!r}"
             )
         start = cert.not_valid_before_utc
@@ -313,8 +300,8 @@ def verify_signed_data(
     problems += chain_problems
     leaf = certs[0] if certs else None
     if leaf is not None:
-        names = _dns_names(leaf)
-        if _common_name(leaf) not in names:
+        names = dns_names(leaf)
+        if common_name(leaf) not in names:
             problems.append("the signing certificate's CN is not among its DNS names")
         if signed["domain"] not in names:
             problems.append(f"domain {signed['domain']!r} is not named in the certificate")

@@ -29,6 +29,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from certs.pki import load_pem_certificates
+from certs.profiles import dns_names
 
 from ..timestamp import parse_any
 from .container import Consumer, Entry, Layout, Limits, MemberReader, ScanResult, read_layout, scan
@@ -531,14 +532,6 @@ def _verify_hash_signature(key: Any, signature: bytes, data: bytes) -> bool:
     return True
 
 
-def _dns_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return [str(n) for n in san.get_values_for_type(x509.DNSName)]
-
-
 def _cn(cert: x509.Certificate) -> str | None:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else None
@@ -815,7 +808,7 @@ def _signature_constraints(
     state: _State, signed: dict[str, Any], leaf: x509.Certificate, created: datetime | None
 ) -> Text | None:
     """The WACZ signing spec's rules on ``domain`` and ``created`` (unsigned fields)."""
-    names = _dns_names(leaf)
+    names = dns_names(leaf)
     domain = signed.get("domain")
     if domain not in names and domain != _cn(leaf):
         return Text(
