@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs.pki import Pki
 from signing.tsa import TimeStampAuthority
-from tests.fixtures.http_tsa import free_port, serve_tsa
+from tests.fixtures.http_tsa import BurstHTTPServer, free_port, serve_tsa
 from tests.fixtures.openssl_tsa import OpensslTsa, serve_openssl_tsa
 
 HOST = "evidence.example.org"
@@ -128,7 +128,7 @@ def serve_canned(
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = BurstHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
