@@ -84,10 +84,13 @@ class DocumentIn(BaseModel):
 
 class VersionOut(BaseModel):
     seq: int
-    kind: str
+    kind: str = Field(
+        description="rendered, unit-signed, officer-signed, merchant-signed or merchant-uploaded"
+    )
     sha256: str
     size: int
     signer_subject: str | None
+    signer_serial: str | None = Field(None, description="Serial (hex) of the signer's certificate")
     signing_time: datetime | None
     level: str | None
     created_at: datetime
@@ -135,6 +138,7 @@ def _version_out(doc_id: str, v: DocumentVersion) -> VersionOut:
         sha256=v.sha256,
         size=v.size,
         signer_subject=v.signer_subject,
+        signer_serial=v.signer_serial,
         signing_time=v.signing_time,
         level=v.level,
         created_at=v.created_at,
@@ -295,6 +299,30 @@ def get_document(document_id: str, request: Request, user: ApiUser) -> DocumentO
 )
 async def sign(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
     await _act(request, user, service.sign_as_unit, document_id)
+    return _document(request, user, document_id)
+
+
+@router.post(
+    "/documents/{document_id}/officer-signature",
+    response_model=DocumentOut,
+    summary="Sign with your own officer certificate (B-LTA, in the next officer slot)",
+    description="For a document of your unit sealed by the unit and not yet served: fills "
+    "the next empty officer signature slot (承办人) with your own certificate, issued on "
+    "first use from your name, your unit and your badge number (执法证号), as an incremental "
+    "update that keeps the unit's certification and every earlier signature valid. Adds a "
+    "version of kind `officer-signed`.",
+    responses={
+        404: {"description": "No such document in your unit"},
+        409: {
+            "description": "Not now or not you: detail.code is not_signed (seal it first), "
+            "already_served, already_signed (you signed it), no_officer_slot, not_your_unit, "
+            "no_badge (your account has no badge number: `evidence user set-badge`) or "
+            "officer_certificate_unusable (revoked or expired: issue a new one)"
+        },
+    },
+)
+async def officer_signature(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
+    await _act(request, user, service.sign_as_officer, document_id)
     return _document(request, user, document_id)
 
 

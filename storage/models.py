@@ -72,6 +72,12 @@ class User(Base):
     #: The enforcement unit the officer works for: officers see only their unit's merchants
     #: and documents (admins see all). None only for accounts made before units existed.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    #: The officer's enforcement credential number (执法证号): the ``serialNumber`` of the
+    #: officer's signing certificate, which a court reads to tell two officers of the same
+    #: name apart. None: the officer cannot sign documents with a certificate of their own.
+    badge_number: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    #: Serial (hex) of the officer's signing certificate, issued on the first signature.
+    signing_cert_serial: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
@@ -238,7 +244,13 @@ MERCHANT_STATUSES = ("invited", "active", "disabled")
 #: statement: the merchant's written statement/defence; proof_of_service: 送达回证.
 DOCUMENT_KINDS = ("notice", "address_confirmation", "statement", "proof_of_service")
 DOCUMENT_STATUSES = ("draft", "signed", "served", "acknowledged")
-VERSION_KINDS = ("rendered", "unit-signed", "merchant-signed", "merchant-uploaded")
+VERSION_KINDS = (
+    "rendered",
+    "unit-signed",
+    "officer-signed",
+    "merchant-signed",
+    "merchant-uploaded",
+)
 ACTOR_TYPES = ("officer", "merchant", "system")
 
 

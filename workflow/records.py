@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from certs.errors import CertsError
+from certs.errors import CertsError, UnknownCertificateError
 from certs.subjects import SubjectInfo
 from storage.db import session_scope
-from storage.models import Document, DocumentVersion, Merchant, Unit
+from storage.models import Document, DocumentVersion, Merchant, Unit, User
 
 from . import audit
 from .context import Client, PortalContext
@@ -41,6 +41,7 @@ __all__ = [
     "insert_address_confirmation",
     "latest_version",
     "local_date",
+    "officer_certificate_serial",
     "render",
     "render_address_confirmation",
     "scratch",
@@ -239,6 +240,102 @@ def unit_seal_serial(ctx: PortalContext, unit_id: int) -> str:
             unit = session.get(Unit, unit_id)
             assert unit is not None
             unit.seal_serial = serial
+    return serial
+
+
+def _officer_record_fits(record: Any, badge: str, unit_name: str) -> bool:
+    """An officer certificate names this badge and this unit (``O``): one made for the
+    officer by hand (``evidence certs issue --kind officer``) is used rather than a second."""
+    from cryptography.x509.oid import NameOID
+
+    if record.kind != "officer" or record.owner_id != badge:
+        return False
+    orgs = record.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return any(" ".join(str(a.value).split()) == " ".join(unit_name.split()) for a in orgs)
+
+
+def officer_certificate_serial(ctx: PortalContext, user_id: int) -> str:
+    """The serial of the officer's own signing certificate: the one recorded on the account,
+    else the PKI's certificate for the officer's badge number and unit, else a new one issued
+    from the display name, the unit's name and the badge number (then recorded).
+
+    Without a badge number there is no certificate to name the officer by (two officers may
+    share a name, never a 执法证号): :class:`ConflictError` says how to set it. A recorded or
+    found certificate that is revoked or expired is not silently replaced (that is a
+    decision for a person, as for the unit's seal)."""
+    with ctx.sessions() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise ConflictError(f"user {user_id} does not exist", code="no_officer")
+        unit = session.get(Unit, user.unit_id) if user.unit_id is not None else None
+        username, name = user.username, user.display_name
+        badge, recorded = user.badge_number, user.signing_cert_serial
+        unit_name = unit.name if unit is not None else None
+    if not badge:
+        raise ConflictError(
+            f"{username} has no badge number (执法证号) on the account, and an officer's "
+            "signing certificate must name it; an administrator sets it with: "
+            f"evidence user set-badge {username} NUMBER",
+            code="no_badge",
+        )
+    if unit_name is None:
+        raise ConflictError(
+            f"{username} belongs to no enforcement unit, so no officer certificate can name "
+            "one; an administrator must recreate the account with --unit",
+            code="no_unit",
+        )
+    # The recorded certificate first; then the PKI's newest valid one for the badge (an
+    # administrator's replacement for a revoked one is found that way).
+    fitting: list[Any] = []
+    for candidate in ([recorded] if recorded else []) + [badge]:
+        try:
+            found = ctx.pki.certificate(candidate)
+        except UnknownCertificateError:
+            continue
+        except CertsError as exc:
+            raise ConflictError(
+                f"the certificate of {username} cannot be chosen ({exc})",
+                code="officer_certificate_unusable",
+            ) from None
+        if _officer_record_fits(found, badge, unit_name) and all(
+            f.serial != found.serial for f in fitting
+        ):
+            fitting.append(found)
+    record = None
+    refusal: CertsError | None = None
+    for found in fitting:
+        try:
+            ctx.pki.credential(found.serial_hex)
+        except CertsError as exc:
+            refusal = refusal or exc
+            continue
+        record = found
+        break
+    if record is None and refusal is not None:
+        raise ConflictError(
+            f"the signing certificate of {username} cannot sign ({refusal}); an administrator "
+            f"must issue a new one: evidence certs issue --kind officer --name {name!r} "
+            f"--org {unit_name!r} --id {badge!r}",
+            code="officer_certificate_unusable",
+        )
+    if record is None:
+        try:
+            record = ctx.pki.issue(
+                "officer", SubjectInfo(name, organization=unit_name, officer_id=badge)
+            )
+        except CertsError as exc:
+            raise ConflictError(
+                f"no officer certificate can be issued for {username}: {exc}",
+                code="officer_certificate_unusable",
+            ) from None
+        log.info("issued officer certificate %s for %s", record.serial_hex, username)
+    serial = record.serial_hex
+    if serial != recorded:
+        with session_scope(ctx.sessions) as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            if user.badge_number == badge:  # not changed meanwhile
+                user.signing_cert_serial = serial
     return serial
 
 

@@ -7,6 +7,9 @@ The flow, and what the record keeps at each step (every step also writes ``porta
 2. The unit seals it (``sign_as_unit``): PAdES B-LTA, a *certification* signature that
    allows form filling and signing, so the merchant's counter-signature keeps it valid
    (pitfalls: "no changes allowed" would forbid it). Version 2, status ``signed``.
+   Officers then sign it with their own certificates (``sign_as_officer``): each fills the
+   next empty officer slot (承办人), an incremental update that leaves the seal valid (the
+   certification allows signing). Version ``officer-signed``, status still ``signed``.
 3. It is served (``serve``) -- only on a merchant that has signed its service-address
    confirmation. The commit that makes it visible in the merchant's account is the moment it
    *reaches the party's system*: ``served_at`` is the legal time of electronic service, and
@@ -68,6 +71,7 @@ from .records import (
     default_legal_basis,
     latest_version,
     local_date,
+    officer_certificate_serial,
     put_pdf,
     render,
     scratch,
@@ -91,8 +95,10 @@ __all__ = [
     "make_proof_of_service",
     "merchant_sign",
     "merchant_upload",
+    "officer_may_sign",
     "record_open",
     "serve",
+    "sign_as_officer",
     "sign_as_unit",
     "submit_statement",
     "version_for_merchant",
@@ -109,6 +115,8 @@ ATTACHMENT_TYPES: dict[str, tuple[bytes, ...]] = {
 }
 TEXT_TYPE = "text/plain"
 MAX_STATEMENT_CHARS = 20000
+#: Versions made by a signature (each one more signature in the PDF than the one before).
+SIGNED_VERSION_KINDS = ("unit-signed", "officer-signed", "merchant-signed", "merchant-uploaded")
 
 
 @dataclass
@@ -128,6 +136,12 @@ class DocumentView:
     @property
     def latest(self) -> DocumentVersion | None:
         return self.versions[-1] if self.versions else None
+
+    @property
+    def signatures(self) -> list[DocumentVersion]:
+        """The versions that added a signature, in the order they were made (seal, officers,
+        the merchant's acknowledgement)."""
+        return [v for v in self.versions if v.kind in SIGNED_VERSION_KINDS]
 
 
 @dataclass(frozen=True)
@@ -583,6 +597,160 @@ def sign_as_unit(
             sha256_before=before,
             sha256_after=signature.stored.sha256,
             details={"certificate_serial": seal, "level": signature.result.level},
+        )
+        return row
+
+
+def _officer_slots(template: str) -> int:
+    """How many officer slots (承办人) the template's PDF carries."""
+    from .documents import TEMPLATES
+
+    doc_type = TEMPLATES.get(template)
+    return sum(1 for slot in doc_type.slots if slot.kind == "officer") if doc_type else 0
+
+
+def _officer_signing_refusal(
+    doc: Document, versions: Sequence[DocumentVersion], officer: OfficerRef
+) -> ConflictError | None:
+    """Why ``officer`` cannot sign ``doc`` now (None: they can), from the records alone."""
+    if doc.kind != "notice":
+        return ConflictError(
+            "officers sign the notices and decisions served on merchants, not this document",
+            code="not_signable",
+        )
+    if doc.status == "draft":
+        return ConflictError(
+            "seal the document with the unit's seal first: officers sign after the seal",
+            code="not_signed",
+        )
+    if doc.served_at is not None or doc.status != "signed":
+        return ConflictError(
+            "this document was already served: no signature can be added to it any more",
+            code="already_served",
+        )
+    if officer.unit_id != doc.unit_id:
+        return ConflictError(
+            "only an officer of the unit that issues this document can sign it",
+            code="not_your_unit",
+        )
+    if any(v.kind == "officer-signed" and v.actor == officer.actor for v in versions):
+        return ConflictError("you have already signed this document", code="already_signed")
+    signed = sum(1 for v in versions if v.kind == "officer-signed")
+    if signed >= _officer_slots(doc.template):
+        return ConflictError(
+            "every officer signature slot (承办人) of this document is already signed",
+            code="no_officer_slot",
+        )
+    return None
+
+
+def officer_may_sign(view: DocumentView, officer: OfficerRef) -> bool:
+    """Whether a page should offer ``officer`` to sign this document with their own
+    certificate (:func:`sign_as_officer` checks again, and checks the badge number)."""
+    return _officer_signing_refusal(view.document, view.versions, officer) is None
+
+
+def _empty_slot(data: bytes, prefix: str) -> str | None:
+    """The first empty signature field of the PDF named ``prefix`` or ``prefix_<n>``."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import fields
+
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    for name, value, _ref in fields.enumerate_sig_fields(reader):
+        name = str(name)
+        if value is None and (name == prefix or name.startswith(prefix + "_")):
+            return name
+    return None
+
+
+def sign_as_officer(
+    ctx: PortalContext, officer: OfficerRef, document_id: str, *, client: Client | None = None
+) -> DocumentVersion:
+    """Sign a sealed, not yet served document with the officer's own certificate (issued on
+    first use from the name, the unit and the badge number), PAdES B-LTA, in the next empty
+    officer slot: an incremental update that keeps the unit's certification valid.
+
+    Refused (:class:`ConflictError`) before the seal, after service, for an officer of
+    another unit, a second time for the same officer, when no officer slot is left, and for
+    an officer without a badge number (the message says how to set it)."""
+    from .documents.types import SLOT_PREFIX
+
+    with ctx.sessions() as session:
+        doc = _officer_document(session, officer, document_id)
+        versions = list(
+            session.scalars(
+                select(DocumentVersion)
+                .where(DocumentVersion.document_id == doc.id)
+                .order_by(DocumentVersion.seq)
+            )
+        )
+        refusal = _officer_signing_refusal(doc, versions, officer)
+        if refusal is not None:
+            raise refusal
+        unit = session.get(Unit, doc.unit_id)
+        assert unit is not None
+        unit_id, unit_name, merchant_id = unit.id, unit.name, doc.merchant_id
+        version = versions[-1]
+        key, seq, before = version.object_key, version.seq, version.sha256
+        used_serials = {v.signer_serial for v in versions if v.kind == "officer-signed"}
+    serial = officer_certificate_serial(ctx, officer.id)
+    if serial in used_serials:
+        raise ConflictError(
+            "this certificate has already signed this document", code="already_signed"
+        )
+    slot = _empty_slot(ctx.store.read_bytes(key), SLOT_PREFIX["officer"])
+    if slot is None:
+        raise ConflictError(
+            "the document has no empty officer signature slot (承办人) left", code="no_officer_slot"
+        )
+    now = ctx.now()
+    signature = _sign_stored(
+        ctx,
+        key,
+        serial,
+        reason="承办人签名 / Signed by the officer in charge",
+        location=unit_name,
+        field_name=slot,
+    )
+    with session_scope(ctx.sessions) as session:
+        doc = _officer_document(session, officer, document_id)
+        versions = list(
+            session.scalars(
+                select(DocumentVersion)
+                .where(DocumentVersion.document_id == doc.id)
+                .order_by(DocumentVersion.seq)
+            )
+        )
+        refusal = _officer_signing_refusal(doc, versions, officer)
+        if refusal is not None:
+            raise refusal
+        row = _add_signed_version(
+            session,
+            doc.id,
+            signature,
+            kind="officer-signed",
+            actor=officer.actor,
+            at=now,
+            expect_seq=seq,
+        )
+        audit.record(
+            session,
+            "document.officer_signed",
+            actor_type="officer",
+            actor_id=officer.actor,
+            at=now,
+            client=client,
+            unit_id=unit_id,
+            merchant_id=merchant_id,
+            document_id=doc.id,
+            sha256_before=before,
+            sha256_after=signature.stored.sha256,
+            details={
+                "certificate_serial": serial,
+                "field": slot,
+                "level": signature.result.level,
+                "signer": f"{officer.display_name} ({officer.username})",
+            },
         )
         return row
 

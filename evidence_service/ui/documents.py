@@ -292,6 +292,7 @@ def _document_page(
         status_code,
         user=user,
         view=view,
+        officer_may_sign=service.officer_may_sign(view, officer),
         error=extra.get("error"),
         done=extra.get("done") or request.query_params.get("done"),
     )
@@ -319,6 +320,10 @@ async def _act(request: Request, document_id: str, csrf: str, action: str) -> Re
             await run_in_threadpool(
                 lambda: service.sign_as_unit(ctx, officer, document_id, client=client)
             )
+        elif action == "officer_sign":
+            await run_in_threadpool(
+                lambda: service.sign_as_officer(ctx, officer, document_id, client=client)
+            )
         elif action == "serve":
             await run_in_threadpool(lambda: service.serve(ctx, officer, document_id, client=client))
         else:
@@ -337,6 +342,11 @@ async def _act(request: Request, document_id: str, csrf: str, action: str) -> Re
 @router.post("/documents/{document_id}/sign")
 async def sign(request: Request, document_id: str, csrf: str = Form("")) -> Response:
     return await _act(request, document_id, csrf, "sign")
+
+
+@router.post("/documents/{document_id}/officer-sign")
+async def officer_sign(request: Request, document_id: str, csrf: str = Form("")) -> Response:
+    return await _act(request, document_id, csrf, "officer_sign")
 
 
 @router.post("/documents/{document_id}/serve")

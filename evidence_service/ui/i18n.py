@@ -280,6 +280,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portal.kind.proof_of_service.signed": {"zh": "已生成", "en": "Issued"},
     "portal.version.rendered": {"zh": "生成", "en": "Rendered"},
     "portal.version.unit-signed": {"zh": "执法机关盖章", "en": "Sealed by the authority"},
+    "portal.version.officer-signed": {
+        "zh": "承办人签名",
+        "en": "Signed by the officer in charge",
+    },
     "portal.version.merchant-signed": {"zh": "当事人签名", "en": "Signed by the party"},
     "portal.version.merchant-uploaded": {
         "zh": "当事人自行签名后上传",
@@ -460,6 +464,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs.status.served": {"zh": "已送达", "en": "Served"},
     "docs.status.acknowledged": {"zh": "当事人已签收", "en": "Receipt signed"},
     "docs.action.sign": {"zh": "加盖单位电子印章", "en": "Seal with the unit's seal"},
+    "docs.action.officer_sign": {"zh": "承办人签名", "en": "Sign as officer"},
     "docs.action.serve": {"zh": "电子送达", "en": "Serve electronically"},
     "docs.action.proof": {"zh": "生成送达回证", "en": "Make the proof of service"},
     "docs.busy.render": {"zh": "正在生成文书……", "en": "Rendering the document..."},
@@ -467,10 +472,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "正在盖章并加盖可信时间戳……",
         "en": "Sealing and time-stamping...",
     },
+    "docs.busy.officer_sign": {
+        "zh": "正在以您的证书签名并加盖可信时间戳……",
+        "en": "Signing with your certificate and time-stamping...",
+    },
     "docs.busy.serve": {"zh": "正在送达……", "en": "Serving..."},
     "docs.busy.proof": {"zh": "正在生成送达回证……", "en": "Making the proof of service..."},
     "docs.done.sign": {"zh": "已盖章。", "en": "Sealed."},
+    "docs.done.officer_sign": {"zh": "已签名。", "en": "Signed."},
     "docs.done.serve": {"zh": "已送达。", "en": "Served."},
+    "docs.signers.title": {"zh": "签名顺序", "en": "Signatures in order"},
+    "docs.signers.none": {"zh": "尚无签名。", "en": "No signature yet."},
+    "docs.signer.unit-signed": {"zh": "行政机关印章", "en": "Seal of the authority"},
+    "docs.signer.officer-signed": {"zh": "承办人", "en": "Officer in charge"},
+    "docs.signer.merchant-signed": {"zh": "当事人签收", "en": "Acknowledged by the party"},
+    "docs.signer.merchant-uploaded": {
+        "zh": "当事人签收（自有证书）",
+        "en": "Acknowledged by the party (own certificate)",
+    },
+    "docs.officer.badge": {"zh": "您的执法证号", "en": "Your badge number"},
+    "docs.officer.no_badge": {
+        "zh": "您的账户没有执法证号，不能以本人证书签名。请管理员设置：",
+        "en": "Your account has no badge number, so you cannot sign with a certificate of "
+        "your own. An administrator sets it with:",
+    },
     "docs.done.proof": {"zh": "送达回证已生成。", "en": "Proof of service made."},
     "docs.service.title": {"zh": "送达记录", "en": "Service record"},
     "docs.service.served_at": {
