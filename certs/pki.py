@@ -9,7 +9,7 @@ Folder layout (everything a court needs to check our signatures is in ``trust_bu
     issuing.pem     issuing.key.pem       issues everything below
     tsa.pem                               the built-in RFC 3161 time-stamp authority now
     tsa/<serial>.pem (+ .key.pem)         every TSA certificate; a revoked or expiring one
-                                          is replaced (the first PKI's key: tsa.key.pem)
+                                          is replaced (older PKIs: tsa.key.pem)
     signing/<notBefore>-<serial>.pem (+ .key.pem)   package-signing certificates, never deleted
     ocsp/<notBefore>-<serial>.pem (+ .key.pem)      OCSP responder certificates, rotated
     issued/<serial>.pem (+ .key.pem for software keys)   unit, officer, merchant certificates
@@ -341,19 +341,12 @@ class Pki:
         if tsa_path.exists():
             tsa_cert = self._read_cert(tsa_path)
         else:
-            tsa_key = profiles.new_tsa_key()
-            save_private_key(self._path("tsa.key.pem"), tsa_key, self._passphrase)
-            tsa_cert = profiles.tsa_certificate(
-                tsa_key.public_key(),
-                label=label,
-                issuer=self.issuing,
-                issuer_key=self._issuer_key("issuing", self.issuing),
-                urls=self.urls,
-                now=now,
-                days=TSA_DAYS,
-            )
+            tsa_key, tsa_cert = self._new_tsa(now)
+            name = self._tsa_key_name(tsa_cert)
+            save_private_key(self._path(f"{name}.key.pem"), tsa_key, self._passphrase)
+            atomic_write(self._path(f"{name}.pem"), _pem(tsa_cert))
             atomic_write(tsa_path, _pem(tsa_cert))
-            self._keys["tsa"] = tsa_key
+            self._keys[name] = tsa_key
         try:
             self.issuing.verify_directly_issued_by(self.root)
             tsa_cert.verify_directly_issued_by(self.issuing)
@@ -442,16 +435,7 @@ class Pki:
         archived = self._path(f"{self._tsa_key_name(old)}.pem")
         if not archived.exists():
             atomic_write(archived, _pem(old))
-        key = profiles.new_tsa_key()
-        cert = profiles.tsa_certificate(
-            key.public_key(),
-            label=self.hostname,
-            issuer=self.issuing,
-            issuer_key=self._issuer_key("issuing", self.issuing),
-            urls=self.urls,
-            now=now,
-            days=TSA_DAYS,
-        )
+        key, cert = self._new_tsa(now)
         name = self._tsa_key_name(cert)
         save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
         atomic_write(self._path(f"{name}.pem"), _pem(cert))
@@ -464,6 +448,19 @@ class Pki:
             old.serial_number,
             cert.serial_number,
         )
+
+    def _new_tsa(self, now: datetime) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        key = profiles.new_tsa_key()
+        cert = profiles.tsa_certificate(
+            key.public_key(),
+            label=self.hostname,
+            issuer=self.issuing,
+            issuer_key=self._issuer_key("issuing", self.issuing),
+            urls=self.urls,
+            now=now,
+            days=TSA_DAYS,
+        )
+        return key, cert
 
     def tsa_certificates(self) -> list[x509.Certificate]:
         """Every certificate the built-in TSA has had, oldest first (tokens name any of them)."""

@@ -663,6 +663,17 @@ def _empty_slot(data: bytes, prefix: str) -> str | None:
     return None
 
 
+def _versions(session: Session, document_id: str) -> list[DocumentVersion]:
+    """Every version of a document, oldest first."""
+    return list(
+        session.scalars(
+            select(DocumentVersion)
+            .where(DocumentVersion.document_id == document_id)
+            .order_by(DocumentVersion.seq)
+        )
+    )
+
+
 def sign_as_officer(
     ctx: PortalContext, officer: OfficerRef, document_id: str, *, client: Client | None = None
 ) -> DocumentVersion:
@@ -677,13 +688,7 @@ def sign_as_officer(
 
     with ctx.sessions() as session:
         doc = _officer_document(session, officer, document_id)
-        versions = list(
-            session.scalars(
-                select(DocumentVersion)
-                .where(DocumentVersion.document_id == doc.id)
-                .order_by(DocumentVersion.seq)
-            )
-        )
+        versions = _versions(session, doc.id)
         refusal = _officer_signing_refusal(doc, versions, officer)
         if refusal is not None:
             raise refusal
@@ -714,13 +719,7 @@ def sign_as_officer(
     )
     with session_scope(ctx.sessions) as session:
         doc = _officer_document(session, officer, document_id)
-        versions = list(
-            session.scalars(
-                select(DocumentVersion)
-                .where(DocumentVersion.document_id == doc.id)
-                .order_by(DocumentVersion.seq)
-            )
-        )
+        versions = _versions(session, doc.id)
         refusal = _officer_signing_refusal(doc, versions, officer)
         if refusal is not None:
             raise refusal
@@ -1179,13 +1178,7 @@ def make_proof_of_service(
         unit = session.get(Unit, doc.unit_id)
         sender = session.get(User, doc.served_by_id) if doc.served_by_id else None
         assert merchant is not None and unit is not None
-        versions = list(
-            session.scalars(
-                select(DocumentVersion)
-                .where(DocumentVersion.document_id == doc.id)
-                .order_by(DocumentVersion.seq)
-            )
-        )
+        versions = _versions(session, doc.id)
         served_version = next(
             (v for v in reversed(versions) if v.created_at <= doc.served_at), versions[-1]
         )

@@ -100,3 +100,21 @@ def test_the_service_s_timestamper_follows_the_replacement(tmp_path: Path) -> No
     services.pki.revoke(old.serial_number, "keyCompromise")
     new = timestamper.stamp(b"two").certificates[0]
     assert new != old and services.tsa.credential.cert == new
+
+
+def test_a_pki_from_before_replacement_keeps_working(open_pki: Callable[..., Pki]) -> None:
+    """PKI folders made by earlier versions keep the TSA key in ``tsa.key.pem``."""
+    pki = open_pki()
+    cert = pki.tsa_credential().cert
+    name = f"{cert.serial_number:x}"
+    (pki.directory / "tsa" / f"{name}.key.pem").rename(pki.directory / "tsa.key.pem")
+    (pki.directory / "tsa" / f"{name}.pem").unlink()
+
+    old_layout = open_pki()
+    assert old_layout.tsa_credential().cert == cert
+    assert _stamp(old_layout, b"old layout")
+    old_layout.revoke(cert.serial_number, "superseded")
+    new = old_layout.tsa_credential().cert
+    assert (old_layout.directory / "tsa" / f"{new.serial_number:x}.key.pem").exists()
+    assert (old_layout.directory / "tsa" / f"{name}.pem").exists()  # the old one kept
+    assert {cert.serial_number, new.serial_number} <= _bundle_certs(old_layout)
