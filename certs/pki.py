@@ -61,6 +61,7 @@ from .keys import atomic_write, load_private_key, save_private_key
 from .locking import exclusive_lock
 from .profiles import common_name, dns_names
 from .registry import (
+    CertificateKind,
     IssuedCertificate,
     IssuerName,
     NewEntry,
@@ -392,22 +393,24 @@ class Pki:
             checked = self._tsa_checked
             if checked is not None and timedelta(0) <= now - checked < TSA_RECHECK:
                 return self._tsa
-            if not self._tsa_usable(self._tsa.cert, now) or self._tsa_replaced():
+            self._adopt_tsa_file()
+            if not self._tsa_usable(self._tsa.cert, now):
                 with exclusive_lock(self.directory / ".lock"):
-                    current = self._read_cert(self._path("tsa.pem"))
-                    if current != self._tsa.cert:
-                        self._tsa = self._tsa_from(current)
-                    if not self._tsa_usable(current, now):
+                    self._adopt_tsa_file()
+                    if not self._tsa_usable(self._tsa.cert, now):
                         self._replace_tsa(now)
             self._tsa_checked = now
             return self._tsa
 
-    def _tsa_replaced(self) -> bool:
-        """Whether another process pointed ``tsa.pem`` at a new certificate."""
+    def _adopt_tsa_file(self) -> None:
+        """Follow ``tsa.pem`` if another process pointed it at a new certificate (an
+        unreadable file is left to the next start-up, which reports it)."""
         try:
-            return self._read_cert(self._path("tsa.pem")) != self._tsa.cert
+            current = self._read_cert(self._path("tsa.pem"))
         except CertificateFileError:
-            return False
+            return
+        if current != self._tsa.cert:
+            self._tsa = self._tsa_from(current)
 
     def _tsa_usable(self, cert: x509.Certificate, now: datetime) -> bool:
         if now + TSA_RENEW_BEFORE >= cert.not_valid_after_utc:
@@ -436,12 +439,8 @@ class Pki:
         if not archived.exists():
             atomic_write(archived, _pem(old))
         key, cert = self._new_tsa(now)
-        name = self._tsa_key_name(cert)
-        save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
-        atomic_write(self._path(f"{name}.pem"), _pem(cert))
-        self.registry.add(NewEntry(cert, "issuing", "tsa", None, "software", name))
+        self._keep_issued(self._tsa_key_name(cert), key, cert, "tsa")
         atomic_write(self._path("tsa.pem"), _pem(cert))
-        self._keys[name] = key
         self._tsa = Credential(key, cert, (self.issuing, self.root))
         log.info(
             "replaced the TSA certificate %x (revoked or near expiry) by %x",
@@ -462,13 +461,29 @@ class Pki:
         )
         return key, cert
 
+    def _keep_issued(
+        self, name: str, key: PrivateKeyTypes, cert: x509.Certificate, kind: CertificateKind
+    ) -> None:
+        """Store a certificate the service issued to itself (under the lock): key file first,
+        then the register entry, then the certificate file (see the module docstring)."""
+        save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
+        self.registry.add(NewEntry(cert, "issuing", kind, None, "software", name))
+        atomic_write(self._path(f"{name}.pem"), _pem(cert))
+        self._keys[name] = key
+
+    def _certificates_in(self, folder: str) -> list[x509.Certificate]:
+        """The certificates in ``folder`` (not their keys), oldest first."""
+        certs = [
+            self._read_cert(p)
+            for p in (self.directory / folder).glob("*.pem")
+            if not p.name.endswith(".key.pem")
+        ]
+        return sorted(certs, key=lambda c: (c.not_valid_before_utc, c.serial_number))
+
     def tsa_certificates(self) -> list[x509.Certificate]:
         """Every certificate the built-in TSA has had, oldest first (tokens name any of them)."""
-        found = {self._tsa.cert.serial_number: self._tsa.cert}
-        for path in (self.directory / "tsa").glob("*.pem"):
-            if not path.name.endswith(".key.pem"):
-                cert = self._read_cert(path)
-                found.setdefault(cert.serial_number, cert)
+        found = {c.serial_number: c for c in self._certificates_in("tsa")}
+        found.setdefault(self._tsa.cert.serial_number, self._tsa.cert)
         return sorted(found.values(), key=lambda c: (c.not_valid_before_utc, c.serial_number))
 
     def issuing_credential(self) -> Credential:
@@ -508,12 +523,7 @@ class Pki:
 
     def signing_certificates(self) -> list[x509.Certificate]:
         """Every package-signing certificate ever issued here, oldest first."""
-        certs = []
-        for path in sorted((self.directory / "signing").glob("*.pem")):
-            if path.name.endswith(".key.pem"):
-                continue
-            certs.append(self._read_cert(path))
-        return sorted(certs, key=lambda c: (c.not_valid_before_utc, c.serial_number))
+        return self._certificates_in("signing")
 
     def package_signing_credential(self, now: datetime | None = None) -> Credential:
         """The current package-signing credential, rotated when older than the rotation age.
@@ -557,12 +567,7 @@ class Pki:
                         lifetime=self.signing_lifetime,
                     )
                     name = self._signing_name(cert)
-                    save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
-                    self.registry.add(
-                        NewEntry(cert, "issuing", "package-signing", None, "software", name)
-                    )
-                    atomic_write(self._path(f"{name}.pem"), _pem(cert))
-                    self._keys[name] = key
+                    self._keep_issued(name, key, cert, "package-signing")
                 credential = Credential(self._key(name, cert), cert, (self.issuing, self.root))
             self._signing = credential
             return credential
@@ -636,12 +641,7 @@ class Pki:
         return f"ocsp/{stamp}-{cert.serial_number:x}"
 
     def _ocsp_certificates(self) -> list[x509.Certificate]:
-        certs = [
-            self._read_cert(p)
-            for p in sorted((self.directory / "ocsp").glob("*.pem"))
-            if not p.name.endswith(".key.pem")
-        ]
-        return sorted(certs, key=lambda c: (c.not_valid_before_utc, c.serial_number))
+        return self._certificates_in("ocsp")
 
     def _ocsp_usable(self, cert: x509.Certificate, now: datetime, revoked: set[int]) -> bool:
         return (
@@ -668,11 +668,7 @@ class Pki:
             now=now,
             lifetime=OCSP_RESPONDER_LIFETIME,
         )
-        name = self._ocsp_name(cert)
-        save_private_key(self._path(f"{name}.key.pem"), key, self._passphrase)
-        self.registry.add(NewEntry(cert, "issuing", "ocsp-responder", None, "software", name))
-        atomic_write(self._path(f"{name}.pem"), _pem(cert))
-        self._keys[name] = key
+        self._keep_issued(self._ocsp_name(cert), key, cert, "ocsp-responder")
         return cert
 
     def ocsp_credential(self, now: datetime | None = None) -> Credential:

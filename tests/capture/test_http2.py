@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.capture.conftest import Captured, EngineRunner, capture_and_read
+from tests.fixtures.http_tsa import free_port
 from tests.fixtures.site import FixtureSite
 
 pytestmark = pytest.mark.chromium
@@ -62,13 +63,6 @@ async def _app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def h2_url(fixture_site: FixtureSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from hypercorn.asyncio import serve
@@ -77,7 +71,7 @@ def h2_url(fixture_site: FixtureSite, tmp_path_factory: pytest.TempPathFactory) 
     tmp = tmp_path_factory.mktemp("h2")
     (tmp / "cert.pem").write_bytes(fixture_site.https_cert_pem + fixture_site.ca_pem)
     (tmp / "key.pem").write_bytes(fixture_site.https_key_pem)
-    port = _free_port()
+    port = free_port()
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.certfile, config.keyfile = str(tmp / "cert.pem"), str(tmp / "key.pem")
