@@ -1,5 +1,5 @@
 # The two commands: `make run` (set up and start the whole service) and `make test`.
-.PHONY: run test setup lint bench clean
+.PHONY: run test setup lint bench lock clean
 VENV ?= .venv
 
 run: setup
@@ -10,6 +10,10 @@ setup:
 
 test:
 	scripts/test.sh
+
+# Re-resolve every Python dependency into requirements/*.lock (choices: requirements/pins.in).
+lock:
+	scripts/lock.sh
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy

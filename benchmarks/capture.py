@@ -127,7 +127,7 @@ def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
         "EVIDENCE_CAPTURE_ALLOW_PRIVATE": "true",
         "EVIDENCE_KEY_PASSPHRASE": "bench",
     }
-    exe = ROOT / ".venv" / "bin" / "evidence"
+    exe = Path(sys.executable).parent / "evidence"
     procs = [subprocess.Popen([str(exe), "worker"], env=env) for _ in range(workers)]
     time.sleep(3)  # let the workers start their browsers before the clock starts
     ids = [create_capture(services, url, user_id=None) for _ in range(jobs)]

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,11 @@ def run(workers: int | None) -> None:
     _print_init(services, result.admin_password)
     s = services.settings
     count = s.workers if workers is None else workers
-    supervisor = _WorkerSupervisor(count)
+    # uvicorn shuts down on SIGTERM, then restores the handler it found and raises the signal
+    # again; with the default handler that kills this process before ``finally`` could stop the
+    # workers. Our handler turns that second delivery into a normal exit, so ``finally`` runs.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    supervisor = WorkerSupervisor(count)
     supervisor.start()
     click.echo(f"serving on {s.effective_public_url} with {count} capture worker(s); Ctrl-C stops")
     try:
@@ -113,43 +118,102 @@ def run(workers: int | None) -> None:
         supervisor.stop()
 
 
-class _WorkerSupervisor:
-    """Keeps N ``evidence worker`` processes alive beside the web server."""
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
-    def __init__(self, count: int) -> None:
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to send this worker SIGTERM when the ``evidence run`` that started it dies, even
+    by ``kill -9``, so that no worker (nor its Chromium) outlives it; the worker handles SIGTERM
+    by finishing or handing back its job. Done in the worker rather than between fork and exec
+    (``preexec_fn`` is unsafe in a process with threads); the parent check afterwards closes the
+    window in which the parent could have died before the request was made."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent still forwards SIGTERM itself
+        return
+    if os.getppid() != parent_pid:
+        raise SystemExit(0)
+
+
+class WorkerSupervisor:
+    """Keeps N ``evidence worker`` processes alive beside the web server, and stops them with it.
+
+    A worker that exits is started again after a back-off that doubles up to a minute (a worker
+    that crashes at start must not spin), and resets once a worker has lived a minute. Workers
+    get their own session so that a Ctrl-C in the terminal reaches only this process, which then
+    stops them in order: SIGTERM (a worker finishes its capture or hands the job back), then
+    SIGKILL after ``grace_s`` (its lease expires and another worker retries the job).
+    """
+
+    def __init__(self, count: int, *, grace_s: float = 20.0) -> None:
         self.count = count
+        self.grace_s = grace_s
         self.procs: list[subprocess.Popen[bytes]] = []
-        self._stopping = False
+        self._started: list[float] = []
+        self._backoff: list[float] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "evidence_service.cli", "worker"])
+        return subprocess.Popen(
+            [sys.executable, "-m", "evidence_service", "worker", "--parent-pid", str(os.getpid())],
+            start_new_session=True,
+        )
 
     def start(self) -> None:
-        import threading
-
+        # Linux's parent-death signal follows the *thread* that forked: restarts come from the
+        # watcher thread, which lives until ``stop`` (and stop then ends those workers anyway).
         self.procs = [self._spawn() for _ in range(self.count)]
-        threading.Thread(target=self._watch, daemon=True).start()
+        now = time.monotonic()
+        self._started = [now] * self.count
+        self._backoff = [1.0] * self.count
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+        self._thread.start()
 
     def _watch(self) -> None:
-        while not self._stopping:
+        log = logging.getLogger(__name__)
+        while not self._stopping.wait(0.5):
             for i, proc in enumerate(self.procs):
-                if proc.poll() is not None and not self._stopping:
-                    logging.getLogger(__name__).warning(
-                        "worker %s exited with %s; restarting", proc.pid, proc.returncode
-                    )
+                if proc.poll() is None:
+                    continue
+                lived = time.monotonic() - self._started[i]
+                delay = 1.0 if lived > 60 else self._backoff[i]
+                log.warning(
+                    "worker %s exited with %s after %.0f s; restarting in %.0f s",
+                    proc.pid,
+                    proc.returncode,
+                    lived,
+                    delay,
+                )
+                if self._stopping.wait(delay):
+                    return
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
                     self.procs[i] = self._spawn()
-            time.sleep(1)
+                self._started[i] = time.monotonic()
+                self._backoff[i] = min(delay * 2, 60.0)
 
     def stop(self) -> None:
-        self._stopping = True
+        with self._lock:
+            self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
         for proc in self.procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 @main.command()
@@ -166,10 +230,19 @@ def serve() -> None:
 
 
 @main.command()
-def worker() -> None:
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Set by `evidence run`: stop when that process dies.",
+)
+def worker(parent_pid: int | None) -> None:
     """Run a capture worker until stopped (start as many as you like)."""
     from .worker import run_worker
 
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     services = _services()
     services.migrate()
     run_worker(services)

@@ -27,16 +27,22 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
 fi
-extra=""; stamp="$VENV/.installed"
-if [ $WANT_TEST = 1 ]; then extra="[test]"; stamp="$VENV/.installed-test"; fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing the Python package$extra"
+# Exactly the versions (and bytes: --require-hashes) of the committed lock file, then our own
+# package on top without resolving anything again. `make lock` rewrites the lock files.
+lock=requirements/run.lock; stamp="$VENV/.installed"
+if [ $WANT_TEST = 1 ]; then lock=requirements/test.lock; stamp="$VENV/.installed-test"; fi
+want="$(sha256sum "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing $lock into $VENV"
   log="$VENV/pip-install.log"
-  if ! "$VENV/bin/pip" install -q -e ".$extra" --config-settings editable_mode=compat >"$log" 2>&1; then
+  pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+  if ! { "${pip[@]}" install -q --require-hashes -r "$lock" &&
+         "${pip[@]}" install -q --no-deps --no-build-isolation -e . \
+           --config-settings editable_mode=compat; } >"$log" 2>&1; then
     grep -v "^WARNING: Location" "$log" >&2; echo "setup: pip install failed (log: $log)" >&2; exit 1
   fi
-  "$VENV/bin/python" -c "import evidence_service, capture, storage, signing, certs" 
-  touch "$stamp"
+  "${pip[@]}" check >>"$log" 2>&1 || { tail -20 "$log" >&2; echo "setup: inconsistent packages" >&2; exit 1; }
+  "$VENV/bin/python" -c "import evidence_service, capture, storage, signing, certs, workflow"
+  echo "$want" > "$stamp"
 fi

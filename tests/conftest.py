@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.site import FixtureSite, serve_fixture_site
+from tests.fixtures.venv import venv_command
 
 PG_ADMIN_URL = os.environ.get(
     "EVIDENCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -87,8 +88,7 @@ def service_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
 def run_cli(
     args: list[str], env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    exe = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "evidence"
-    cmd = [str(exe)] if exe.exists() else ["evidence"]
+    cmd = [str(venv_command("evidence"))]
     return subprocess.run(
         cmd + args, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -11,10 +11,10 @@ import pytest
 
 from tests.capture.conftest import Captured, EngineRunner, capture_and_read
 from tests.fixtures.site import LATIN1_BODY, LAZY_PNG, PRICE_TEXT, FixtureSite
+from tests.fixtures.venv import VENV_BIN
 
 pytestmark = pytest.mark.chromium
 
-VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 MICROS_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 

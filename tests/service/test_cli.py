@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fixtures.site import FixtureSite
+from tests.fixtures.venv import VENV_BIN
 
 pytestmark = pytest.mark.chromium
 
@@ -68,7 +69,7 @@ def test_cli_capture_writes_sealed_package_and_json(
     assert check.returncode == 0 and "Verification: OK" in check.stdout, check.stdout + check.stderr
 
     # Tools we did not write accept the real capture: py-wacz, warcio, Harvard LIL's verifier.
-    venv_bin = Path(__file__).resolve().parents[2] / ".venv" / "bin"
+    venv_bin = VENV_BIN
     validate = subprocess.run([str(venv_bin / "wacz"), "validate", "-f", str(out)],
                               capture_output=True, text=True, check=False)
     assert validate.returncode == 0, validate.stdout + validate.stderr

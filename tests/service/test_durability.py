@@ -16,10 +16,11 @@ from evidence_service.pipeline import create_capture
 from evidence_service.services import Services
 from storage.models import Capture, Job
 from tests.fixtures.site import FixtureSite
+from tests.fixtures.venv import venv_command
 from tests.service.conftest import make_settings, run_worker
 
 pytestmark = pytest.mark.chromium
-EVIDENCE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "evidence"
+EVIDENCE = venv_command("evidence")
 
 
 def _status(services: Services, capture_id: str) -> Capture:

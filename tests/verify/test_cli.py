@@ -9,11 +9,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.fixtures.venv import venv_command
 from tests.verify.conftest import copy_with_proofs, flip, member, rewrite
 from tests.verify.sealing import Authorities, Sealed
 
 REPO = Path(__file__).resolve().parents[2]
-EXE = REPO / ".venv" / "bin" / "evidence"
+EXE = venv_command("evidence")
 
 
 def run(

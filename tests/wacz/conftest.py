@@ -21,6 +21,7 @@ from certs.pki import Pki
 from signing.timestamp import LocalTimestamper
 from signing.tsa import TimeStampAuthority
 from signing.wacz_sign import PackageSigner
+from tests.fixtures.venv import venv_command
 
 HOST = "evidence.example.org"
 PAGE_URL = "https://shop.example.com/item/42?ref=ad"
@@ -174,8 +175,7 @@ def root_pem(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_wacz_validate(path: Path) -> subprocess.CompletedProcess[str]:
     """py-wacz's validator (the ``wacz`` command of this venv)."""
-    exe = REPO / ".venv" / "bin" / "wacz"
-    cmd = [str(exe)] if exe.exists() else ["wacz"]
+    cmd = [str(venv_command("wacz"))]
     return subprocess.run(
         [*cmd, "validate", "-f", str(path)],
         capture_output=True,
