@@ -36,7 +36,7 @@ from capture import CaptureEngine  # noqa: E402
 from capture.engine import CHROMIUM_ARGS  # noqa: E402
 from evidence_service.bootstrap import initialize  # noqa: E402
 from evidence_service.config import Settings  # noqa: E402
-from evidence_service.pipeline import create_capture, process_capture  # noqa: E402
+from evidence_service.sealing.pipeline import create_capture, process_capture  # noqa: E402
 from evidence_service.services import Services  # noqa: E402
 from storage.models import Capture  # noqa: E402
 from tests.fixtures.site import serve_fixture_site  # noqa: E402

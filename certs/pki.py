@@ -83,6 +83,10 @@ from .revocation import (
 from .subjects import SIGNER_KINDS, SignerKind, SubjectInfo, subject_name
 
 log = logging.getLogger(__name__)
+#: The log key is asked for on every tree head and every request for the trust bundle; loading
+#: it means decrypting it, so it is kept per PKI folder (shared by every Pki on that folder).
+_LOG_CREDENTIALS: dict[str, Credential] = {}
+_LOG_CREDENTIALS_LOCK = threading.Lock()
 
 __all__ = [
     "Credential",
@@ -101,8 +105,13 @@ TSA_RENEW_BEFORE = timedelta(days=365)
 #: How long :meth:`Pki.tsa_credential` trusts its last look at the register (a revocation made
 #: by another process, e.g. `evidence certs revoke`, takes effect within this time).
 TSA_RECHECK = timedelta(seconds=5)
-#: The transparency log's tree-head signing certificate (never beyond the issuing CA's end).
+#: The transparency log's tree-head signing certificate (never beyond the issuing CA's end),
+#: renewed for the same key this long before it expires. Its files: ``translog.pem`` and
+#: ``translog.key.pem`` in the PKI folder; replaced certificates stay as ``translog-<serial>.pem``
+#: because older tree heads name them.
 LOG_CERT_DAYS = 10 * 365
+LOG_CERT_RENEW_BEFORE = timedelta(days=90)
+LOG_KEY_NAME = "translog"
 #: Existing WACZ verifiers (authsign, wacz-signing) accept a signature only this long after
 #: the signing certificate's notBefore.
 VERIFIER_WINDOW = timedelta(days=7)
@@ -494,9 +503,8 @@ class Pki:
         self, public_key: ec.EllipticCurvePublicKey, now: datetime | None = None
     ) -> x509.Certificate:
         """A certificate for the transparency log's key (see :func:`profiles.log_certificate`),
-        valid ``LOG_CERT_DAYS`` but never beyond the issuing CA. The log keeps the key and the
-        certificate files itself (``evidence_service.transparency``); nothing is written here
-        or added to the register."""
+        valid ``LOG_CERT_DAYS`` but never beyond the issuing CA. Nothing is written here or added
+        to the register (:meth:`log_credential` keeps the files)."""
         return profiles.log_certificate(
             public_key,
             label=self.hostname,
@@ -505,6 +513,45 @@ class Pki:
             now=self._aware(now),
             days=LOG_CERT_DAYS,
         )
+
+    def log_credential(self, now: datetime | None = None) -> Credential:
+        """The transparency log's key with its certificate: the key is made on first use and
+        never changes (the log's id is its hash); the certificate is renewed for the same key
+        ``LOG_CERT_RENEW_BEFORE`` its end, the old one kept."""
+        now = self._aware(now)
+        cache_key = str(self.directory)
+        with _LOG_CREDENTIALS_LOCK:
+            cached = _LOG_CREDENTIALS.get(cache_key)
+        if cached is not None and now + LOG_CERT_RENEW_BEFORE < cached.cert.not_valid_after_utc:
+            return cached
+        cert_path = self._path(f"{LOG_KEY_NAME}.pem")
+        key_path = self._path(f"{LOG_KEY_NAME}.key.pem")
+        with exclusive_lock(self._path(".lock")):
+            key = load_private_key(key_path, self._passphrase) if key_path.exists() else None
+            cert = None
+            if key is not None and cert_path.exists():
+                cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            if key is None:
+                key = ec.generate_private_key(ec.SECP256R1())
+                save_private_key(key_path, key, self._passphrase)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise KeyFileError(f"{key_path} is not an ECDSA key; restore the PKI folder")
+            if cert is None or now + LOG_CERT_RENEW_BEFORE >= cert.not_valid_after_utc:
+                if cert is not None:
+                    old = self._path(f"{LOG_KEY_NAME}-{cert.serial_number:x}.pem")
+                    atomic_write(old, _pem(cert))
+                cert = self.issue_log_certificate(key.public_key(), now)
+                atomic_write(cert_path, _pem(cert))
+            if _public_der(key) != cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ):
+                raise CertificateFileError(
+                    f"{cert_path} does not belong to {key_path}; restore the PKI folder from backup"
+                )
+        credential = Credential(key, cert, (self.issuing, self.root))
+        with _LOG_CREDENTIALS_LOCK:
+            _LOG_CREDENTIALS[cache_key] = credential
+        return credential
 
     @property
     def root_fingerprint_sha256(self) -> str:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from evidence_service.security import hash_password, new_password
+from evidence_service.services import Services
 from storage.models import User
-
-from .security import hash_password, new_password
-from .services import Services
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from certs.pki import Pki
+from evidence_service import __version__
+from evidence_service.config import Settings
+from evidence_service.security import SecretBox
 from signing.timestamp import HttpTimestamper, LocalTimestamper, Timestamper
 from signing.tsa import TimeStampAuthority
 from signing.wacz_sign import PackageSigner
@@ -25,10 +29,6 @@ from storage.fs import FileStore
 from storage.jobs import JobQueue
 from storage.objects import ObjectStore
 from storage.s3 import S3Store
-
-from . import __version__
-from .config import Settings
-from .security import SecretBox
 
 
 @dataclass
@@ -133,11 +133,7 @@ class Services:
     def trust_bundle_pem(self) -> bytes:
         """Everything a verifier needs offline: root and issuing CA, TSA, package-signing,
         OCSP-responder and transparency-log certificates, and the current CRLs."""
-        from .transparency import log_credential
-
-        log_cert = log_credential(self).cert
-        from cryptography.hazmat.primitives.serialization import Encoding
-
+        log_cert = self.pki.log_credential().cert
         return (
             self.pki.export_bundle_pem()
             + b"# Transparency log signing certificate\n"

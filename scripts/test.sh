@@ -29,5 +29,6 @@ fi
 
 echo "test: ruff"; "$VENV/bin/ruff" check .
 echo "test: mypy"; "$VENV/bin/mypy"
+echo "test: import layout"; "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
 echo "test: pytest"
 exec "$VENV/bin/pytest" "$@"

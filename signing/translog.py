@@ -1,7 +1,7 @@
 """Transparency-log mathematics (RFC 9162, Certificate Transparency 2.0) and signed tree heads.
 
 Pure: no database, no clock of its own, no network. The service's log
-(``evidence_service.transparency``) supplies leaf hashes through :class:`LeafSource` and,
+(``evidence_service.sealing.transparency``) supplies leaf hashes through :class:`LeafSource` and,
 optionally, a :class:`NodeCache` of complete subtrees; the court verifier uses the
 ``verify_*`` functions with nothing but the JSON it was given and the trust anchors.
 

@@ -364,7 +364,7 @@ def complete_setup(ctx: PortalContext, form: SetupForm, *, client: Client | None
     and the confirmation recorded in one transaction, after the slow parts (certificate,
     PDF) are done: a failure half-way leaves the code usable.
     """
-    from .records import insert_address_confirmation, render_address_confirmation
+    from .document_versions import insert_address_confirmation, render_address_confirmation
 
     key = _client_key(client, "setup")
     now = ctx.now()

@@ -77,7 +77,7 @@ def _serve(app: object, port: int) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    from evidence_service.app import create_app
+    from evidence_service.web.app import create_app
 
     data = tmp_path_factory.mktemp("pki-served")
     port = free_port()

@@ -1,7 +1,7 @@
 """Fixtures for the merchant portal: a service with two units, officers, merchants that have
 set up their accounts (or not), documents served on them, and logged-in web clients.
 
-Everything is made through the real code paths (``workflow.merchants``/``workflow.service``:
+Everything is made through the real code paths (``workflow.merchants``/``workflow.serving``:
 real PKI, real PDFs, real signatures), once per module where tests only read.
 """
 
@@ -17,17 +17,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from evidence_service.app import create_app
 from evidence_service.bootstrap import initialize
-from evidence_service.portal.deps import build_context, officer_ref
 from evidence_service.security import hash_password
 from evidence_service.services import Services
+from evidence_service.web.app import create_app
+from evidence_service.web.portal.deps import build_context, officer_ref
 from storage.models import User
 from tests.service.conftest import make_settings
-from workflow import merchants, service
+from workflow import merchants, serving
 from workflow.context import Client, OfficerRef, PortalContext
+from workflow.document_versions import address_confirmation
 from workflow.documents import sample_data
-from workflow.records import address_confirmation
 
 PASSWORD = "correct horse battery"
 OFFICER_PASSWORD = "officer password 1"
@@ -96,16 +96,16 @@ def setup_merchant(
             doc = address_confirmation(session, merchant_id)
             assert doc is not None
             doc_id = doc.id
-        service.merchant_sign(ctx, merchant_id, doc_id, password=PASSWORD)
+        serving.merchant_sign(ctx, merchant_id, doc_id, password=PASSWORD)
     return merchant_id
 
 
 def served_notice(ctx: PortalContext, officer: OfficerRef, merchant_id: str) -> str:
-    doc = service.create_document(
+    doc = serving.create_document(
         ctx, officer, merchant_id=merchant_id, template="order_to_correct", data=order_data()
     )
-    service.sign_as_unit(ctx, officer, doc)
-    service.serve(ctx, officer, doc)
+    serving.sign_as_unit(ctx, officer, doc)
+    serving.serve(ctx, officer, doc)
     return doc
 
 
@@ -156,18 +156,18 @@ def build_world(data_dir: Path) -> World:
     w.docs["ma"] = served_notice(ctx, w.alice, w.ids["ma"])
     w.docs["mb"] = served_notice(ctx, w.alice, w.ids["mb"])
     w.docs["mc"] = served_notice(ctx, w.bob, w.ids["mc"])
-    w.docs["ma_draft"] = service.create_document(
+    w.docs["ma_draft"] = serving.create_document(
         ctx, w.alice, merchant_id=w.ids["ma"], template="order_to_correct", data=order_data()
     )
     attachment = data_dir / "evidence.txt"
     attachment.write_text("进货单据说明\n", encoding="utf-8")
-    w.docs["mb_statement"] = service.submit_statement(
+    w.docs["mb_statement"] = serving.submit_statement(
         ctx,
         w.ids["mb"],
         w.docs["mb"],
         text="我公司已改正。",
         password=PASSWORD,
-        attachments=[service.UploadedFile("evidence.txt", attachment)],
+        attachments=[serving.UploadedFile("evidence.txt", attachment)],
     )
     return world
 

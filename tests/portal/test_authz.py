@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from storage.models import Document, DocumentVersion, PortalAudit
 from tests.portal.conftest import PASSWORD, World, csrf_of, officer_login, order_data
-from workflow import service
+from workflow import serving
 
 
 def _versions(world: World, doc_id: str) -> int:
@@ -109,7 +109,7 @@ def test_statement_attachment_only_for_its_merchant(
     merchant_client: Callable[[str], TestClient],
     officer_client: Callable[[str], TestClient],
 ) -> None:
-    view = service.document_for_officer(world.ctx, world.alice, world.docs["mb_statement"])
+    view = serving.document_for_officer(world.ctx, world.alice, world.docs["mb_statement"])
     att = view.attachments[0]
     url = f"/portal/documents/{world.docs['mb_statement']}/attachments/{att.id}"
     mb = merchant_client("mb")
@@ -263,7 +263,7 @@ def test_wrong_password_at_signing_signs_nothing(
         ).all()
         assert failed and failed[-1].ip == "testclient"
     # The right password still works afterwards (one failure does not lock).
-    service.merchants.check_password(world.ctx, world.ids["mb"], PASSWORD)
+    serving.merchants.check_password(world.ctx, world.ids["mb"], PASSWORD)
 
 
 def test_officer_cannot_serve_without_the_merchants_consent(

@@ -31,9 +31,9 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
 from capture.engine import CHROMIUM_ARGS
-from evidence_service.app import create_app
 from evidence_service.bootstrap import default_unit_name, initialize
 from evidence_service.services import Services
+from evidence_service.web.app import create_app
 from signing.pades import read_audit
 from storage.models import Document, DocumentVersion, Merchant
 from tests.fixtures.http_tsa import free_port

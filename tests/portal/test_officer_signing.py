@@ -31,9 +31,9 @@ from sqlalchemy import select
 
 from capture.engine import CHROMIUM_ARGS
 from evidence_service.bootstrap import default_unit_name, initialize
-from evidence_service.portal.deps import build_context, officer_ref
 from evidence_service.security import hash_password, hash_token, new_api_token
 from evidence_service.services import Services
+from evidence_service.web.portal.deps import build_context, officer_ref
 from storage.models import ApiToken, Document, PortalAudit, User
 from tests.conftest import run_cli
 from tests.fixtures.http_tsa import free_port
@@ -47,7 +47,7 @@ from tests.portal.conftest import (
 )
 from tests.seal.conftest import serve_app
 from tests.service.conftest import make_settings
-from workflow import service
+from workflow import serving
 from workflow.context import OfficerRef, PortalContext
 from workflow.errors import ConflictError
 
@@ -90,14 +90,14 @@ class Office:
     def sealed_notice(self, who: str = "alice") -> str:
         """A new order to correct, sealed by the unit (through the workflow: quicker)."""
         officer = self.officers[who]
-        doc = service.create_document(
+        doc = serving.create_document(
             self.ctx,
             officer,
             merchant_id=self.merchant_id,
             template="order_to_correct",
             data=order_data(),
         )
-        service.sign_as_unit(self.ctx, officer, doc)
+        serving.sign_as_unit(self.ctx, officer, doc)
         return doc
 
 
@@ -306,7 +306,7 @@ def test_officer_signs_after_the_seal_then_the_merchant_all_valid_in_order(
     assert r.status_code == 200 and r.json()["status"] == "served", r.text
     r = alice.post(f"/api/documents/{doc_id}/officer-signature")
     assert r.status_code == 409 and r.json()["detail"]["code"] == "already_served", r.text
-    service.merchant_sign(office.ctx, office.merchant_id, doc_id, password=PASSWORD)
+    serving.merchant_sign(office.ctx, office.merchant_id, doc_id, password=PASSWORD)
     doc = alice.get(f"/api/documents/{doc_id}").json()
     assert doc["status"] == "acknowledged"
     assert [v["kind"] for v in doc["versions"]][-1] == "merchant-signed"
@@ -373,7 +373,7 @@ def test_officer_without_badge_is_told_how_to_set_it_then_signs(office: Office) 
 def test_a_revoked_officer_certificate_is_not_silently_replaced(office: Office) -> None:
     officer = office.officers["dora"]
     first = office.sealed_notice()
-    service.sign_as_officer(office.ctx, officer, first)
+    serving.sign_as_officer(office.ctx, officer, first)
     with office.services.sessions() as session:
         user = session.get(User, officer.id)
         assert user is not None and user.signing_cert_serial
@@ -381,7 +381,7 @@ def test_a_revoked_officer_certificate_is_not_silently_replaced(office: Office) 
     office.services.pki.revoke(serial, "keyCompromise")
     second = office.sealed_notice()
     with pytest.raises(ConflictError) as caught:
-        service.sign_as_officer(office.ctx, officer, second)
+        serving.sign_as_officer(office.ctx, officer, second)
     assert caught.value.code == "officer_certificate_unusable"
     assert "evidence certs issue --kind officer" in str(caught.value)
     assert f"--id '{BADGES['dora']}'" in str(caught.value)
@@ -397,7 +397,7 @@ def test_a_revoked_officer_certificate_is_not_silently_replaced(office: Office) 
         "officer",
         SubjectInfo("Officer dora", organization=office.unit_a, officer_id=BADGES["dora"]),
     )
-    row = service.sign_as_officer(office.ctx, officer, second)
+    row = serving.sign_as_officer(office.ctx, officer, second)
     assert row.signer_serial == new.serial_hex
 
 
@@ -426,7 +426,7 @@ def _login(client: httpx.Client, username: str) -> None:
 
 def test_document_page_offers_the_button_only_when_allowed(office: Office) -> None:
     doc_id = office.sealed_notice()
-    draft = service.create_document(
+    draft = serving.create_document(
         office.ctx,
         office.officers["alice"],
         merchant_id=office.merchant_id,

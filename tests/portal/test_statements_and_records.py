@@ -18,7 +18,7 @@ from signing.pades import read_audit
 from signing.verify import validate_pdf
 from storage.models import Document, DocumentAttachment, DocumentVersion, PortalAudit
 from tests.portal.conftest import PASSWORD, World, csrf_of, order_data
-from workflow import service
+from workflow import serving
 from workflow.documents import validate_document
 
 
@@ -91,7 +91,7 @@ def test_statement_is_a_signed_pdf_with_hashed_attachments(
     assert set(names) == {"照片.png", "说明.txt"}
     assert names["照片.png"].content_type == "image/png"
     assert world.services.store.read_bytes(names["照片.png"].object_key) == png
-    doc, version = service.version_for_merchant(world.ctx, world.ids["ma"], statement_id, None)
+    doc, version = serving.version_for_merchant(world.ctx, world.ids["ma"], statement_id, None)
     assert doc.data["requests_hearing"] is True
     assert {a["name"]: a["sha256"] for a in doc.data["attachments"]} == {
         n: a.sha256 for n, a in names.items()
@@ -177,8 +177,8 @@ def test_service_records_and_proof_of_service(
             )
         ).one()
         assert served.at == doc.served_at and served.actor_id == f"user:{world.bob.id}"
-    proof_id = service.make_proof_of_service(world.ctx, world.bob, doc_id)
-    proof, version = service.version_for_officer(world.ctx, world.bob, proof_id, None)
+    proof_id = serving.make_proof_of_service(world.ctx, world.bob, doc_id)
+    proof, version = serving.version_for_officer(world.ctx, world.bob, proof_id, None)
     assert proof.kind == "proof_of_service" and proof.parent_id == doc_id
     assert proof.data["method"] == "electronic"
     assert proof.data["served_at"].startswith(doc.served_at.isoformat()[:19])

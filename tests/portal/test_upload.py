@@ -21,13 +21,13 @@ from signing.tsa import TimeStampAuthority
 from storage.models import Document, DocumentVersion, PortalAudit
 from tests.fixtures.http_tsa import free_port
 from tests.portal.conftest import World, csrf_of, served_notice
-from workflow import service
+from workflow import serving
 from workflow.documents import SignatureRequest, sign_document
 from workflow.errors import UploadRejectedError
 
 
 def _served_bytes(world: World, doc_id: str) -> bytes:
-    _, version = service.version_for_merchant(world.ctx, world.ids["ma"], doc_id, None)
+    _, version = serving.version_for_merchant(world.ctx, world.ids["ma"], doc_id, None)
     return world.services.store.read_bytes(version.object_key)
 
 
@@ -120,11 +120,11 @@ def test_properly_countersigned_pdf_is_accepted(
     status, kinds = _state(world, fresh_notice)
     assert status == "acknowledged"
     assert kinds == ["rendered", "unit-signed", "merchant-uploaded"]
-    _, latest = service.version_for_merchant(world.ctx, world.ids["ma"], fresh_notice, None)
+    _, latest = serving.version_for_merchant(world.ctx, world.ids["ma"], fresh_notice, None)
     assert world.services.store.read_bytes(latest.object_key) == signed
     assert latest.signer_serial is not None
     assert int(latest.signer_serial, 16) == int(own_cert.replace(":", ""), 16)
-    view = service.document_for_officer(world.ctx, world.alice, fresh_notice)
+    view = serving.document_for_officer(world.ctx, world.alice, fresh_notice)
     assert [c.kind for c in view.children] == ["proof_of_service"]
     assert view.audit[-1].action in ("document.upload_accepted", "proof_of_service.made")
     assert "document.upload_accepted" in [a.action for a in view.audit]
@@ -228,12 +228,12 @@ def test_untrusted_root_is_rejected_unless_added_to_the_trusted_roots(
     path = tmp_path / "foreign-signed.pdf"
     path.write_bytes(signed)
     with pytest.raises(UploadRejectedError) as caught:
-        service.merchant_upload(world.ctx, world.ids["ma"], fresh_notice, path)
+        serving.merchant_upload(world.ctx, world.ids["ma"], fresh_notice, path)
     assert any("does not chain to a trusted root" in r for r in caught.value.reasons)
     # With the merchant's CA among the extra trusted roots (settings), it is accepted.
     trusting = dataclasses.replace(
         world.ctx,
         trust_roots_pem=world.ctx.trust_roots_pem + foreign.root.public_bytes(Encoding.PEM),
     )
-    version = service.merchant_upload(trusting, world.ids["ma"], fresh_notice, path)
+    version = serving.merchant_upload(trusting, world.ids["ma"], fresh_notice, path)
     assert version.kind == "merchant-uploaded"

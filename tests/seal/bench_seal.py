@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from capture import CaptureEngine, CaptureOptions
-from evidence_service import pipeline
 from evidence_service.bootstrap import initialize
+from evidence_service.sealing import pipeline
 from evidence_service.services import Services
 from storage.models import Capture
 from tests.fixtures.site import serve_fixture_site

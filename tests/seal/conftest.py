@@ -39,7 +39,7 @@ def serve_app(services: Services, port: int) -> Iterator[str]:
     """The real app under uvicorn on 127.0.0.1:<port> (the port its PKI names)."""
     import uvicorn
 
-    from evidence_service.app import create_app
+    from evidence_service.web.app import create_app
 
     server = uvicorn.Server(
         uvicorn.Config(

@@ -12,7 +12,7 @@ import pytest
 
 from capture.wacz import WaczError, build_wacz, index_warc, pages_jsonl
 from certs import SubjectInfo
-from evidence_service.certificate import _local_revocation, service_seal_credential
+from evidence_service.sealing.certificate import _local_revocation, service_seal_credential
 from tests.fixtures.http_tsa import free_port
 from tests.seal.conftest import services_for
 from tests.wacz.conftest import write_capture

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from evidence_service.certificate import CertificateImages, qr_modules, render_certificate
-from evidence_service.certificate_pdf import certificate_face
-from evidence_service.pdf_writer import jpeg_image
+from evidence_service.sealing.certificate import CertificateImages, qr_modules, render_certificate
+from evidence_service.sealing.certificate_layout import certificate_face
+from evidence_service.sealing.pdf.writer import jpeg_image
 from signing.translog import canonical_json
 from tests.seal.conftest import run
 

@@ -150,7 +150,7 @@ def test_a_too_small_reservation_falls_back_to_measuring(
 
 
 def test_the_service_seal_is_replaced_when_revoked(tmp_path: Path) -> None:
-    from evidence_service.certificate import seal_name, service_seal_credential
+    from evidence_service.sealing.certificate import seal_name, service_seal_credential
     from tests.seal.conftest import services_for
 
     services = services_for(tmp_path / "data", free_port())

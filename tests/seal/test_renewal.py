@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.pki import Credential, load_pem_certificates
-from evidence_service import transparency
 from evidence_service.bootstrap import initialize
-from evidence_service.pipeline import create_capture
-from evidence_service.renewal import read_sidecar, renew_capture, renew_due
+from evidence_service.sealing import housekeeping, transparency
+from evidence_service.sealing.pipeline import create_capture
+from evidence_service.sealing.renewal import read_sidecar, renew_capture, renew_due
 from evidence_service.services import Services
 from signing.timestamp import LocalTimestamper
 from signing.translog import archive_input, canonical_json, verify_archive_chain
@@ -102,7 +102,7 @@ def test_worker_idle_path_publishes_proves_renews_and_audits(
     services, capture_id, _port = stored
     tlog = transparency.TransparencyLog(services)
     before = tlog.latest_sth()
-    transparency.periodic(services)
+    housekeeping.periodic(services)
     sth = tlog.latest_sth()
     assert sth is not None and sth != before and sth["tree_size"] >= 1
     sidecar, package_sha256 = _sidecar(services, capture_id)

@@ -17,8 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from evidence_service.bootstrap import initialize
-from evidence_service.pipeline import create_capture
-from evidence_service.transparency import TransparencyLog
+from evidence_service.sealing.pipeline import create_capture
+from evidence_service.sealing.transparency import TransparencyLog
 from storage.models import Capture
 from tests.conftest import run_cli
 from tests.fixtures.http_tsa import free_port, serve_tsa

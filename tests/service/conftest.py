@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from evidence_service.app import create_app
 from evidence_service.bootstrap import initialize
 from evidence_service.config import Settings
+from evidence_service.sealing.worker import Worker
 from evidence_service.services import Services
-from evidence_service.worker import Worker
+from evidence_service.web.app import create_app
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from evidence_service.bootstrap import initialize
-from evidence_service.cli import _export
-from evidence_service.pipeline import create_capture
+from evidence_service.cli.captures import export_object
+from evidence_service.sealing.pipeline import create_capture
 from evidence_service.services import Services
 from storage.errors import ImmutableObjectError
 from storage.models import Capture
@@ -58,18 +58,42 @@ def test_capture_time_stamped_by_openssl_tsa(
     ca = tmp_path / "tsa-ca.pem"
     ca.write_bytes(tsa.ca_pem)
     check = subprocess.run(
-        ["openssl", "ts", "-verify", "-data", str(tmp_path / "sig"), "-in",
-         str(tmp_path / "resp.tsr"), "-CAfile", str(ca), "-untrusted", str(chain)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-data",
+            str(tmp_path / "sig"),
+            "-in",
+            str(tmp_path / "resp.tsr"),
+            "-CAfile",
+            str(ca),
+            "-untrusted",
+            str(chain),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert "Verification: OK" in check.stdout, check.stdout + check.stderr
     # The token is the foreign TSA's, not ours: our root does not verify it.
     ours = tmp_path / "ours.pem"
     ours.write_bytes(services.pki.trust_bundle_pem())
     wrong = subprocess.run(
-        ["openssl", "ts", "-verify", "-data", str(tmp_path / "sig"), "-in",
-         str(tmp_path / "resp.tsr"), "-CAfile", str(ours)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "ts",
+            "-verify",
+            "-data",
+            str(tmp_path / "sig"),
+            "-in",
+            str(tmp_path / "resp.tsr"),
+            "-CAfile",
+            str(ours),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert "Verification: OK" not in wrong.stdout
 
@@ -98,7 +122,7 @@ def test_capture_stored_in_s3_under_object_lock(
     with pytest.raises(ImmutableObjectError):
         services.store.delete(key)
     out = tmp_path / "from-s3.wacz"
-    _export(services, key, out)
+    export_object(services, key, out)
     import hashlib
 
     assert hashlib.sha256(out.read_bytes()).hexdigest() == cap.package_sha256

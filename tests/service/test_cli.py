@@ -70,20 +70,30 @@ def test_cli_capture_writes_sealed_package_and_json(
 
     # Tools we did not write accept the real capture: py-wacz, warcio, Harvard LIL's verifier.
     venv_bin = VENV_BIN
-    validate = subprocess.run([str(venv_bin / "wacz"), "validate", "-f", str(out)],
-                              capture_output=True, text=True, check=False)
+    validate = subprocess.run(
+        [str(venv_bin / "wacz"), "validate", "-f", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert validate.returncode == 0, validate.stdout + validate.stderr
     with zipfile.ZipFile(out) as zf:
         (tmp_path / "data.warc.gz").write_bytes(zf.read("archive/data.warc.gz"))
-    warc_check = subprocess.run([str(venv_bin / "warcio"), "check", "-v",
-                                 str(tmp_path / "data.warc.gz")],
-                                capture_output=True, text=True, check=False)
+    warc_check = subprocess.run(
+        [str(venv_bin / "warcio"), "check", "-v", str(tmp_path / "data.warc.gz")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert warc_check.returncode == 0, warc_check.stdout + warc_check.stderr
     from certs.pki import fingerprint_sha256, load_pem_certificates
     from tests.fixtures.tools import wacz_signing_verify
 
-    roots = [fingerprint_sha256(c) for c in load_pem_certificates(bundle.read_bytes())
-             if c.issuer == c.subject]
+    roots = [
+        fingerprint_sha256(c)
+        for c in load_pem_certificates(bundle.read_bytes())
+        if c.issuer == c.subject
+    ]
     empty = tmp_path / "empty"
     empty.mkdir()
     lil = wacz_signing_verify(out, cert_roots=roots, ts_roots=roots, cwd=empty)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evidence_service.bootstrap import initialize
-from evidence_service.pipeline import create_capture
+from evidence_service.sealing.pipeline import create_capture
 from evidence_service.services import Services
 from storage.models import Capture, Job
 from tests.fixtures.site import FixtureSite

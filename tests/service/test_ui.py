@@ -14,10 +14,10 @@ import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
 from capture.engine import CHROMIUM_ARGS
-from evidence_service.app import create_app
 from evidence_service.bootstrap import initialize
+from evidence_service.sealing.worker import Worker
 from evidence_service.services import Services
-from evidence_service.worker import Worker
+from evidence_service.web.app import create_app
 from tests.fixtures.http_tsa import free_port
 from tests.fixtures.site import FixtureSite
 

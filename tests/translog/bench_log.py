@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from evidence_service import transparency
+from evidence_service.sealing import transparency
+from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
-from evidence_service.transparency import TransparencyLog
 from signing.translog import leaf_hash, merkle_root
 from tests.service.conftest import make_settings
 from tests.translog.conftest import bulk_leaves, leaf_input

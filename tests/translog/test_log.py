@@ -12,15 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import event, func, select, update
 
-from evidence_service import transparency
-from evidence_service.services import Services
-from evidence_service.transparency import (
+from evidence_service.sealing import transparency
+from evidence_service.sealing.transparency import (
     LogIntegrityError,
     NotIncludedError,
     TransparencyError,
     TransparencyLog,
     UnknownEntryError,
 )
+from evidence_service.services import Services
 from signing.translog import (
     LogProofError,
     leaf_hash,

@@ -13,8 +13,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect, sync_playwright
 
-from evidence_service.app import create_app
 from evidence_service.services import Services
+from evidence_service.web.app import create_app
 from tests.fixtures.http_tsa import free_port
 from tests.service.conftest import make_settings
 from tests.verify.conftest import flip, member, rewrite

@@ -1,0 +1,47 @@
+"""What a capture worker does when it has nothing to capture: publish the transparency log's
+tree head when due (and with it the new proofs sidecars), and once a day per process renew
+the archive time-stamps of packages whose certificates near expiry and audit the log.
+
+Its own module because it uses both the log and the renewal, which must not use each other
+both ways. Nothing here raises: a failure is logged and tried again at the next idle moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from evidence_service.sealing.renewal import publish_tree_head_if_due, renew_due
+from evidence_service.sealing.transparency import TransparencyLog
+from evidence_service.services import Services
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RENEW_EVERY_S", "periodic"]
+
+_LAST_RENEWAL: dict[str, float] = {}
+RENEW_EVERY_S = 24 * 3600.0
+
+
+def periodic(services: Services) -> None:
+    """Publish an STH when due (tree grew, last one older than 10 minutes) and, once a day per
+    process, renew packages whose certificates near expiry and audit the log."""
+    try:
+        publish_tree_head_if_due(services)
+    except Exception:
+        log.exception("publishing the transparency log's tree head failed; retrying later")
+    key = str(services.settings.data_dir)
+    last = _LAST_RENEWAL.get(key)
+    if last is not None and time.monotonic() - last < RENEW_EVERY_S:
+        return
+    _LAST_RENEWAL[key] = time.monotonic()
+    try:
+        renew_due(services)
+    except Exception:
+        log.exception("renewing archive time-stamps failed; retrying tomorrow")
+    try:  # the subtree cache makes tampering with stored entries invisible to proofs of
+        # other entries; the daily audit recomputes everything from the raw entries
+        for problem in TransparencyLog(services).audit():
+            log.error("transparency log audit: %s", problem)
+    except Exception:
+        log.exception("auditing the transparency log failed")

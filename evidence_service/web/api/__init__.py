@@ -1,0 +1,1 @@
+"""The REST API (OpenAPI at ``/docs``): captures and documents."""

@@ -1,0 +1,102 @@
+"""The FastAPI application: web UI, REST API, built-in TSA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from evidence_service import __version__
+from evidence_service.config import Settings
+from evidence_service.services import Services
+from evidence_service.web import pages
+from evidence_service.web.api import captures as captures_api
+from evidence_service.web.api import documents as documents_api
+from evidence_service.web.officer import accounts, captures, documents
+from evidence_service.web.portal import routes as portal
+from evidence_service.web.public import log, pki, tsa, verify
+
+DESCRIPTION = """
+Sealed web evidence for market-regulation enforcement.
+
+`POST /api/captures` queues a capture (the request is durable before the reply);
+`GET /api/captures/{id}` follows it through `queued → loading → sealing → stored` (or `failed`).
+A stored capture is a signed, RFC 3161 time-stamped WACZ 1.1.1 package, downloadable at
+`/api/captures/{id}/files/package`; `/api/trust-bundle` gives what a court needs to verify it.
+
+Authenticate with `Authorization: Bearer <token>` (create tokens in the web UI or with
+`evidence token create`).
+"""
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    services = services or Services(settings or Settings())
+    app = FastAPI(
+        title="evidence-service",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "captures", "description": "Sealed web captures"},
+            {"name": "trust", "description": "What verifiers need"},
+            {"name": "time-stamping", "description": "Built-in RFC 3161 TSA"},
+        ],
+    )
+    app.state.services = services
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=services.settings.session_key,
+        session_cookie="evidence_session",
+        same_site="lax",
+        https_only=services.settings.effective_public_url.startswith("https://"),
+        max_age=12 * 3600,
+    )
+    app.include_router(captures_api.router)
+    app.include_router(tsa.router)
+    app.include_router(pki.router)
+    app.include_router(log.router)
+    app.include_router(log.public_router)
+    app.include_router(verify.router)
+    app.include_router(documents_api.router)
+    app.include_router(portal.router)
+    app.include_router(documents.router)
+    app.include_router(accounts.router)
+    app.include_router(captures.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), "static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return JSONResponse(
+            status_code=422,
+            content={"detail": {"code": "invalid_request", "message": problems}},
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        detail: dict[str, Any] = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"code": f"http_{exc.status_code}", "message": str(exc.detail)}
+        )
+        if not request.url.path.startswith(("/api", "/tsa")) and "text/html" in request.headers.get(
+            "accept", ""
+        ):
+            return pages.render(
+                request, "error.html", exc.status_code, message=detail.get("message")
+            )
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": detail}, headers=exc.headers
+        )
+
+    return app

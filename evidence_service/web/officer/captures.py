@@ -1,0 +1,86 @@
+"""The officer's capture pages: the form ("Capture evidence"), the list, and a capture's page
+with its stages (queued → loading → sealing → stored) and then its files, hashes and times."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from evidence_service.sealing.capture_record import capture_record
+from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
+from evidence_service.web.auth import can_view, check_csrf, services_of
+from evidence_service.web.pages import render, require_officer
+from storage.models import Capture, User
+
+router = APIRouter(include_in_schema=False)
+MAX_COOKIE_FILE = 256 * 1024
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/captures", status_code=303)
+
+
+@router.get("/captures")
+def captures_page(request: Request) -> Response:
+    user = require_officer(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    return _captures(request, user)
+
+
+def _captures(
+    request: Request, user: User, *, error: str | None = None, url: str = "", status: int = 200
+) -> Response:
+    services = services_of(request)
+    with services.sessions() as session:
+        rows = session.scalars(select(Capture).order_by(Capture.created_at.desc()).limit(50)).all()
+        visible = [capture_record(c) for c in rows if can_view(user, c)]
+    return render(
+        request, "captures.html", status, user=user, captures=visible, error=error, url=url
+    )
+
+
+@router.post("/captures")
+async def submit_capture(
+    request: Request,
+    url: str = Form(...),
+    csrf: str = Form(""),
+    cookies: UploadFile | None = None,
+) -> Response:
+    check_csrf(request, csrf)
+    user = require_officer(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    services = services_of(request)
+    url = url.strip()
+    try:
+        cookie_list = []
+        if cookies is not None and cookies.filename:
+            data = await cookies.read(MAX_COOKIE_FILE + 1)
+            if len(data) > MAX_COOKIE_FILE:
+                raise CaptureRequestError("invalid_cookies", "The cookies file is too large.")
+            if data:
+                cookie_list = load_cookies(data, url)
+        capture_id = await run_in_threadpool(
+            create_capture, services, url, user_id=user.id, cookies=cookie_list
+        )
+    except CaptureRequestError as exc:
+        return _captures(request, user, error=f"{exc.code}: {exc}", url=url, status=422)
+    return RedirectResponse(f"/captures/{capture_id}", status_code=303)
+
+
+@router.get("/captures/{capture_id}")
+def capture_page(request: Request, capture_id: str) -> Response:
+    user = require_officer(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    services = services_of(request)
+    with services.sessions() as session:
+        cap = session.get(Capture, capture_id)
+        if cap is None or not can_view(user, cap):
+            return render(request, "error.html", 404, message=f"No capture {capture_id}")
+        record = capture_record(cap)
+    return render(request, "capture.html", user=user, c=record)

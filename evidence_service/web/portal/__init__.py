@@ -1,0 +1,1 @@
+"""The merchant portal: documents served on a merchant, its signatures and statements."""

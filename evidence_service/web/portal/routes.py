@@ -1,0 +1,605 @@
+"""The merchant portal's pages (``/portal``), server-rendered in Chinese and English.
+
+Sessions: the portal has its own cookie (``evidence_portal``, path ``/portal``, HttpOnly,
+SameSite=Lax) holding a random token whose SHA-256 names a ``merchant_sessions`` row. It is
+never the officers' session cookie, and nothing here reads that one: an officer's login
+grants nothing in the portal, a merchant's nothing outside it. The token is replaced at
+login (no session fixation) and the row ends at logout.
+
+CSRF: every form carries ``HMAC(session secret, token)``; a POST without the matching value
+is refused. Anonymous pages (login, setup) get a token too, so they are covered the same way.
+
+Errors: anything a merchant may not see -- another merchant's document, a version or file of
+it, an id that does not exist -- is the same 404 page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from evidence_service.web.auth import services_of
+from evidence_service.web.downloads import attachment_download, version_pdf
+from evidence_service.web.i18n import language, translate
+from evidence_service.web.portal.deps import client_of, local_time, portal_context, status_of
+from storage.models import Merchant
+from workflow import merchants, serving
+from workflow.context import PortalContext
+from workflow.document_versions import address_confirmation
+from workflow.errors import FieldError, PortalError, ThrottledError, UploadRejectedError
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/portal", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["local"] = local_time
+
+COOKIE = "evidence_portal"
+COOKIE_PATH = "/portal"
+UPLOAD_CHUNK = 1 << 20
+
+#: Error codes with a translated explanation (``portal.err.<code>``).
+KNOWN_ERRORS = {
+    "authentication_failed",
+    "invalid_setup_code",
+    "too_many_attempts",
+    "upload_rejected",
+    "already_signed",
+    "not_signable",
+    "conflict",
+    "invalid_input",
+    "invalid_document_data",
+    "csrf",
+}
+
+
+# -- cookie, CSRF, rendering ----------------------------------------------------------------
+
+
+def _token(request: Request) -> str | None:
+    value = request.cookies.get(COOKIE)
+    return value if value and len(value) <= 100 else None
+
+
+def _csrf_for(request: Request, token: str) -> str:
+    key = services_of(request).settings.session_key.encode()
+    return hmac.new(key, b"portal-csrf:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def _set_cookie(request: Request, response: Response, token: str) -> None:
+    secure = services_of(request).settings.effective_public_url.startswith("https://")
+    response.set_cookie(
+        COOKIE,
+        token,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        max_age=12 * 3600,
+    )
+
+
+def _check_csrf(request: Request, submitted: str) -> bool:
+    token = _token(request)
+    if not token or not submitted:
+        return False
+    return hmac.compare_digest(_csrf_for(request, token), submitted)
+
+
+def render(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    *,
+    merchant: Merchant | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    lang = language(request)
+    token = _token(request)
+    new_token = token is None
+    if token is None:
+        token = secrets.token_urlsafe(32)
+    context.update(
+        lang=lang,
+        t=lambda key: translate(lang, key),
+        merchant=merchant,
+        csrf=_csrf_for(request, token),
+        path=request.url.path,
+    )
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    if new_token:
+        _set_cookie(request, response, token)
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie("lang", lang, max_age=3600 * 24 * 365, samesite="lax")
+    response.headers["Cache-Control"] = "no-store"
+    # The signing page must not be framed by another site (clickjacking a signature).
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _error_page(
+    request: Request, exc: PortalError | None, status_code: int, merchant: Merchant | None
+) -> HTMLResponse:
+    return render(
+        request,
+        "portal_error.html",
+        status_code,
+        merchant=merchant,
+        error=_error_info(exc) if exc is not None else None,
+    )
+
+
+def _not_found(request: Request, merchant: Merchant | None) -> HTMLResponse:
+    return render(request, "portal_error.html", 404, merchant=merchant, error=None, missing=True)
+
+
+def _csrf_failed(request: Request, merchant: Merchant | None) -> HTMLResponse:
+    return render(
+        request,
+        "portal_error.html",
+        403,
+        merchant=merchant,
+        error={"code": "csrf", "message": "", "key": "portal.err.csrf"},
+    )
+
+
+def _error_info(exc: PortalError) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "code": exc.code,
+        "message": str(exc),
+        "key": f"portal.err.{exc.code}" if exc.code in KNOWN_ERRORS else None,
+    }
+    if isinstance(exc, FieldError):
+        info["fields"] = dict(exc.errors)
+    if isinstance(exc, UploadRejectedError):
+        info["reasons"] = exc.reasons
+    if isinstance(exc, ThrottledError):
+        info["retry_after"] = exc.retry_after
+    return info
+
+
+def _ctx(request: Request) -> PortalContext:
+    return portal_context(request)
+
+
+def _current(request: Request) -> Merchant | None:
+    return merchants.merchant_for_session(_ctx(request), _token(request))
+
+
+Gate = Merchant | Response
+
+
+def _gate(request: Request, *, need_consent: bool = True) -> Gate:
+    """The logged-in merchant, or where to send the browser instead: the login page, or the
+    service-address confirmation while it is unsigned."""
+    merchant = _current(request)
+    if merchant is None:
+        return RedirectResponse("/portal/login", status_code=303)
+    if need_consent and merchant.consent_signed_at is None:
+        return RedirectResponse("/portal/consent", status_code=303)
+    return merchant
+
+
+# -- log in, set up, log out ----------------------------------------------------------------
+
+
+@router.get("")
+@router.get("/")
+def home(request: Request) -> Response:
+    merchant = _gate(request)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    docs = serving.documents_for_merchant(_ctx(request), merchant.id)
+    return render(request, "portal_home.html", merchant=merchant, documents=docs)
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    if _current(request) is not None:
+        return RedirectResponse("/portal", status_code=303)
+    return render(request, "portal_login.html", error=None, credit_code="")
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    credit_code: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+) -> Response:
+    if not _check_csrf(request, csrf):
+        return _csrf_failed(request, None)
+    ctx = _ctx(request)
+    client = client_of(request)
+    try:
+        merchant_id = await run_in_threadpool(
+            merchants.authenticate, ctx, credit_code, password, client=client
+        )
+        token = await run_in_threadpool(merchants.start_session, ctx, merchant_id, client=client)
+    except PortalError as exc:
+        return render(
+            request,
+            "portal_login.html",
+            status_of(exc),
+            error=_error_info(exc),
+            credit_code=credit_code,
+        )
+    response = RedirectResponse("/portal", status_code=303)
+    _set_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    if not _check_csrf(request, csrf):
+        return _csrf_failed(request, _current(request))
+    merchants.end_session(_ctx(request), _token(request))
+    response = RedirectResponse("/portal/login", status_code=303)
+    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    return response
+
+
+@router.get("/setup")
+def setup_form(request: Request) -> Response:
+    return render(request, "portal_setup.html", error=None, form={})
+
+
+@router.post("/setup")
+async def setup(
+    request: Request,
+    code: str = Form(""),
+    password: str = Form(""),
+    password_repeat: str = Form(""),
+    contact_name: str = Form(""),
+    phone: str = Form(""),
+    email: str = Form(""),
+    address: str = Form(""),
+    csrf: str = Form(""),
+) -> Response:
+    if not _check_csrf(request, csrf):
+        return _csrf_failed(request, None)
+    ctx = _ctx(request)
+    client = client_of(request)
+    form = merchants.SetupForm(
+        code=code,
+        password=password,
+        password_repeat=password_repeat,
+        contact_name=contact_name,
+        phone=phone,
+        email=email,
+        address=address,
+    )
+    kept = {"contact_name": contact_name, "phone": phone, "email": email, "address": address}
+    try:
+        merchant_id = await run_in_threadpool(merchants.complete_setup, ctx, form, client=client)
+        token = await run_in_threadpool(merchants.start_session, ctx, merchant_id, client=client)
+    except PortalError as exc:
+        return render(
+            request, "portal_setup.html", status_of(exc), error=_error_info(exc), form=kept
+        )
+    response = RedirectResponse("/portal/consent", status_code=303)
+    _set_cookie(request, response, token)
+    return response
+
+
+@router.get("/consent")
+def consent(request: Request) -> Response:
+    merchant = _gate(request, need_consent=False)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    with _ctx(request).sessions() as session:
+        doc = address_confirmation(session, merchant.id)
+    if doc is None:
+        return _not_found(request, merchant)
+    return RedirectResponse(f"/portal/documents/{doc.id}", status_code=303)
+
+
+# -- documents ------------------------------------------------------------------------------
+
+
+def _doc_gate(request: Request, document_id: str) -> Gate:
+    """Before consent only the service-address confirmation itself may be opened."""
+    merchant = _gate(request, need_consent=False)
+    if not isinstance(merchant, Merchant) or merchant.consent_signed_at is not None:
+        return merchant
+    with _ctx(request).sessions() as session:
+        doc = address_confirmation(session, merchant.id)
+    if doc is not None and doc.id == document_id:
+        return merchant
+    return RedirectResponse("/portal/consent", status_code=303)
+
+
+def _document_page(
+    request: Request,
+    merchant: Merchant,
+    document_id: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    ctx = _ctx(request)
+    try:
+        view = serving.document_for_merchant(ctx, merchant.id, document_id)
+    except PortalError:
+        return _not_found(request, merchant)
+    fresh = merchants.merchant_for_session(ctx, _token(request)) or merchant
+    return render(
+        request,
+        "portal_document.html",
+        status_code,
+        merchant=fresh,
+        view=view,
+        error=extra.pop("error", None),
+        **extra,
+    )
+
+
+@router.get("/documents/{document_id}")
+async def document_page(request: Request, document_id: str) -> Response:
+    merchant = _doc_gate(request, document_id)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    ctx = _ctx(request)
+    try:
+        await run_in_threadpool(
+            serving.record_open, ctx, merchant.id, document_id, client=client_of(request)
+        )
+    except PortalError:
+        return _not_found(request, merchant)
+    done = request.query_params.get("done")
+    return _document_page(request, merchant, document_id, done=done)
+
+
+@router.get("/documents/{document_id}/file")
+def document_file(request: Request, document_id: str, v: int | None = None) -> Response:
+    merchant = _doc_gate(request, document_id)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    ctx = _ctx(request)
+    try:
+        doc, version = serving.version_for_merchant(ctx, merchant.id, document_id, v)
+    except PortalError:
+        return _not_found(request, merchant)
+    return version_pdf(ctx.store, doc, version)
+
+
+@router.get("/documents/{document_id}/attachments/{attachment_id}")
+def attachment_file(request: Request, document_id: str, attachment_id: int) -> Response:
+    merchant = _gate(request)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    ctx = _ctx(request)
+    try:
+        row = serving.attachment_for_merchant(ctx, merchant.id, document_id, attachment_id)
+    except PortalError:
+        return _not_found(request, merchant)
+    return attachment_download(ctx.store, row)
+
+
+@router.post("/documents/{document_id}/sign")
+async def sign_document(
+    request: Request, document_id: str, password: str = Form(""), csrf: str = Form("")
+) -> Response:
+    merchant = _doc_gate(request, document_id)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    if not _check_csrf(request, csrf):
+        return _csrf_failed(request, merchant)
+    ctx = _ctx(request)
+    try:
+        await run_in_threadpool(
+            serving.merchant_sign,
+            ctx,
+            merchant.id,
+            document_id,
+            password=password,
+            client=client_of(request),
+        )
+    except PortalError as exc:
+        if status_of(exc) == 404:
+            return _not_found(request, merchant)
+        return _document_page(
+            request, merchant, document_id, status_of(exc), error=_error_info(exc)
+        )
+    target = "/portal" if merchant.consent_signed_at is None else None
+    return RedirectResponse(
+        target or f"/portal/documents/{document_id}?done=signed", status_code=303
+    )
+
+
+async def _spool(ctx: PortalContext, upload: UploadFile, limit: int, suffix: str) -> Path | None:
+    """Write an upload to a private temporary file, reading at most ``limit + 1`` bytes;
+    None when it is larger than ``limit``."""
+    ctx.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = ctx.work_dir / f"upload-{secrets.token_hex(12)}{suffix}"
+    size = 0
+    with open(path, "wb") as fh:
+        while chunk := await upload.read(UPLOAD_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                fh.close()
+                path.unlink(missing_ok=True)
+                return None
+            fh.write(chunk)
+    return path
+
+
+async def _with_spooled(
+    ctx: PortalContext, uploads: list[UploadFile], limit: int, suffix: str
+) -> tuple[list[tuple[str, Path]], str | None]:
+    spooled: list[tuple[str, Path]] = []
+    for upload in uploads:
+        if not upload.filename:
+            continue
+        path = await _spool(ctx, upload, limit, suffix)
+        if path is None:
+            for _, p in spooled:
+                p.unlink(missing_ok=True)
+            return [], f"{upload.filename}: too large ({limit // (1024 * 1024)} MB at most)"
+        spooled.append((upload.filename, path))
+    return spooled, None
+
+
+def _answering(request: Request, document_id: str, csrf: str) -> Gate:
+    """The merchant posting a file or statement about one of its documents, or the response
+    that stops the post (login or consent, a CSRF refusal, 404 for a document it may not
+    see). Checked before any upload is copied into the work folder, so a post about someone
+    else's document leaves nothing there."""
+    merchant = _gate(request)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    if not _check_csrf(request, csrf):
+        return _csrf_failed(request, merchant)
+    try:
+        serving.document_for_merchant(_ctx(request), merchant.id, document_id)
+    except PortalError:
+        return _not_found(request, merchant)
+    return merchant
+
+
+@router.post("/documents/{document_id}/upload")
+async def upload_signed(
+    request: Request,
+    document_id: str,
+    file: UploadFile = File(...),
+    csrf: str = Form(""),
+) -> Response:
+    merchant = _answering(request, document_id, csrf)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    ctx = _ctx(request)
+    spooled, problem = await _with_spooled(ctx, [file], ctx.max_upload_pdf_bytes, ".pdf")
+    if problem is not None or not spooled:
+        exc = UploadRejectedError([problem or "no file was sent"])
+        return _document_page(request, merchant, document_id, 422, error=_error_info(exc))
+    path = spooled[0][1]
+    try:
+        await run_in_threadpool(
+            serving.merchant_upload, ctx, merchant.id, document_id, path, client=client_of(request)
+        )
+    except PortalError as exc:
+        if status_of(exc) == 404:
+            return _not_found(request, merchant)
+        return _document_page(
+            request, merchant, document_id, status_of(exc), error=_error_info(exc)
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    return RedirectResponse(f"/portal/documents/{document_id}?done=uploaded", status_code=303)
+
+
+# -- statements -----------------------------------------------------------------------------
+
+
+def _statement_form(
+    request: Request,
+    merchant: Merchant,
+    document_id: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    try:
+        view = serving.document_for_merchant(_ctx(request), merchant.id, document_id)
+    except PortalError:
+        return _not_found(request, merchant)
+    if view.document.kind != "notice":
+        return _not_found(request, merchant)
+    ctx = _ctx(request)
+    return render(
+        request,
+        "portal_statement.html",
+        status_code,
+        merchant=merchant,
+        view=view,
+        error=extra.get("error"),
+        text=extra.get("text", ""),
+        requests_hearing=extra.get("requests_hearing", False),
+        max_files=ctx.max_attachments,
+        max_mb=ctx.max_attachment_bytes // (1024 * 1024),
+    )
+
+
+@router.get("/documents/{document_id}/statement")
+def statement_form(request: Request, document_id: str) -> Response:
+    merchant = _gate(request)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    return _statement_form(request, merchant, document_id)
+
+
+@router.post("/documents/{document_id}/statement")
+async def submit_statement(
+    request: Request,
+    document_id: str,
+    text: str = Form(""),
+    password: str = Form(""),
+    requests_hearing: bool = Form(False),
+    attachments: list[UploadFile] = File(default=[]),
+    csrf: str = Form(""),
+) -> Response:
+    merchant = _answering(request, document_id, csrf)
+    if not isinstance(merchant, Merchant):
+        return merchant
+    ctx = _ctx(request)
+    keep = {"text": text, "requests_hearing": requests_hearing}
+    if len([a for a in attachments if a.filename]) > ctx.max_attachments:
+        exc: PortalError = FieldError("attachments", f"at most {ctx.max_attachments} files")
+        return _statement_form(request, merchant, document_id, 422, error=_error_info(exc), **keep)
+    spooled, problem = await _with_spooled(ctx, attachments, ctx.max_attachment_bytes, ".bin")
+    if problem is not None:
+        exc = FieldError("attachments", problem)
+        return _statement_form(request, merchant, document_id, 422, error=_error_info(exc), **keep)
+    files = [serving.UploadedFile(name, path) for name, path in spooled]
+    try:
+        statement_id = await run_in_threadpool(
+            _submit,
+            ctx,
+            merchant.id,
+            document_id,
+            text,
+            password,
+            files,
+            requests_hearing,
+            client_of(request),
+        )
+    except PortalError as exc:
+        if status_of(exc) == 404:
+            return _not_found(request, merchant)
+        return _statement_form(
+            request, merchant, document_id, status_of(exc), error=_error_info(exc), **keep
+        )
+    finally:
+        for _, path in spooled:
+            path.unlink(missing_ok=True)
+    return RedirectResponse(f"/portal/documents/{statement_id}?done=statement", status_code=303)
+
+
+def _submit(
+    ctx: PortalContext,
+    merchant_id: str,
+    document_id: str,
+    text: str,
+    password: str,
+    files: list[serving.UploadedFile],
+    requests_hearing: bool,
+    client: Any,
+) -> str:
+    return serving.submit_statement(
+        ctx,
+        merchant_id,
+        document_id,
+        text=text,
+        password=password,
+        attachments=files,
+        requests_hearing=requests_hearing,
+        client=client,
+    )
