@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.site import FixtureSite, serve_fixture_site
-from tests.fixtures.venv import venv_command
+from tests.fixtures.venv import run_text, venv_command
 
 PG_ADMIN_URL = os.environ.get(
     "EVIDENCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -88,7 +88,4 @@ def service_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
 def run_cli(
     args: list[str], env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [str(venv_command("evidence"))]
-    return subprocess.run(
-        cmd + args, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    return run_text([venv_command("evidence"), *args], env=env, timeout=timeout)

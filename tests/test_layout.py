@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.venv import venv_command
+from tests.fixtures.venv import run_text, venv_command
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ["evidence_service", "workflow", "signing", "certs", "capture", "storage"]
@@ -30,15 +30,7 @@ OLD_MODULES = [
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run(
-        [str(venv_command("lint-imports")), "--no-cache"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_text([venv_command("lint-imports"), "--no-cache"], cwd=root, env=env)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from certs.pki import Pki
 from evidence_service.services import Services
 from signing.timestamp import Timestamper
 from tests.fixtures.http_tsa import free_port
+from tests.fixtures.nss import nss_trusting
 from tests.seal.conftest import PASSPHRASE, serve_app, services_for
 from workflow.documents import seal
 
@@ -76,28 +77,6 @@ class Case:
         return env
 
 
-def _nssdb(directory: Path, root_pem: Path) -> str:
-    directory.mkdir()
-    for args in (
-        ("certutil", "-N", "-d", f"sql:{directory}", "--empty-password"),
-        (
-            "certutil",
-            "-A",
-            "-d",
-            f"sql:{directory}",
-            "-n",
-            "root",
-            "-t",
-            "CT,C,C",
-            "-i",
-            str(root_pem),
-        ),
-    ):
-        proc = run(*args)
-        assert proc.returncode == 0, proc.stderr
-    return f"sql:{directory}"
-
-
 @pytest.fixture(scope="session")
 def case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
     base = tmp_path_factory.mktemp("documents")
@@ -121,7 +100,7 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
         pki.issuing.public_bytes(Encoding.PEM)
         + pki.tsa_credential().cert.public_bytes(Encoding.PEM)
     )
-    nss = _nssdb(base / "nss", root_pem)
+    nss = nss_trusting(base / "nss", root_pem)
     try:
         with serve_app(services, port) as url:
             yield Case(services, url, data_dir, port, bundle, root_pem, chain_pem, nss)

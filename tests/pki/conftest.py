@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs import hsm
@@ -25,6 +24,7 @@ from certs.pki import Pki
 from evidence_service.config import Settings
 from evidence_service.services import Services
 from tests.fixtures.http_tsa import free_port
+from tests.fixtures.nss import nss_factory
 
 PASSPHRASE = "pki test passphrase"
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -168,39 +168,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
 
 
 @pytest.fixture(scope="session")
-def nssdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[x509.Certificate], str]]:
-    """``make(root)`` -> an NSS database trusting ``root`` for pdfsig (cached per root)."""
-    base = tmp_path_factory.mktemp("nss")
-    made: dict[bytes, str] = {}
-
-    def make(root: x509.Certificate) -> str:
-        fp = root.fingerprint(hashes.SHA256())
-        if fp in made:
-            return made[fp]
-        directory = base / fp.hex()[:16]
-        directory.mkdir()
-        root_pem = write_pem(directory / "root.pem", root)
-        for args in (
-            ("certutil", "-N", "-d", f"sql:{directory}", "--empty-password"),
-            (
-                "certutil",
-                "-A",
-                "-d",
-                f"sql:{directory}",
-                "-n",
-                "root",
-                "-t",
-                "CT,C,C",
-                "-i",
-                str(root_pem),
-            ),
-        ):
-            proc = run(*args)
-            assert proc.returncode == 0, proc.stderr
-        made[fp] = f"sql:{directory}"
-        return made[fp]
-
-    yield make
+def nssdb(tmp_path_factory: pytest.TempPathFactory) -> Callable[[x509.Certificate], str]:
+    """``make(root)``: an NSS database trusting ``root`` for pdfsig (cached per root)."""
+    return nss_factory(tmp_path_factory.mktemp("nss"))
 
 
 def blank_pdf() -> bytes:

@@ -18,13 +18,12 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from evidence_service.config import Settings
 from evidence_service.services import Services
 from tests.conftest import run_cli
 from tests.fixtures.http_tsa import free_port
+from tests.fixtures.nss import nss_factory
 from tests.fixtures.site import FixtureSite
 
 PASSPHRASE = "seal test passphrase"
@@ -162,35 +161,5 @@ def sealed(tmp_path_factory: pytest.TempPathFactory, fixture_site: FixtureSite) 
 
 @pytest.fixture(scope="session")
 def nssdb(tmp_path_factory: pytest.TempPathFactory) -> Callable[[x509.Certificate], str]:
-    """``make(root)``: an NSS database trusting ``root`` (for pdfsig; C in the S/MIME slot)."""
-    base = tmp_path_factory.mktemp("nss")
-    made: dict[bytes, str] = {}
-
-    def make(root: x509.Certificate) -> str:
-        fp = root.fingerprint(hashes.SHA256())
-        if fp not in made:
-            directory = base / fp.hex()[:16]
-            directory.mkdir()
-            pem = directory / "root.pem"
-            pem.write_bytes(root.public_bytes(Encoding.PEM))
-            for args in (
-                ("certutil", "-N", "-d", f"sql:{directory}", "--empty-password"),
-                (
-                    "certutil",
-                    "-A",
-                    "-d",
-                    f"sql:{directory}",
-                    "-n",
-                    "root",
-                    "-t",
-                    "CT,C,C",
-                    "-i",
-                    str(pem),
-                ),
-            ):
-                proc = run(*args)
-                assert proc.returncode == 0, proc.stderr
-            made[fp] = f"sql:{directory}"
-        return made[fp]
-
-    return make
+    """``make(root)``: an NSS database trusting ``root`` for pdfsig (cached per root)."""
+    return nss_factory(tmp_path_factory.mktemp("nss"))

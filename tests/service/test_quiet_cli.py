@@ -17,7 +17,7 @@ import pytest
 
 from evidence_service.__main__ import quiet_known_warnings
 from tests.fixtures.tools import LOCKS, tool_site
-from tests.fixtures.venv import VENV_BIN, venv_command
+from tests.fixtures.venv import VENV_BIN, run_text, venv_command
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,7 @@ def newer_cryptography() -> Path:
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(venv_command("evidence")), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_text([venv_command("evidence"), *args], env=env, timeout=180)
 
 
 def test_the_newer_cryptography_really_warns_without_the_filter(
@@ -42,18 +35,8 @@ def test_the_newer_cryptography_really_warns_without_the_filter(
     """The control: importing pyHanko under cryptography 51 does warn, so the next test's
     silence is the filter's doing and not an accident of versions."""
     env = service_env(PYTHONPATH=str(newer_cryptography))
-    proc = subprocess.run(
-        [
-            str(VENV_BIN / "python"),
-            "-c",
-            "import cryptography, pyhanko.sign; print(cryptography.__version__)",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    script = "import cryptography, pyhanko.sign; print(cryptography.__version__)"
+    proc = run_text([VENV_BIN / "python", "-c", script], env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "51.0.1"
     assert "DSA is deprecated" in proc.stderr

@@ -23,6 +23,7 @@ from storage.errors import (
 )
 from storage.fs import FileStore
 from storage.objects import ObjectStore
+from tests.fixtures.venv import run_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -340,14 +341,8 @@ print(base, after_put, after_read)
 @pytest.mark.slow
 def test_one_gigabyte_object_streams_with_bounded_memory(tmp_path: Path) -> None:
     size = 1 << 30
-    proc = subprocess.run(
-        [sys.executable, "-c", _MEMORY_SCRIPT, str(tmp_path / "store"), str(size)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    args = [sys.executable, "-c", _MEMORY_SCRIPT, tmp_path / "store", str(size)]
+    proc = run_text(args, cwd=REPO, timeout=240)
     assert proc.returncode == 0, proc.stderr
     base, after_put, after_read = map(float, proc.stdout.split())
     assert after_put - base < 50, f"put grew peak RSS by {after_put - base:.0f} MB"

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.fixtures.venv import venv_command
+from tests.fixtures.venv import run_text, venv_command
 from tests.verify.conftest import copy_with_proofs, flip, member, rewrite
 from tests.verify.sealing import Authorities, Sealed
 
@@ -23,15 +23,7 @@ def run(
     base = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_")}
     base.update(env or {})
     cmd = [str(EXE)] if EXE.exists() else ["evidence"]
-    return subprocess.run(
-        [*cmd, "verify", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_text([*cmd, "verify", *args], env=base, cwd=cwd)
 
 
 def test_exit_codes_and_last_line(sealed: Sealed, bundle: Path, tmp_path: Path) -> None:
