@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import PortalAudit
+from storage.models import Document, PortalAudit
 
-from .context import Client
+from .context import Client, OfficerRef
 
-__all__ = ["audit_trail", "record"]
+__all__ = ["audit_trail", "record", "record_document_action"]
 
 
 def record(
@@ -55,6 +55,36 @@ def record(
     )
     session.add(row)
     return row
+
+
+def record_document_action(
+    session: Session,
+    action: str,
+    officer: OfficerRef,
+    doc: Document,
+    *,
+    at: datetime,
+    client: Client | None = None,
+    sha256_before: str | None = None,
+    sha256_after: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> PortalAudit:
+    """:func:`record` for what an officer did to a document: the unit, merchant and document
+    come from the document itself, so no call can name them inconsistently."""
+    return record(
+        session,
+        action,
+        actor_type="officer",
+        actor_id=officer.actor,
+        at=at,
+        client=client,
+        unit_id=doc.unit_id,
+        merchant_id=doc.merchant_id,
+        document_id=doc.id,
+        sha256_before=sha256_before,
+        sha256_after=sha256_after,
+        details=details,
+    )
 
 
 def audit_trail(

@@ -529,16 +529,13 @@ def create_document(
         session.add(doc)
         session.flush()
         add_version(session, doc.id, stored, kind="rendered", actor=officer.actor, at=now)
-        audit.record(
+        audit.record_document_action(
             session,
             "document.created",
-            actor_type="officer",
-            actor_id=officer.actor,
+            officer,
+            doc,
             at=now,
             client=client,
-            unit_id=unit_id,
-            merchant_id=merchant_id,
-            document_id=doc.id,
             sha256_after=stored.sha256,
             details={"template": template},
         )
@@ -558,7 +555,7 @@ def sign_as_unit(
         assert version is not None
         unit = session.get(Unit, doc.unit_id)
         assert unit is not None
-        unit_id, unit_name, merchant_id = unit.id, unit.name, doc.merchant_id
+        unit_id, unit_name = unit.id, unit.name
         key, seq, before = version.object_key, version.seq, version.sha256
     seal = unit_seal_serial(ctx, unit_id)
     now = ctx.now()
@@ -584,16 +581,13 @@ def sign_as_unit(
             expect_seq=seq,
         )
         doc.status = "signed"
-        audit.record(
+        audit.record_document_action(
             session,
             "document.unit_signed",
-            actor_type="officer",
-            actor_id=officer.actor,
+            officer,
+            doc,
             at=now,
             client=client,
-            unit_id=unit_id,
-            merchant_id=merchant_id,
-            document_id=doc.id,
             sha256_before=before,
             sha256_after=signature.stored.sha256,
             details={"certificate_serial": seal, "level": signature.result.level},
@@ -694,7 +688,7 @@ def sign_as_officer(
             raise refusal
         unit = session.get(Unit, doc.unit_id)
         assert unit is not None
-        unit_id, unit_name, merchant_id = unit.id, unit.name, doc.merchant_id
+        unit_name = unit.name
         version = versions[-1]
         key, seq, before = version.object_key, version.seq, version.sha256
         used_serials = {v.signer_serial for v in versions if v.kind == "officer-signed"}
@@ -732,16 +726,13 @@ def sign_as_officer(
             at=now,
             expect_seq=seq,
         )
-        audit.record(
+        audit.record_document_action(
             session,
             "document.officer_signed",
-            actor_type="officer",
-            actor_id=officer.actor,
+            officer,
+            doc,
             at=now,
             client=client,
-            unit_id=unit_id,
-            merchant_id=merchant_id,
-            document_id=doc.id,
             sha256_before=before,
             sha256_after=signature.stored.sha256,
             details={
@@ -782,16 +773,13 @@ def serve(
         doc.served_at = now
         doc.served_by_id = officer.id
         doc.status = "served"
-        audit.record(
+        audit.record_document_action(
             session,
             "document.served",
-            actor_type="officer",
-            actor_id=officer.actor,
+            officer,
+            doc,
             at=now,
             client=client,
-            unit_id=doc.unit_id,
-            merchant_id=doc.merchant_id,
-            document_id=doc.id,
             sha256_before=version.sha256,
             details={
                 "method": "electronic",
