@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certs import SubjectInfo
+from certs.errors import UnknownCertificateError
 from certs.pki import Pki
 from evidence_service.services import Services
 from signing.timestamp import Timestamper
@@ -34,6 +35,15 @@ UNIT = "示例市市场监督管理局"
 OFFICER_ID = "SL-2026-0001"
 OFFICER_2_ID = "SL-2026-0002"
 MERCHANT_CODE = "9144030071526726XG"
+HEAD_ID = "SL-HEAD-0001"
+# Officer-kind slots that a different person signs: the head approving, the legal reviewer,
+# the hearing officer and the recorder. One certificate per person and badge number.
+ROLE_OFFICERS = {
+    "head": (HEAD_ID, "赵局长"),
+    "reviewer": ("SL-REV-0001", "钱审核"),
+    "hearing_officer": ("SL-HEAR-0001", "孙主持"),
+    "recorder": ("SL-REC-0001", "李记录"),
+}
 
 
 def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Any:
@@ -159,3 +169,18 @@ def encrypted_pdf() -> bytes:
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def slot_signers(case: Case) -> dict[str, str]:
+    """Badge number of the person who signs each officer-kind slot: the two officers in
+    charge, and one certificate each for the head, reviewer, hearing officer and recorder
+    (issued once: a second certificate would make the badge number ambiguous)."""
+    for badge, name in ROLE_OFFICERS.values():
+        try:
+            case.pki.certificate(badge)
+        except UnknownCertificateError:
+            case.pki.issue("officer", SubjectInfo(name, organization=UNIT, officer_id=badge))
+    return {"officer": OFFICER_ID, "officer_2": OFFICER_2_ID} | {
+        slot: badge for slot, (badge, _name) in ROLE_OFFICERS.items()
+    }

@@ -10,6 +10,15 @@ as a forbidden change; filling an existing one is form filling.
 Slot names say who signs them: ``officer`` (``officer_2``...) an officer's certificate,
 ``unit`` the unit's seal, ``party`` the merchant's acknowledgement; ``sign_document`` picks
 the first empty slot of the signer's kind when no field name is given.
+
+Internal forms are signed by people who hold officer certificates in other roles: ``head``
+(the head of unit approving), ``reviewer`` (the legal reviewer), ``hearing_officer`` and
+``recorder`` (a hearing). Their slots are of the ``officer`` kind -- the certificate that
+fills them -- under a name of their own, so that ``sign_document`` never puts an officer's
+signature there by itself: these slots are filled only when named (``field_name``). Forms
+served on no one (approvals, reports) have no ``unit`` or ``party`` slot; the records a
+person confirms (inquiry, hearing) and the letters to a platform have a ``party`` slot for
+the person's or platform's signature in the portal (a merchant certificate).
 """
 
 from __future__ import annotations
@@ -80,6 +89,169 @@ def _slot(name: str, kind: SlotKind, zh: str, en: str) -> SignatureSlot:
 _OFFICER = _slot("officer", "officer", "承办人（签名）", "Officer in charge (signature)")
 _UNIT = _slot("unit", "unit", "行政机关（印章）", "Issuing authority (seal)")
 _PARTY = _slot("party", "merchant", "当事人签收", "Received by the party")
+
+# -- the case documents (立案 to 结案) ---------------------------------------------------------
+
+_OFFICER_2 = _slot("officer_2", "officer", "承办人（签名）", "Officer in charge (signature)")
+_HEAD = _slot("head", "officer", "负责人（签名）", "Head of unit (signature)")
+_NOTICE = (_OFFICER, _UNIT, _PARTY)  # served on the party: officer, unit seal, receipt
+_PLATFORM = _slot("party", "merchant", "平台经营者签收", "Received by the platform operator")
+
+_CASE_TYPES = [
+    DocumentType(
+        "case_source_registration",
+        "案件来源登记表",
+        "Case Source Registration",
+        schemas.CaseSourceRegistration,
+        "case_source_registration.html",
+        (_slot("officer", "officer", "登记人（签名）", "Registered by (signature)"), _HEAD),
+        "A lead as received (complaint, report, inspection, transfer, platform) and how the "
+        "officer proposes to handle it; internal.",
+    ),
+    DocumentType(
+        "filing_approval",
+        "立案审批表",
+        "Case Filing Approval",
+        schemas.FilingApproval,
+        "filing_approval.html",
+        (_OFFICER, _OFFICER_2, _HEAD),
+        "Verification findings, the no-penalty list check, two handling officers and the "
+        "head's decision to file; internal.",
+    ),
+    DocumentType(
+        "non_filing_approval",
+        "不予立案审批表",
+        "Approval Not to File a Case",
+        schemas.NonFilingApproval,
+        "non_filing_approval.html",
+        (_OFFICER, _HEAD),
+        "Why a lead is not filed, whether the complainant is told, the head's approval; internal.",
+    ),
+    DocumentType(
+        "inquiry_notice",
+        "询问通知书",
+        "Notice of Inquiry",
+        schemas.InquiryNotice,
+        "inquiry_notice.html",
+        _NOTICE,
+        "Asks the party to come for an inquiry: time, place, who and what to bring.",
+    ),
+    DocumentType(
+        "inquiry_record",
+        "询问笔录",
+        "Record of Inquiry",
+        schemas.InquiryRecord,
+        "inquiry_record.html",
+        (
+            _slot("officer", "officer", "询问人（签名）", "Inquirer (signature)"),
+            _slot("officer_2", "officer", "询问人（签名）", "Inquirer (signature)"),
+            _slot("party", "merchant", "被询问人（签名）", "Person inquired (signature)"),
+        ),
+        "The inquiry as it went: identity and rights stated, questions and answers, the "
+        "person's confirmation; the party reads and signs it in the portal.",
+    ),
+    DocumentType(
+        "evidence_preservation_notice",
+        "先行登记保存证据通知书",
+        "Notice of Registration and Preservation of Evidence",
+        schemas.EvidencePreservationNotice,
+        "evidence_preservation_notice.html",
+        _NOTICE,
+        "Evidence registered and preserved in advance: the items, where they are kept, the "
+        "period for a decision, the party's duties and remedies.",
+    ),
+    DocumentType(
+        "investigation_end_report",
+        "案件调查终结报告",
+        "Investigation Final Report",
+        schemas.InvestigationEndReport,
+        "investigation_end_report.html",
+        (_OFFICER, _OFFICER_2),
+        "Facts, evidence list, legal basis, discretion and the proposed outcome; internal.",
+    ),
+    DocumentType(
+        "case_review_form",
+        "案件审核表",
+        "Case Review Form",
+        schemas.CaseReviewForm,
+        "case_review_form.html",
+        (_slot("reviewer", "officer", "审核人（签名）", "Reviewer (signature)"),),
+        "The reviewer's opinion on facts, evidence, procedure, basis and discretion; legal "
+        "review and collective discussion for a major case; internal.",
+    ),
+    DocumentType(
+        "hearing_notice",
+        "听证通知书",
+        "Notice of Hearing",
+        schemas.HearingNotice,
+        "hearing_notice.html",
+        _NOTICE,
+        "When and where the hearing is held (at least seven days after the notice), who "
+        "presides, the party's rights.",
+    ),
+    DocumentType(
+        "hearing_record",
+        "听证笔录",
+        "Record of Hearing",
+        schemas.HearingRecord,
+        "hearing_record.html",
+        (
+            _slot(
+                "hearing_officer", "officer", "听证主持人（签名）", "Hearing officer (signature)"
+            ),
+            _slot("recorder", "officer", "记录员（签名）", "Recorder (signature)"),
+            _slot("party", "merchant", "当事人（签名）", "Party (signature)"),
+        ),
+        "The hearing: participants, the investigators' case, the party's statement and "
+        "defence, cross-examination and final statements.",
+    ),
+    DocumentType(
+        "no_penalty_decision",
+        "不予行政处罚决定书",
+        "Decision Not to Impose an Administrative Penalty",
+        schemas.NoPenaltyDecision,
+        "no_penalty_decision.html",
+        _NOTICE,
+        "No penalty: facts, grounds, basis, the guidance given and the correction verified.",
+    ),
+    DocumentType(
+        "closing_approval",
+        "结案审批表",
+        "Case Closing Approval",
+        schemas.ClosingApproval,
+        "closing_approval.html",
+        (_OFFICER, _OFFICER_2, _HEAD),
+        "Outcome, execution and publicity of the case, and the head's approval to close; internal.",
+    ),
+    DocumentType(
+        "payment_receipt",
+        "罚没款收据",
+        "Receipt for Fines and Confiscated Money",
+        schemas.PaymentReceipt,
+        "payment_receipt.html",
+        (_slot("unit", "unit", "收款单位（印章）", "Collecting authority (seal)"),),
+        "The electronic payment voucher for a decision: fine, surcharge, total, when and how paid.",
+    ),
+    DocumentType(
+        "assistance_request",
+        "协助调查函",
+        "Request for Assistance in an Investigation",
+        schemas.AssistanceRequest,
+        "assistance_request.html",
+        (_OFFICER, _UNIT, _PLATFORM),
+        "Asks an online trading platform for a seller's registration data, order records and "
+        "other data, by a deadline.",
+    ),
+    DocumentType(
+        "takedown_request",
+        "协助下架通知书",
+        "Request to Take Down Listings",
+        schemas.TakedownRequest,
+        "takedown_request.html",
+        (_OFFICER, _UNIT, _PLATFORM),
+        "Asks an online trading platform to take listings down (删除链接) by a deadline.",
+    ),
+]
 
 _TYPES = [
     DocumentType(
@@ -160,6 +332,7 @@ _TYPES = [
         ),
         "The party's written statement and defence, with the hashes of its attachments.",
     ),
+    *_CASE_TYPES,
 ]
 
 TEMPLATES: Mapping[str, DocumentType] = {t.key: t for t in _TYPES}
