@@ -40,10 +40,41 @@ _ALLOWED_SCHEMES = ("http", "https")
 _BAD_HOST_CHARS = re.compile(r"[\s<>\"{}|\\^`%]")
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries, with the name of the form, or None.
+
+    Why: a packet to such an address may end up at the IPv4 host (a 6to4 relay, a NAT64
+    gateway, a dual-stack socket), so ``http://[2002:7f00:1::]/`` is 127.0.0.1 in disguise.
+    The forms: IPv4-mapped ``::ffff:a.b.c.d``, 6to4 ``2002:AABB:CCDD::/48``, NAT64
+    ``64:ff9b::a.b.c.d``, IPv4-compatible ``::a.b.c.d`` (deprecated, RFC 4291 §2.5.5.1) and
+    Teredo (the client address, RFC 4380).
+    """
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, "IPv4-mapped"
+    if ip.sixtofour is not None:
+        return ip.sixtofour, "6to4"
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"
+    if ip.teredo is not None:
+        return ip.teredo[1], "Teredo"
+    if int(ip) >> 32 == 0 and int(ip) > 1:  # not :: nor ::1, which are themselves
+        return ipaddress.IPv4Address(int(ip)), "IPv4-compatible"
+    return None
+
+
 def address_class(ip: IPAddress) -> str | None:
-    """The kind of non-public address ``ip`` is, or None for a public unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return address_class(ip.ipv4_mapped)
+    """The kind of non-public address ``ip`` is, or None for a public unicast address.
+    An IPv6 address that embeds a non-public IPv4 address is that kind too."""
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
+        v4, form = inner
+        kind = address_class(v4)
+        if form == "IPv4-mapped":
+            return kind  # the IPv4 address itself, as a dual-stack socket writes it
+        if kind is not None:
+            return f"{kind} ({v4} embedded in the {form} address {ip})"
     if ip in METADATA_ADDRESSES:
         return "cloud metadata"
     if ip.is_loopback:
@@ -74,7 +105,7 @@ def blocked_reason(ip_text: str, *, allow_private: bool) -> str | None:
     kind = address_class(ip)
     if kind is None:
         return None
-    if allow_private and kind != "cloud metadata":
+    if allow_private and not kind.startswith("cloud metadata"):
         return None
     return kind
 

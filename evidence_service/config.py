@@ -95,6 +95,39 @@ class Settings(BaseSettings):
         "signs with its seal by default, and its certificate is issued on first run.",
     )
 
+    # -- the public verifier (/verify, /api/verify) -----------------------------------------
+    verify_max_upload_anonymous: int = Field(
+        512 * 1024 * 1024, gt=0, description="Largest upload (bytes) from a caller not signed in."
+    )
+    verify_max_upload_officer: int = Field(
+        8 * 1024 * 1024 * 1024, gt=0, description="Largest upload (bytes) from a signed-in officer."
+    )
+    verify_max_entries: int = Field(
+        10_000, gt=0, description="Most ZIP entries a package may have (a WACZ holds a few)."
+    )
+    verify_max_concurrent: int = Field(
+        2, ge=1, description="Verifications run at once per process; more wait 503."
+    )
+    verify_spool_reserve: int = Field(
+        1024 * 1024 * 1024,
+        ge=0,
+        description="Free bytes the data folder keeps when spooling uploads; below: 507.",
+    )
+
+    # -- mail (deadline reminders) ----------------------------------------------------------
+    smtp_host: str | None = Field(
+        None, description="SMTP server for deadline reminder mails; unset: no mails are sent."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field("evidence-service@localhost", description="From address of mails.")
+    smtp_ca_file: Path | None = Field(
+        None, description="PEM CA certificates to trust for the SMTP server's certificate."
+    )
+    smtp_timeout_s: float = Field(10.0, gt=0)
+
     # -- capture ----------------------------------------------------------------------------
     chromium_path: Path = Path("/usr/bin/chromium")
     capture_allow_private: bool = Field(
@@ -150,6 +183,11 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.data_dir / "objects"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Uploads being verified, kept here (not /tmp) so the free-space check is true."""
+        return self.data_dir / "spool"
 
     @property
     def work_dir(self) -> Path:

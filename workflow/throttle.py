@@ -22,7 +22,15 @@ from storage.models import AuthThrottle
 
 from .errors import ThrottledError
 
-__all__ = ["PASSWORD_ACCOUNT", "PASSWORD_CLIENT", "SETUP_CLIENT", "Throttle", "ThrottleRule"]
+__all__ = [
+    "PASSWORD_ACCOUNT",
+    "PASSWORD_CLIENT",
+    "SETUP_CLIENT",
+    "TOKEN_ACCOUNT",
+    "TOKEN_CLIENT",
+    "Throttle",
+    "ThrottleRule",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,10 @@ class ThrottleRule:
 PASSWORD_ACCOUNT = ThrottleRule(5, timedelta(minutes=15), timedelta(minutes=15))
 #: Per client address, across accounts (password spraying).
 PASSWORD_CLIENT = ThrottleRule(20, timedelta(minutes=15), timedelta(minutes=30))
+#: Per client address: API tokens that are unknown, revoked or of a disabled account.
+TOKEN_CLIENT = ThrottleRule(20, timedelta(minutes=15), timedelta(minutes=30))
+#: Per account: its revoked tokens (or tokens of the disabled account) presented again.
+TOKEN_ACCOUNT = ThrottleRule(10, timedelta(minutes=15), timedelta(minutes=15))
 #: Per client address: wrong setup codes.
 SETUP_CLIENT = ThrottleRule(10, timedelta(minutes=15), timedelta(minutes=30))
 

@@ -17,9 +17,13 @@ from evidence_service.services import Services
 from evidence_service.web import pages
 from evidence_service.web.api import captures as captures_api
 from evidence_service.web.api import documents as documents_api
+from evidence_service.web.auth import throttled
+from evidence_service.web.headers import SecurityHeaders
 from evidence_service.web.officer import accounts, captures, documents
 from evidence_service.web.portal import routes as portal
 from evidence_service.web.public import log, pki, tsa, verify
+from evidence_service.web.public.uploads import VerifierGate
+from workflow.errors import ThrottledError
 
 DESCRIPTION = """
 Sealed web evidence for market-regulation enforcement.
@@ -47,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ],
     )
     app.state.services = services
+    app.state.verifier_gate = VerifierGate(services.settings.verify_max_concurrent)
     app.add_middleware(
         SessionMiddleware,
         secret_key=services.settings.session_key,
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         https_only=services.settings.effective_public_url.startswith("https://"),
         max_age=12 * 3600,
     )
+    app.add_middleware(SecurityHeaders)
     app.include_router(captures_api.router)
     app.include_router(tsa.router)
     app.include_router(pki.router)
@@ -72,16 +78,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-        )
-        return JSONResponse(
-            status_code=422,
-            content={"detail": {"code": "invalid_request", "message": problems}},
-        )
-
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         detail: dict[str, Any] = (
@@ -92,11 +88,25 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if not request.url.path.startswith(("/api", "/tsa")) and "text/html" in request.headers.get(
             "accept", ""
         ):
-            return pages.render(
+            page = pages.render(
                 request, "error.html", exc.status_code, message=detail.get("message")
             )
+            page.headers.update(exc.headers or {})
+            return page
         return JSONResponse(
             status_code=exc.status_code, content={"detail": detail}, headers=exc.headers
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        detail = {"code": "invalid_request", "message": problems}
+        return await http_error(request, HTTPException(422, detail=detail))
+
+    @app.exception_handler(ThrottledError)
+    async def throttled_error(request: Request, exc: ThrottledError) -> Response:
+        return await http_error(request, throttled(exc))
 
     return app

@@ -133,3 +133,41 @@ def test_capture_refuses_internal_addresses_before_chromium(url: str, tmp_path: 
         asyncio.run(engine.capture(url, CaptureOptions(allow_private=False), workdir))
     assert engine.browser_version == ""
     assert not workdir.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "form", "inner", "kind"),
+    [
+        ("2002:7f00:1::", "6to4", "127.0.0.1", "loopback"),
+        ("2002:a00:1:1234::1", "6to4", "10.0.0.1", "private"),
+        ("::7f00:1", "IPv4-compatible", "127.0.0.1", "loopback"),
+        ("::c0a8:101", "IPv4-compatible", "192.168.1.1", "private"),
+        ("64:ff9b::a00:1", "NAT64", "10.0.0.1", "private"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo", "127.0.0.1", "loopback"),
+    ],
+)
+def test_ipv6_forms_that_embed_a_private_ipv4_address_are_refused(
+    address: str, form: str, inner: str, kind: str
+) -> None:
+    """Each IPv6 form that carries an IPv4 address is judged by that address, and the
+    refusal names it (6to4 for 127.0.0.1 used to pass as public)."""
+    with pytest.raises(BlockedAddressError) as info:
+        check_url(f"http://[{address}]/", allow_private=False)
+    message = str(info.value)
+    assert kind in message and inner in message and form in message, message
+
+
+def test_ipv4_mapped_form_is_the_ipv4_address_itself() -> None:
+    with pytest.raises(BlockedAddressError, match="loopback"):
+        check_url("http://[::ffff:127.0.0.1]/", allow_private=False)
+
+
+def test_an_embedded_public_ipv4_address_stays_public() -> None:
+    assert (
+        check_url("http://[2002:808:808::1]/", allow_private=False) == "http://[2002:808:808::1]/"
+    )
+
+
+def test_embedded_metadata_address_is_refused_even_with_allow_private() -> None:
+    with pytest.raises(BlockedAddressError, match="cloud metadata"):
+        check_url("http://[2002:a9fe:a9fe::]/latest/meta-data/", allow_private=True)

@@ -20,6 +20,7 @@ from evidence_service.sealing.capture_record import FILE_KINDS, CaptureRecord, c
 from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
 from evidence_service.services import Services
 from evidence_service.web.auth import can_view, require_api_user, services_of
+from evidence_service.web.params import Offset
 from storage.errors import CorruptObjectError, ObjectNotFoundError, StorageError
 from storage.models import Capture, User
 
@@ -87,7 +88,7 @@ def get_capture(capture_id: str, request: Request, user: ApiUser) -> CaptureReco
 
 @router.get("/captures", response_model=list[CaptureRecord], summary="Recent captures")
 def list_captures(
-    request: Request, user: ApiUser, limit: int = 50, offset: int = 0
+    request: Request, user: ApiUser, limit: int = 50, offset: Offset = 0
 ) -> list[CaptureRecord]:
     services = services_of(request)
     limit = max(1, min(limit, 200))

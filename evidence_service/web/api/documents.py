@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from evidence_service.web.auth import require_api_user
+from evidence_service.web.auth import client_of, require_api_user
 from evidence_service.web.downloads import attachment_download, version_pdf
-from evidence_service.web.portal.deps import client_of, http_error, officer_ref, portal_context
+from evidence_service.web.params import RowId
+from evidence_service.web.portal.deps import http_error, officer_ref, portal_context
 from storage.models import Document, DocumentVersion, Merchant, User
 from workflow import merchants, serving
 from workflow.errors import PortalError
@@ -352,7 +353,7 @@ async def proof_of_service(document_id: str, request: Request, user: ApiUser) ->
     responses={200: {"content": {"application/pdf": {}}}},
     summary="The PDF of one version",
 )
-def version_file(document_id: str, seq: int, request: Request, user: ApiUser) -> Response:
+def version_file(document_id: str, seq: RowId, request: Request, user: ApiUser) -> Response:
     ctx = portal_context(request)
     try:
         doc, version = serving.version_for_officer(ctx, officer_ref(user), document_id, seq)
@@ -366,7 +367,7 @@ def version_file(document_id: str, seq: int, request: Request, user: ApiUser) ->
     response_class=Response,
     summary="A statement's attachment",
 )
-def attachment(document_id: str, attachment_id: int, request: Request, user: ApiUser) -> Response:
+def attachment(document_id: str, attachment_id: RowId, request: Request, user: ApiUser) -> Response:
     ctx = portal_context(request)
     try:
         row = serving.attachment_for_officer(ctx, officer_ref(user), document_id, attachment_id)

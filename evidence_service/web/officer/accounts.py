@@ -7,9 +7,16 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from evidence_service.security import hash_password, hash_token, new_api_token, verify_password
-from evidence_service.web.auth import check_csrf, services_of, user_from_request
+from evidence_service.web.auth import (
+    check_csrf,
+    check_password_login,
+    services_of,
+    user_from_request,
+)
 from evidence_service.web.pages import login_redirect, render, require_officer
+from evidence_service.web.params import RowId
 from storage.models import ApiToken, User
+from workflow.errors import ThrottledError
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,18 +35,18 @@ def login(
     next: str = Form("/captures"),
 ) -> Response:
     check_csrf(request, csrf)
-    services = services_of(request)
-    with services.session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        ok = (
-            user is not None and not user.disabled and verify_password(password, user.password_hash)
-        )
-        if not ok or user is None:
-            return render(request, "login.html", 401, next=next, error="login.failed", user=None)
-        request.session.clear()
-        request.session["uid"] = user.id
-        request.session["pwv"] = user.password_hash[-16:]
-        must_change = user.must_change_password
+    try:
+        user = check_password_login(request, username, password)
+    except ThrottledError as exc:
+        page = render(request, "login.html", 429, next=next, error="login.throttled", user=None)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    if user is None:
+        return render(request, "login.html", 401, next=next, error="login.failed", user=None)
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.session["pwv"] = user.password_hash[-16:]
+    must_change = user.must_change_password
     target = "/account/password" if must_change else (next if next.startswith("/") else "/")
     return RedirectResponse(target, status_code=303)
 
@@ -128,7 +135,7 @@ def create_token(request: Request, name: str = Form(...), csrf: str = Form("")) 
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, csrf: str = Form("")) -> Response:
+def revoke_token(request: Request, token_id: RowId, csrf: str = Form("")) -> Response:
     check_csrf(request, csrf)
     user = require_officer(request)
     if isinstance(user, RedirectResponse):

@@ -78,9 +78,9 @@ def capture_page(request: Request, capture_id: str) -> Response:
     if isinstance(user, RedirectResponse):
         return user
     services = services_of(request)
-    with services.sessions() as session:
+    with services.sessions() as session:  # closed before rendering: render opens its own
         cap = session.get(Capture, capture_id)
-        if cap is None or not can_view(user, cap):
-            return render(request, "error.html", 404, message=f"No capture {capture_id}")
-        record = capture_record(cap)
+        record = capture_record(cap) if cap is not None and can_view(user, cap) else None
+    if record is None:
+        return render(request, "error.html", 404, message=f"No capture {capture_id}")
     return render(request, "capture.html", user=user, c=record)

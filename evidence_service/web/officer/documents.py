@@ -15,10 +15,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from evidence_service.web.auth import check_csrf
+from evidence_service.web.auth import check_csrf, client_of
 from evidence_service.web.downloads import attachment_download, version_pdf
 from evidence_service.web.pages import render, require_officer, templates
-from evidence_service.web.portal.deps import client_of, local_time, officer_ref, portal_context
+from evidence_service.web.params import RowId
+from evidence_service.web.portal.deps import local_time, officer_ref, portal_context
 from evidence_service.web.portal.deps import status_of as _status_of
 from storage.models import User
 from workflow import merchants, serving
@@ -360,7 +361,7 @@ async def proof(request: Request, document_id: str, csrf: str = Form("")) -> Res
 
 
 @router.get("/documents/{document_id}/versions/{seq}/file")
-def version_file(request: Request, document_id: str, seq: int) -> Response:
+def version_file(request: Request, document_id: str, seq: RowId) -> Response:
     who = _who(request)
     if isinstance(who, Response):
         return who
@@ -374,7 +375,7 @@ def version_file(request: Request, document_id: str, seq: int) -> Response:
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}")
-def attachment_file(request: Request, document_id: str, attachment_id: int) -> Response:
+def attachment_file(request: Request, document_id: str, attachment_id: RowId) -> Response:
     who = _who(request)
     if isinstance(who, Response):
         return who

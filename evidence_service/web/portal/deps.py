@@ -13,9 +13,9 @@ from fastapi import HTTPException, Request
 
 from evidence_service.security import hash_password, verify_password
 from evidence_service.services import Services
-from evidence_service.web.auth import services_of
+from evidence_service.web.auth import client_of, services_of
 from storage.models import User
-from workflow.context import Client, OfficerRef, PortalContext
+from workflow.context import OfficerRef, PortalContext
 from workflow.errors import (
     AuthenticationError,
     ConflictError,
@@ -76,13 +76,6 @@ def officer_ref(user: User) -> OfficerRef:
         display_name=user.display_name,
         unit_id=user.unit_id,
         is_admin=user.role == "admin",
-    )
-
-
-def client_of(request: Request) -> Client:
-    return Client(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
     )
 
 

@@ -27,10 +27,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from evidence_service.web.auth import services_of
+from evidence_service.web.auth import client_of, services_of
 from evidence_service.web.downloads import attachment_download, version_pdf
 from evidence_service.web.i18n import language, translate
-from evidence_service.web.portal.deps import client_of, local_time, portal_context, status_of
+from evidence_service.web.params import OptionalRowId, RowId
+from evidence_service.web.portal.deps import local_time, portal_context, status_of
 from storage.models import Merchant
 from workflow import merchants, serving
 from workflow.context import PortalContext
@@ -120,10 +121,7 @@ def render(
     if request.query_params.get("lang") in ("zh", "en"):
         response.set_cookie("lang", lang, max_age=3600 * 24 * 365, samesite="lax")
     response.headers["Cache-Control"] = "no-store"
-    # The signing page must not be framed by another site (clickjacking a signature).
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # Framing, CSP and referrer headers: evidence_service.web.headers, for every HTML page.
     return response
 
 
@@ -360,7 +358,7 @@ async def document_page(request: Request, document_id: str) -> Response:
 
 
 @router.get("/documents/{document_id}/file")
-def document_file(request: Request, document_id: str, v: int | None = None) -> Response:
+def document_file(request: Request, document_id: str, v: OptionalRowId = None) -> Response:
     merchant = _doc_gate(request, document_id)
     if not isinstance(merchant, Merchant):
         return merchant
@@ -373,7 +371,7 @@ def document_file(request: Request, document_id: str, v: int | None = None) -> R
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}")
-def attachment_file(request: Request, document_id: str, attachment_id: int) -> Response:
+def attachment_file(request: Request, document_id: str, attachment_id: RowId) -> Response:
     merchant = _gate(request)
     if not isinstance(merchant, Merchant):
         return merchant

@@ -27,6 +27,7 @@ from evidence_service.sealing.transparency import (
 )
 from evidence_service.web.auth import services_of, user_from_request
 from evidence_service.web.pages import render
+from evidence_service.web.params import DB_INT_MAX, Count, Index, OptionalIndex
 from signing.errors import TimestampError
 from storage.errors import ObjectNotFoundError, StorageError
 from storage.models import Capture
@@ -89,7 +90,7 @@ def latest_sth(request: Request, publish: bool = False) -> dict[str, Any]:
 
 
 @router.get("/sth/{tree_size}", summary="The signed tree head of a given size")
-def sth_of_size(request: Request, tree_size: int) -> dict[str, Any]:
+def sth_of_size(request: Request, tree_size: Count) -> dict[str, Any]:
     try:
         return _log(request).sth(tree_size)
     except TransparencyError as exc:
@@ -100,7 +101,7 @@ def sth_of_size(request: Request, tree_size: int) -> dict[str, Any]:
 def inclusion_proof(
     request: Request,
     leaf_hash: Annotated[str, Query(pattern=_HEX64, description="hex leaf hash")],
-    tree_size: int | None = None,
+    tree_size: OptionalIndex = None,
 ) -> dict[str, Any]:
     try:
         return _log(request).inclusion_proof(leaf_hash.lower(), tree_size)
@@ -109,7 +110,11 @@ def inclusion_proof(
 
 
 @router.get("/proof/consistency", summary="Consistency proof between two tree heads (§2.1.4)")
-def consistency_proof(request: Request, first: int, second: int) -> dict[str, Any]:
+def consistency_proof(
+    request: Request,
+    first: Annotated[int, Query(ge=0, le=DB_INT_MAX)],
+    second: Annotated[int, Query(ge=0, le=DB_INT_MAX)],
+) -> dict[str, Any]:
     try:
         return _log(request).consistency_proof(first, second)
     except TransparencyError as exc:
@@ -117,7 +122,7 @@ def consistency_proof(request: Request, first: int, second: int) -> dict[str, An
 
 
 @router.get("/entries/{index}", summary="One log entry")
-def entry(request: Request, index: int) -> dict[str, Any]:
+def entry(request: Request, index: Index) -> dict[str, Any]:
     tlog = _log(request)
     try:
         e = tlog.entry(index)
