@@ -20,6 +20,7 @@ import click
 from evidence_service import __version__
 from evidence_service.cli.accounts import token, user
 from evidence_service.cli.captures import capture, status_cmd
+from evidence_service.cli.cases import case_group
 from evidence_service.cli.certs import certs_group, trust
 from evidence_service.cli.documents import document_group, sign_command
 from evidence_service.cli.log import log_group, renew
@@ -54,5 +55,6 @@ for command in (
     document_group,
     log_group,
     renew,
+    case_group,
 ):
     main.add_command(command)

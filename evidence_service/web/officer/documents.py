@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -23,7 +24,7 @@ from evidence_service.web.portal.deps import local_time, officer_ref, portal_con
 from evidence_service.web.portal.deps import status_of as _status_of
 from storage.models import User
 from workflow import merchants, serving
-from workflow.context import OfficerRef
+from workflow.context import OfficerRef, PortalContext
 from workflow.errors import FieldError, NotFoundError, PortalError
 
 router = APIRouter(include_in_schema=False)
@@ -307,7 +308,24 @@ def document_page(request: Request, document_id: str) -> Response:
     return _document_page(request, *who, document_id)
 
 
-async def _act(request: Request, document_id: str, csrf: str, action: str) -> Response:
+#: The officer's document actions, by the last part of their URL: what each does and the
+#: ``done=`` flag the page shows afterwards. The proof of service is a new document, which
+#: the officer is taken to.
+_ACTIONS: dict[str, tuple[str, Callable[..., object]]] = {
+    "sign": ("sign", serving.sign_as_unit),
+    "officer-sign": ("officer_sign", serving.sign_as_officer),
+    "serve": ("serve", serving.serve),
+    "proof": ("proof", serving.make_proof_of_service),
+}
+
+
+@router.post("/documents/{document_id}/{action}")
+async def act(
+    request: Request,
+    document_id: str,
+    action: Literal["sign", "officer-sign", "serve", "proof"],
+    csrf: str = Form(""),
+) -> Response:
     check_csrf(request, csrf)
     who = _who(request)
     if isinstance(who, Response):
@@ -315,74 +333,46 @@ async def _act(request: Request, document_id: str, csrf: str, action: str) -> Re
     user, officer = who
     ctx = portal_context(request)
     client = client_of(request)
-    target = document_id
+    done, run = _ACTIONS[action]
     try:
-        if action == "sign":
-            await run_in_threadpool(
-                lambda: serving.sign_as_unit(ctx, officer, document_id, client=client)
-            )
-        elif action == "officer_sign":
-            await run_in_threadpool(
-                lambda: serving.sign_as_officer(ctx, officer, document_id, client=client)
-            )
-        elif action == "serve":
-            await run_in_threadpool(lambda: serving.serve(ctx, officer, document_id, client=client))
-        else:
-            target = await run_in_threadpool(
-                lambda: serving.make_proof_of_service(ctx, officer, document_id, client=client)
-            )
+        made = await run_in_threadpool(lambda: run(ctx, officer, document_id, client=client))
     except NotFoundError:
         return _not_found(request, user, f"No document {document_id}")
     except PortalError as exc:
         return _document_page(
             request, user, officer, document_id, _status_of(exc), error=_error(exc)
         )
-    return RedirectResponse(f"/documents/{target}?done={action}", status_code=303)
+    target = made if action == "proof" and isinstance(made, str) else document_id
+    return RedirectResponse(f"/documents/{target}?done={done}", status_code=303)
 
 
-@router.post("/documents/{document_id}/sign")
-async def sign(request: Request, document_id: str, csrf: str = Form("")) -> Response:
-    return await _act(request, document_id, csrf, "sign")
-
-
-@router.post("/documents/{document_id}/officer-sign")
-async def officer_sign(request: Request, document_id: str, csrf: str = Form("")) -> Response:
-    return await _act(request, document_id, csrf, "officer_sign")
-
-
-@router.post("/documents/{document_id}/serve")
-async def serve(request: Request, document_id: str, csrf: str = Form("")) -> Response:
-    return await _act(request, document_id, csrf, "serve")
-
-
-@router.post("/documents/{document_id}/proof")
-async def proof(request: Request, document_id: str, csrf: str = Form("")) -> Response:
-    return await _act(request, document_id, csrf, "proof")
+def _officer_file(
+    request: Request, document_id: str, fetch: Callable[[PortalContext, OfficerRef], Response]
+) -> Response:
+    """A file of one of the officer's unit's documents, or the sign-in / not-found page."""
+    who = _who(request)
+    if isinstance(who, Response):
+        return who
+    user, officer = who
+    try:
+        return fetch(portal_context(request), officer)
+    except NotFoundError:
+        return _not_found(request, user, f"No document {document_id}")
 
 
 @router.get("/documents/{document_id}/versions/{seq}/file")
 def version_file(request: Request, document_id: str, seq: RowId) -> Response:
-    who = _who(request)
-    if isinstance(who, Response):
-        return who
-    user, officer = who
-    ctx = portal_context(request)
-    try:
+    def fetch(ctx: PortalContext, officer: OfficerRef) -> Response:
         doc, version = serving.version_for_officer(ctx, officer, document_id, seq)
-    except NotFoundError:
-        return _not_found(request, user, f"No document {document_id}")
-    return version_pdf(ctx.store, doc, version)
+        return version_pdf(ctx.store, doc, version)
+
+    return _officer_file(request, document_id, fetch)
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}")
 def attachment_file(request: Request, document_id: str, attachment_id: RowId) -> Response:
-    who = _who(request)
-    if isinstance(who, Response):
-        return who
-    user, officer = who
-    ctx = portal_context(request)
-    try:
+    def fetch(ctx: PortalContext, officer: OfficerRef) -> Response:
         row = serving.attachment_for_officer(ctx, officer, document_id, attachment_id)
-    except NotFoundError:
-        return _not_found(request, user, f"No document {document_id}")
-    return attachment_download(ctx.store, row)
+        return attachment_download(ctx.store, row)
+
+    return _officer_file(request, document_id, fetch)
