@@ -268,6 +268,9 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     #: Serial (hex, as ``evidence certs list`` prints it) of the unit's seal certificate.
     seal_serial: Mapped[str | None] = mapped_column(String(64))
+    #: The unit's case-number prefix (文号 of its penalty cases, e.g. 示市监处 in
+    #: 示市监处〔2026〕12号); None: the first character of the name + 市监处.
+    case_number_prefix: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
@@ -460,14 +463,156 @@ class PortalAudit(Base):
         return f"PortalAudit(id={self.id!r}, action={self.action!r})"
 
 
+CASE_PROCEDURES = ("general", "simplified", "fast_track")
+CASE_SOURCES = ("complaint", "lead", "inspection", "transfer", "platform")
+CASE_PARTY_KINDS = ("organisation", "natural_person")
+CASE_STAFF_ROLES = ("officer", "reviewer", "head")
+CASE_EVIDENCE_KINDS = ("capture", "upload")
+
+
+class CaseNumberSequence(Base):
+    """The last case number given per unit and year: numbers are never reused, so the row is
+    only ever incremented (under the row's lock) and a case number that failed to commit
+    leaves a gap, as a paper register would."""
+
+    __tablename__ = "case_number_sequences"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    """An administrative case (行政处罚案件): from the lead or complaint to closing.
+
+    ``state`` is a state of ``workflow/cases/process.toml``; ``facts`` holds what the case's
+    actions recorded (the inputs of the process's guards, and the dates the deadlines count
+    from). Every change is an event in ``case_events``, whose hash chain ends at
+    ``chain_head``."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_one_of("procedure", CASE_PROCEDURES), name="procedure"),
+        CheckConstraint(_one_of("source", CASE_SOURCES), name="source"),
+        CheckConstraint(_one_of("party_kind", CASE_PARTY_KINDS), name="party_kind"),
+        Index("ix_cases_unit_id_state", "unit_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    #: The case number in the unit's format (e.g. 示市监处〔2026〕12号); given at filing or at
+    #: an on-the-spot decision, None for a lead not (yet) filed.
+    number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    procedure: Mapped[str] = mapped_column(String(16), default="general")
+    state: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="lead")
+    party_kind: Mapped[str] = mapped_column(String(16), default="organisation")
+    shop_url: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    complainant_name: Mapped[str | None] = mapped_column(String(200))
+    complainant_contact: Mapped[str | None] = mapped_column(String(200))
+    facts: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(json_type()), default=dict)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    chain_head: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"Case(id={self.id!r}, number={self.number!r}, state={self.state!r})"
+
+
+class CaseParty(Base):
+    """A party of a case (当事人): a registered merchant, or a name and shop known so far."""
+
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    shop_url: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str | None] = mapped_column(String(100))
+
+
+class CaseStaff(Base):
+    """Who handles a case: officers (at least two with badges to file), reviewer, head."""
+
+    __tablename__ = "case_staff"
+    __table_args__ = (CheckConstraint(_one_of("role", CASE_STAFF_ROLES), name="role"),)
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: The badge number when assigned (a later change of the account does not rewrite it).
+    badge_number: Mapped[str | None] = mapped_column(String(64))
+
+
+class CaseEvent(Base):
+    """One event of a case, append-only, chained: ``hash`` covers the event's canonical JSON
+    and ``prev_hash`` (see :mod:`signing.case_chain`). The hash is also a leaf of the
+    transparency log (``log_leaves.leaf_input``, kind ``case-event``), appended right after
+    the event is committed and caught up by housekeeping if the log was unavailable."""
+
+    __tablename__ = "case_events"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(48))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    #: What the event touched: ``[{"kind", "id", "sha256"}]`` (documents, evidence).
+    touches: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CaseEvidence(Base):
+    """Evidence in a case: a sealed capture, or an uploaded file sealed like one."""
+
+    __tablename__ = "case_evidence"
+    __table_args__ = (CheckConstraint(_one_of("kind", CASE_EVIDENCE_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    capture_id: Mapped[str | None] = mapped_column(ForeignKey("captures.id"))
+    object_key: Mapped[str | None] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    event_seq: Mapped[int] = mapped_column(Integer)
+
+
+class CaseDocument(Base):
+    """A document of the case file, in the order the case made it (its table of contents)."""
+
+    __tablename__ = "case_documents"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    template: Mapped[str] = mapped_column(String(64))
+    event_seq: Mapped[int] = mapped_column(Integer)
+
+
 #: Tables whose rows are never changed or removed once written.
-APPEND_ONLY_TABLES = ("portal_audit", "document_versions")
+APPEND_ONLY_TABLES = ("portal_audit", "document_versions", "case_events")
 
 
 def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
     raise PermissionError(f"{target.__tablename__} rows are append-only: add a new row instead")
 
 
-for _model in (PortalAudit, DocumentVersion):
+for _model in (PortalAudit, DocumentVersion, CaseEvent):
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)

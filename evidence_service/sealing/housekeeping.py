@@ -1,6 +1,7 @@
-"""What a capture worker does when it has nothing to capture: publish the transparency log's
-tree head when due (and with it the new proofs sidecars), and once a day per process renew
-the archive time-stamps of packages whose certificates near expiry and audit the log.
+"""What a capture worker does when it has nothing to capture: log case events the log missed,
+publish the transparency log's tree head when due (and with it the new proofs sidecars), and
+once a day per process renew the archive time-stamps of packages whose certificates near
+expiry and audit the log.
 
 Its own module because it uses both the log and the renewal, which must not use each other
 both ways. Nothing here raises: a failure is logged and tried again at the next idle moment.
@@ -11,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 
+from evidence_service.sealing.case_file import case_context
 from evidence_service.sealing.renewal import publish_tree_head_if_due, renew_due
 from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
+from workflow.cases.service import log_unlogged_events
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,10 @@ RENEW_EVERY_S = 24 * 3600.0
 def periodic(services: Services) -> None:
     """Publish an STH when due (tree grew, last one older than 10 minutes) and, once a day per
     process, renew packages whose certificates near expiry and audit the log."""
+    try:  # case events the log could not take when they were committed
+        log_unlogged_events(case_context(services))
+    except Exception:
+        log.exception("logging pending case events failed; retrying later")
     try:
         publish_tree_head_if_due(services)
     except Exception:

@@ -1,0 +1,780 @@
+"""The case as it is kept: opening, staffing, evidence, actions, deadlines and the event chain.
+
+Everything a person does to a case goes through :func:`act` (or one of the recording
+functions beside it) and becomes one event: appended to the case's hash chain
+(:mod:`signing.case_chain`) and, through ``ctx.log_event``, to the service's transparency log,
+in the same unit of work as the change it records. What an action records in the case's facts
+is data (``effects.toml``); whether it may be taken is the process table's
+(``process.toml``, judged by :mod:`workflow.cases.process`); the dates that guards need
+("has the statement window ended?") come from the deadline engine.
+
+The case number (e.g. ``示市监处〔2026〕12号``) is given when the case is filed (or decided on
+the spot): one sequence per unit and year, incremented under the row's lock and never reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, get_args
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from signing.case_chain import ChainedEvent, event_hash
+from storage.models import (
+    Case,
+    CaseDocument,
+    CaseEvent,
+    CaseEvidence,
+    CaseNumberSequence,
+    CaseParty,
+    CaseStaff,
+    LogLeaf,
+    Unit,
+    User,
+)
+from workflow.deadlines import Deadline, Suspension, SuspensionKind, beijing_today, due
+
+from . import process
+from .guards import CaseFacts, NoPenaltyGround, Officer, Penalty, ServiceMethod
+from .process import Option, Transition
+
+__all__ = [
+    "Actor",
+    "CaseContext",
+    "CaseError",
+    "CaseNotFound",
+    "CaseView",
+    "EventView",
+    "PayloadError",
+    "act",
+    "add_evidence",
+    "assign",
+    "case_facts",
+    "case_view",
+    "deadlines_of",
+    "list_cases",
+    "open_case",
+]
+
+EFFECTS_PATH = Path(__file__).with_name("effects.toml")
+_logger = logging.getLogger(__name__)
+
+
+class CaseError(Exception):
+    """A case operation that cannot be done, with a message the user can act on."""
+
+
+class CaseNotFound(CaseError, LookupError):
+    """No such case, or not one this person may see (the two are not told apart)."""
+
+
+class PayloadError(CaseError, ValueError):
+    """An action's input is missing or malformed: ``field`` names it."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: ``actor`` is ``user:<id>``, ``merchant:<id>``, ``complainant`` or
+    ``system``; ``role`` one of process.toml's roles."""
+
+    actor: str
+    name: str
+    role: str
+    unit_id: int | None = None
+
+
+@dataclass
+class CaseContext:
+    """What the case workflow needs from its host (the service builds it)."""
+
+    sessions: sessionmaker[Session]
+    #: Appends an event hash (32 bytes) to the transparency log (idempotent).
+    log_event: Callable[[bytes], object] | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    today: Callable[[], date] = field(default=beijing_today)
+
+
+@contextmanager
+def _unit_of_work(ctx: CaseContext) -> Iterator[Session]:
+    """One change of a case: committed, then its events' hashes logged."""
+    with ctx.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        hashes = session.info.pop("case_event_hashes", [])
+    _log(ctx, *hashes)
+
+
+# -- effects (data) -----------------------------------------------------------------------------
+
+_FACT_FIELDS = {f.name for f in fields(CaseFacts)}
+_EFFECT_KEYS = {"set", "payload", "text", "today", "dates"}
+
+
+@dataclass(frozen=True)
+class Effect:
+    sets: Mapping[str, Any]
+    payload: tuple[str, ...]
+    text: tuple[str, ...]
+    today: tuple[str, ...]
+    dates: tuple[str, ...]
+
+
+@cache
+def effects() -> Mapping[str, Effect]:
+    """``effects.toml``, checked against the process's actions and CaseFacts' fields."""
+    data = tomllib.loads(EFFECTS_PATH.read_text(encoding="utf-8"))
+    actions = {a.id for a in process.default_process().actions.values()}
+    out: dict[str, Effect] = {}
+    for action, entry in data.items():
+        if action not in actions:
+            raise CaseError(f"effects.toml: [{action}] is not an action of process.toml")
+        unknown = set(entry) - _EFFECT_KEYS
+        if unknown:
+            raise CaseError(f"effects.toml: [{action}] has unknown keys {sorted(unknown)}")
+        for name in [*entry.get("set", {}), *entry.get("payload", [])]:
+            if name not in _FACT_FIELDS:
+                raise CaseError(f"effects.toml: [{action}] names {name!r}, not a case fact")
+        out[action] = Effect(
+            sets=dict(entry.get("set", {})),
+            payload=tuple(entry.get("payload", ())),
+            text=tuple(entry.get("text", ())),
+            today=tuple(entry.get("today", ())),
+            dates=tuple(entry.get("dates", ())),
+        )
+    return out
+
+
+_NONE = Effect({}, (), (), (), ())
+
+
+def _penalty(name: str, value: Any) -> Penalty:
+    if isinstance(value, Penalty):
+        return value
+    if not isinstance(value, Mapping) or value.get("kind") not in ("warning", "fine"):
+        raise PayloadError(name, 'give {"kind": "warning"} or {"kind": "fine", "amount_fen": N}')
+    try:
+        return Penalty(value["kind"], int(value.get("amount_fen") or 0))
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(name, str(exc)) from None
+
+
+def _payload_value(name: str, value: Any) -> Any:
+    """A payload fact as CaseFacts holds it (JSON-friendly when stored)."""
+    if name in ("notified_penalty", "decided_penalty"):
+        p = _penalty(name, value)
+        return {"kind": p.kind, "amount_fen": p.amount_fen}
+    if name == "no_penalty_ground":
+        if value not in get_args(NoPenaltyGround):
+            raise PayloadError(name, f"one of {', '.join(get_args(NoPenaltyGround))}")
+        return value
+    if name == "service_method":
+        if value not in get_args(ServiceMethod):
+            raise PayloadError(name, f"one of {', '.join(get_args(ServiceMethod))}")
+        return value
+    if not isinstance(value, bool):
+        raise PayloadError(name, "true or false")
+    return value
+
+
+def _apply_effect(
+    stored: dict[str, Any], effect: Effect, payload: Mapping[str, Any], today: date
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The case's facts after the action, and the details the event keeps."""
+    facts = dict(stored)
+    details: dict[str, Any] = {}
+    allowed = set(effect.payload) | set(effect.text) | set(effect.dates)
+    extra = set(payload) - allowed
+    if extra:
+        raise PayloadError(sorted(extra)[0], "this action does not take it")
+    facts.update(effect.sets)
+    for name in effect.payload:
+        if name in payload:
+            facts[name] = details[name] = _payload_value(name, payload[name])
+    for name in effect.text:
+        text = str(payload.get(name) or "").strip()
+        if not text:
+            raise PayloadError(name, "required")
+        details[name] = text[:20_000]
+    for name in effect.dates:
+        try:
+            facts[name] = details[name] = date.fromisoformat(str(payload.get(name))).isoformat()
+        except ValueError:
+            raise PayloadError(name, "a date, YYYY-MM-DD") from None
+    for name in effect.today:
+        facts[name] = today.isoformat()
+    return facts, details
+
+
+# -- facts and deadlines ------------------------------------------------------------------------
+
+
+def _date(facts: Mapping[str, Any], name: str) -> date | None:
+    value = facts.get(name)
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _ended(deadline: Deadline, today: date) -> bool:
+    """A period has ended once its due date is behind us; an unconfirmed one has not (the
+    law's calendar for it is not known yet, so nothing may rely on its end)."""
+    return deadline.due_date is not None and today > deadline.due_date
+
+
+def _hearing_suspensions(facts: Mapping[str, Any]) -> list[Suspension]:
+    start = _date(facts, "hearing_requested_on")
+    if start is None:
+        return []
+    return [Suspension(SuspensionKind.HEARING, start, _date(facts, "hearing_held_on"))]
+
+
+def deadlines_of(case: Case, today: date) -> list[Deadline]:
+    """The case's running (and met) deadlines, from the dates its actions recorded."""
+    f = case.facts or {}
+    out: list[Deadline] = []
+
+    def add(rule: str, start: str, met: str | None = None, **kw: Any) -> None:
+        started = _date(f, start)
+        if started is not None:
+            out.append(due(rule, started, today=today, met_on=_date(f, met) if met else None, **kw))
+
+    if case.number is None and case.state in ("received", "verifying"):
+        add("lead_verification", "registered_on", "filed_on")
+    if case.procedure == "fast_track":
+        add("fast_track_decision", "filed_on", "decided_on")
+    elif case.procedure == "general":
+        add("decision", "filed_on", "decided_on", suspensions=_hearing_suspensions(f))
+    add("statement_defence", "notification_served_on")
+    add("decision_service", "decided_on", "decision_served_on")
+    if (f.get("decided_penalty") or {}).get("kind") == "fine":
+        add("fine_payment", "decision_served_on", "paid_on")
+    if (f.get("decided_penalty") or {}).get("kind") is not None:
+        add("publicity", "decided_on", "published_on")
+    return out
+
+
+def case_facts(
+    case: Case,
+    staff: Sequence[CaseStaff],
+    names: Mapping[int, str],
+    today: date,
+    stored: Mapping[str, Any] | None = None,
+) -> CaseFacts:
+    """The guards' facts: what the actions recorded, the officers with their badges, and
+    what the deadline engine says about the dates."""
+    f = dict(case.facts or {}) if stored is None else dict(stored)
+    values: dict[str, Any] = {k: v for k, v in f.items() if k in _FACT_FIELDS}
+    for name in ("notified_penalty", "decided_penalty"):
+        if isinstance(values.get(name), Mapping):
+            values[name] = _penalty(name, values[name])
+    values["procedure"] = case.procedure
+    values["party_kind"] = case.party_kind
+    values["has_complainant"] = case.source == "complaint"
+    values["officers"] = tuple(
+        Officer(names.get(s.user_id, str(s.user_id)), s.badge_number or "")
+        for s in staff
+        if s.role == "officer" and s.badge_number
+    )
+    served = _date(f, "notification_served_on")
+    if served is not None:
+        values["statement_window_ended"] = _ended(due("statement_defence", served), today)
+    hearing_on, notified_on = _date(f, "hearing_on"), _date(f, "hearing_notice_served_on")
+    if hearing_on is not None and notified_on is not None:
+        latest = due("hearing_notice", hearing_on).due_date
+        values["hearing_notice_period_met"] = latest is not None and notified_on <= latest
+    filed = _date(f, "filed_on")
+    if filed is not None and case.procedure == "fast_track":
+        values["fast_track_deadline_passed"] = _ended(due("fast_track_decision", filed), today)
+    decision_served = _date(f, "decision_served_on")
+    if decision_served is not None:
+        values["payment_period_ended"] = _ended(due("fine_payment", decision_served), today)
+    correction_due = _date(f, "correction_due_on")
+    if correction_due is not None:
+        values["correction_period_ended"] = today > correction_due
+    return CaseFacts(**values)
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+def _append_event(
+    ctx: CaseContext,
+    session: Session,
+    case: Case,
+    who: Actor,
+    action: str,
+    *,
+    from_state: str | None,
+    to_state: str | None,
+    details: Mapping[str, Any] | None = None,
+    touches: Sequence[Mapping[str, Any]] = (),
+) -> CaseEvent:
+    seq = (case.event_count or 0) + 1
+    chained = ChainedEvent(
+        case=case.id,
+        seq=seq,
+        at=ctx.now().astimezone(UTC).replace(microsecond=0),
+        actor=who.actor,
+        actor_name=who.name,
+        role=who.role,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        details=dict(details or {}),
+        touches=[dict(t) for t in touches],
+        prev=case.chain_head,
+    )
+    digest = event_hash(chained)
+    row = CaseEvent(
+        case_id=case.id,
+        seq=seq,
+        at=chained.at,
+        actor=who.actor,
+        actor_name=who.name,
+        role=who.role,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        details=chained.details,
+        touches=list(chained.touches),
+        prev_hash=case.chain_head,
+        hash=digest,
+    )
+    session.add(row)
+    case.event_count = seq
+    case.chain_head = digest
+    session.flush()
+    session.info.setdefault("case_event_hashes", []).append(digest)
+    return row
+
+
+def _log(ctx: CaseContext, *hashes: str) -> None:
+    """Put committed events' hashes in the transparency log. After the commit, not inside
+    it: the log is its own unit of work (and on SQLite, its own write lock). An event the
+    log could not take now is found by :func:`unlogged_events` and logged later."""
+    if ctx.log_event is None:
+        return
+    for digest in hashes:
+        try:
+            ctx.log_event(bytes.fromhex(digest))
+        except Exception:  # caught up by housekeeping (log_unlogged_events); the event is kept
+            _logger.warning("case event %s not logged yet; housekeeping will retry", digest)
+
+
+def _next_number(session: Session, unit: Unit, year: int) -> str:
+    seq_row = session.get(CaseNumberSequence, (unit.id, year), with_for_update=True)
+    if seq_row is None:
+        seq_row = CaseNumberSequence(unit_id=unit.id, year=year, last=0)
+        session.add(seq_row)
+    seq_row.last = (seq_row.last or 0) + 1
+    prefix = unit.case_number_prefix or f"{unit.name[:1]}市监处"
+    return f"{prefix}〔{year}〕{seq_row.last}号"
+
+
+# -- the operations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartyIn:
+    name: str
+    merchant_id: str | None = None
+    credit_code: str | None = None
+    shop_url: str | None = None
+    platform: str | None = None
+
+
+def open_case(
+    ctx: CaseContext,
+    who: Actor,
+    *,
+    unit_id: int,
+    title: str,
+    summary: str,
+    parties: Sequence[PartyIn] = (),
+    source: str = "lead",
+    procedure: str = "general",
+    party_kind: str = "organisation",
+    shop_url: str | None = None,
+    complainant_name: str | None = None,
+    complainant_contact: str | None = None,
+) -> str:
+    """Register a lead (officer) or a complaint (complainant): the case in state
+    ``received``, its first event, and its parties. Returns the case id."""
+    action = "submit_complaint" if source == "complaint" else "record_lead"
+    if not title.strip():
+        raise PayloadError("title", "required")
+    with _unit_of_work(ctx) as session:
+        if session.get(Unit, unit_id) is None:
+            raise CaseError(f"no unit {unit_id}")
+        case = Case(
+            unit_id=unit_id,
+            title=title.strip()[:200],
+            procedure=procedure,
+            state=process.default_process().start,
+            source=source,
+            party_kind=party_kind,
+            shop_url=shop_url,
+            summary=summary,
+            complainant_name=complainant_name,
+            complainant_contact=complainant_contact,
+            facts={},
+            received_at=ctx.now(),
+        )
+        session.add(case)
+        session.flush()
+        for p in parties:
+            session.add(
+                CaseParty(
+                    case_id=case.id,
+                    merchant_id=p.merchant_id,
+                    name=p.name,
+                    credit_code=p.credit_code,
+                    shop_url=p.shop_url,
+                    platform=p.platform,
+                )
+            )
+        _take(ctx, session, case, who, action, {"summary": summary})
+        return case.id
+
+
+def assign(ctx: CaseContext, who: Actor, case_id: str, user_id: int, role: str = "officer") -> None:
+    """Put an officer, reviewer or head on the case (an event); the badge number is kept
+    as it is now."""
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        user = session.get(User, user_id)
+        if user is None or user.disabled or user.unit_id != case.unit_id:
+            raise CaseError(f"user {user_id} is not an active account of the case's unit")
+        if session.get(CaseStaff, (case.id, user_id, role)) is not None:
+            return
+        session.add(
+            CaseStaff(case_id=case.id, user_id=user_id, role=role, badge_number=user.badge_number)
+        )
+        _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            "assign",
+            from_state=case.state,
+            to_state=case.state,
+            details={
+                "user_id": user_id,
+                "name": user.display_name,
+                "role": role,
+                "badge_number": user.badge_number,
+            },
+        )
+
+
+def add_evidence(
+    ctx: CaseContext,
+    who: Actor,
+    case_id: str,
+    *,
+    kind: str,
+    file_name: str,
+    sha256: str,
+    capture_id: str | None = None,
+    object_key: str | None = None,
+    media_type: str = "application/octet-stream",
+    size: int | None = None,
+    description: str | None = None,
+) -> int:
+    """Attach evidence (a sealed capture, or an uploaded file already stored immutably with
+    its hash): an event that touches it by hash. Returns the evidence id."""
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        event = _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            "attach_evidence",
+            from_state=case.state,
+            to_state=case.state,
+            details={"kind": kind, "file_name": file_name, "description": description or ""},
+            touches=[{"kind": kind, "id": capture_id or object_key, "sha256": sha256}],
+        )
+        row = CaseEvidence(
+            case_id=case.id,
+            kind=kind,
+            capture_id=capture_id,
+            object_key=object_key,
+            file_name=file_name,
+            media_type=media_type,
+            size=size,
+            sha256=sha256,
+            description=description,
+            event_seq=event.seq,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def link_document(
+    ctx: CaseContext, who: Actor, case_id: str, document_id: str, template: str, sha256: str
+) -> None:
+    """Put a generated document in the case file (an event touching it by hash)."""
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        event = _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            "add_document",
+            from_state=case.state,
+            to_state=case.state,
+            details={"template": template},
+            touches=[{"kind": "document", "id": document_id, "sha256": sha256}],
+        )
+        session.add(
+            CaseDocument(
+                case_id=case.id, document_id=document_id, template=template, event_seq=event.seq
+            )
+        )
+
+
+def act(
+    ctx: CaseContext,
+    who: Actor,
+    case_id: str,
+    action: str,
+    payload: Mapping[str, Any] | None = None,
+) -> Transition:
+    """Take ``action`` on the case: its facts recorded, the guards judged, the state moved,
+    the event appended, in one unit of work. Raises :class:`process.TransitionRefused` (with
+    every reason) or :class:`PayloadError`; nothing is kept then."""
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        return _take(ctx, session, case, who, action, dict(payload or {}))
+
+
+def _take(
+    ctx: CaseContext,
+    session: Session,
+    case: Case,
+    who: Actor,
+    action: str,
+    payload: dict[str, Any],
+) -> Transition:
+    today = ctx.today()
+    stored, details = _apply_effect(case.facts or {}, effects().get(action, _NONE), payload, today)
+    staff, names = _staff(session, case.id)
+    facts = case_facts(case, staff, names, today, stored)
+    transition = process.take(case.state, action, who.role, case.procedure, facts)
+    from_state = case.state
+    if (
+        transition.target != from_state
+        and transition.target in ("investigating", "on_the_spot")
+        and (case.number is None)
+    ):
+        unit = session.get(Unit, case.unit_id)
+        assert unit is not None
+        case.number = _next_number(session, unit, today.year)
+        details["case_number"] = case.number
+    case.facts = stored
+    case.state = transition.target
+    if process.default_process().states[transition.target].terminal:
+        case.closed_at = ctx.now()
+    _append_event(
+        ctx,
+        session,
+        case,
+        who,
+        action,
+        from_state=from_state,
+        to_state=transition.target,
+        details=details,
+    )
+    return transition
+
+
+def _staff(session: Session, case_id: str) -> tuple[list[CaseStaff], dict[int, str]]:
+    staff = list(session.scalars(select(CaseStaff).where(CaseStaff.case_id == case_id)))
+    ids = [s.user_id for s in staff]
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    names = {uid: name for uid, name in rows}
+    return staff, names
+
+
+def _case_for(session: Session, who: Actor, case_id: str) -> Case:
+    case = session.get(Case, case_id, with_for_update=True)
+    if case is None or (who.unit_id is not None and case.unit_id != who.unit_id):
+        raise CaseNotFound(f"no case {case_id}")
+    return case
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventView:
+    seq: int
+    at: datetime
+    actor_name: str
+    role: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    details: Mapping[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    parties: list[CaseParty]
+    staff: list[tuple[CaseStaff, str]]
+    events: list[EventView]
+    evidence: list[CaseEvidence]
+    documents: list[CaseDocument]
+    deadlines: list[Deadline]
+    options: list[Option]
+    facts: CaseFacts
+
+
+def case_view(ctx: CaseContext, who: Actor, case_id: str) -> CaseView:
+    """Everything the case page shows, with the actions ``who`` may take now (allowed or
+    refused with reasons: only the legal ones are offered as buttons)."""
+    today = ctx.today()
+    with ctx.sessions() as session:
+        case = session.get(Case, case_id)
+        if case is None or (who.unit_id is not None and case.unit_id != who.unit_id):
+            raise CaseNotFound(f"no case {case_id}")
+        staff, names = _staff(session, case.id)
+        facts = case_facts(case, staff, names, today)
+        events = [
+            EventView(
+                e.seq,
+                e.at,
+                e.actor_name,
+                e.role,
+                e.action,
+                e.from_state,
+                e.to_state,
+                e.details,
+                e.hash,
+            )
+            for e in session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+            )
+        ]
+        parties = list(session.scalars(select(CaseParty).where(CaseParty.case_id == case.id)))
+        evidence = list(
+            session.scalars(
+                select(CaseEvidence)
+                .where(CaseEvidence.case_id == case.id)
+                .order_by(CaseEvidence.id)
+            )
+        )
+        documents = list(
+            session.scalars(
+                select(CaseDocument)
+                .where(CaseDocument.case_id == case.id)
+                .order_by(CaseDocument.event_seq)
+            )
+        )
+        session.expunge_all()
+    options = process.available(case.state, who.role, case.procedure, facts)
+    return CaseView(
+        case=case,
+        parties=parties,
+        staff=[(s, names.get(s.user_id, "")) for s in staff],
+        events=events,
+        evidence=evidence,
+        documents=documents,
+        deadlines=deadlines_of(case, today),
+        options=options,
+        facts=facts,
+    )
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: str
+    number: str | None
+    title: str
+    state: str
+    procedure: str
+    received_at: datetime
+    deadlines: list[Deadline]
+
+
+def list_cases(
+    ctx: CaseContext,
+    who: Actor,
+    *,
+    unit_id: int | None,
+    state: str | None = None,
+    mine: bool = False,
+    open_only: bool = True,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[CaseRow]:
+    """The cases of a unit (newest first), each with its running deadlines; ``mine``: only
+    cases ``who`` is staffed on."""
+    today = ctx.today()
+    with ctx.sessions() as session:
+        q = select(Case).order_by(Case.received_at.desc()).limit(limit).offset(offset)
+        if unit_id is not None:
+            q = q.where(Case.unit_id == unit_id)
+        if state:
+            q = q.where(Case.state == state)
+        if open_only:
+            q = q.where(Case.closed_at.is_(None))
+        if mine and who.actor.startswith("user:"):
+            uid = int(who.actor.split(":", 1)[1])
+            q = q.where(Case.id.in_(select(CaseStaff.case_id).where(CaseStaff.user_id == uid)))
+        rows = list(session.scalars(q))
+        session.expunge_all()
+    return [
+        CaseRow(
+            c.id, c.number, c.title, c.state, c.procedure, c.received_at, deadlines_of(c, today)
+        )
+        for c in rows
+    ]
+
+
+def count_cases(ctx: CaseContext, unit_id: int | None) -> int:
+    with ctx.sessions() as session:
+        q = select(func.count()).select_from(Case)
+        if unit_id is not None:
+            q = q.where(Case.unit_id == unit_id)
+        return int(session.scalar(q) or 0)
+
+
+def unlogged_events(ctx: CaseContext, limit: int = 1000) -> list[str]:
+    """Hashes of case events not yet in the transparency log (the log was down when they
+    were committed), oldest first, for housekeeping to log."""
+    with ctx.sessions() as session:
+        q = (
+            select(CaseEvent.hash)
+            .where(~CaseEvent.hash.in_(select(LogLeaf.leaf_input)))
+            .order_by(CaseEvent.at)
+            .limit(limit)
+        )
+        return list(session.scalars(q))
+
+
+def log_unlogged_events(ctx: CaseContext) -> int:
+    """Log what :func:`unlogged_events` finds; returns how many were tried."""
+    pending = unlogged_events(ctx)
+    _log(ctx, *pending)
+    return len(pending)
