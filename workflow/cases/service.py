@@ -62,6 +62,7 @@ __all__ = [
     "deadlines_of",
     "list_cases",
     "open_case",
+    "roles_of",
 ]
 
 EFFECTS_PATH = Path(__file__).with_name("effects.toml")
@@ -778,3 +779,15 @@ def log_unlogged_events(ctx: CaseContext) -> int:
     pending = unlogged_events(ctx)
     _log(ctx, *pending)
     return len(pending)
+
+
+def roles_of(ctx: CaseContext, user_id: int, case_id: str) -> set[str]:
+    """The roles (officer, reviewer, head) a user holds on a case: staff act in these."""
+    with ctx.sessions() as session:
+        return set(
+            session.scalars(
+                select(CaseStaff.role).where(
+                    CaseStaff.case_id == case_id, CaseStaff.user_id == user_id
+                )
+            )
+        )
