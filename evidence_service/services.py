@@ -8,8 +8,7 @@ database and creates the built-in CA and TSA (see ``bootstrap``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -24,7 +23,7 @@ from evidence_service.security import SecretBox
 from signing.timestamp import HttpTimestamper, LocalTimestamper, Timestamper
 from signing.tsa import TimeStampAuthority
 from signing.wacz_sign import PackageSigner
-from storage.db import make_engine, make_session_factory, migrate
+from storage.db import make_engine, make_session_factory, migrate, session_scope
 from storage.fs import FileStore
 from storage.jobs import JobQueue
 from storage.objects import ObjectStore
@@ -51,16 +50,9 @@ class Services:
     def sessions(self) -> sessionmaker[Session]:
         return make_session_factory(self.engine)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> AbstractContextManager[Session]:
         """A unit of work: committed on success, rolled back on any error."""
-        with self.sessions() as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        return session_scope(self.sessions)
 
     @cached_property
     def jobs(self) -> JobQueue:

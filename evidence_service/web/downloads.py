@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
+from storage.errors import ObjectNotFoundError, StorageError
 from storage.models import Document, DocumentAttachment, DocumentVersion
 from storage.objects import CHUNK_SIZE, ObjectStore
 
@@ -42,6 +44,17 @@ def attachment_download(store: ObjectStore, row: DocumentAttachment) -> Streamin
         size=row.size,
         inline=False,
     )
+
+
+def stored_size(store: ObjectStore, key: str) -> int:
+    """The size of a stored object, or the HTTP error to answer: 410 when the object is gone
+    (the database names something the store lost), 503 when the store cannot be reached."""
+    try:
+        return store.stat(key).size
+    except ObjectNotFoundError as exc:
+        raise HTTPException(410, detail={"code": "missing_object", "message": str(exc)}) from exc
+    except StorageError as exc:
+        raise HTTPException(503, detail={"code": "store_unavailable", "message": str(exc)}) from exc
 
 
 def _chunks(store: ObjectStore, key: str) -> Iterator[bytes]:

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from signing.case_chain import ChainedEvent, event_hash
+from storage.db import session_scope
 from storage.models import (
     Case,
     CaseDocument,
@@ -110,13 +111,8 @@ class CaseContext:
 @contextmanager
 def _unit_of_work(ctx: CaseContext) -> Iterator[Session]:
     """One change of a case: committed, then its events' hashes logged."""
-    with ctx.sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(ctx.sessions) as session:
+        yield session
         hashes = session.info.pop("case_event_hashes", [])
     _log(ctx, *hashes)
 

@@ -20,8 +20,9 @@ from evidence_service.sealing.capture_record import FILE_KINDS, CaptureRecord, c
 from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
 from evidence_service.services import Services
 from evidence_service.web.auth import can_view, require_api_user, services_of
+from evidence_service.web.downloads import stored_size
 from evidence_service.web.params import Offset
-from storage.errors import CorruptObjectError, ObjectNotFoundError, StorageError
+from storage.errors import CorruptObjectError
 from storage.models import Capture, User
 
 log = logging.getLogger(__name__)
@@ -114,12 +115,7 @@ def get_file(capture_id: str, kind: str, request: Request, user: ApiUser) -> Res
     key = getattr(cap, attr)
     if not key:
         raise _error(409, "not_sealed", f"capture {capture_id} has no sealed {kind} yet")
-    try:
-        size = services.store.stat(key).size
-    except ObjectNotFoundError as exc:
-        raise _error(410, "missing_object", str(exc)) from exc
-    except StorageError as exc:
-        raise _error(503, "store_unavailable", str(exc)) from exc
+    size = stored_size(services.store, key)
     disposition = "inline" if kind in ("screenshot", "pdf", "provenance.html") else "attachment"
     headers = {
         "Content-Disposition": f'{disposition}; filename="capture-{capture_id}{suffix}"',

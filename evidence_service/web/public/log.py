@@ -26,10 +26,10 @@ from evidence_service.sealing.transparency import (
     UnknownEntryError,
 )
 from evidence_service.web.auth import services_of, user_from_request
+from evidence_service.web.downloads import stored_size
 from evidence_service.web.pages import render
 from evidence_service.web.params import DB_INT_MAX, Count, Index, OptionalIndex
 from signing.errors import TimestampError
-from storage.errors import ObjectNotFoundError, StorageError
 from storage.models import Capture
 
 router = APIRouter(prefix="/api/log", tags=["transparency log"])
@@ -220,12 +220,7 @@ def _public_file(request: Request, code: str, attr: str, media: str, name: str) 
     if not key:
         raise _error(404, "not_found", "no such file")
     services = services_of(request)
-    try:
-        size = services.store.stat(key).size
-    except ObjectNotFoundError as exc:
-        raise _error(410, "missing_object", str(exc)) from exc
-    except StorageError as exc:
-        raise _error(503, "store_unavailable", str(exc)) from exc
+    size = stored_size(services.store, key)
 
     def stream() -> Any:
         with services.store.open(key) as fh:
