@@ -73,8 +73,9 @@ def _default_signer(services: Services) -> str:
     return name
 
 
-def _print_signed(signed: Any, as_json: bool) -> None:
-    facts = {
+def _signed_facts(signed: Any) -> dict[str, Any]:
+    """What a signature made by the command line is, as printed and as ``--json`` gives it."""
+    return {
         "path": str(signed.path),
         "sha256": signed.sha256,
         "signer": signed.signer_subject,
@@ -83,6 +84,10 @@ def _print_signed(signed: Any, as_json: bool) -> None:
         "signing_time": signed.signing_time.isoformat().replace("+00:00", "Z"),
         "level": signed.level.upper(),
     }
+
+
+def _print_signed(signed: Any, as_json: bool) -> None:
+    facts = _signed_facts(signed)
     if as_json:
         click.echo(json.dumps(facts, ensure_ascii=False, indent=2))
         return
@@ -313,16 +318,7 @@ def document_render(
                     )
             finally:
                 services.close()
-            result = {
-                "path": str(signed.path),
-                "sha256": signed.sha256,
-                "template": template,
-                "signed": True,
-                "signer": signed.signer_subject,
-                "field": signed.field_name,
-                "signing_time": signed.signing_time.isoformat().replace("+00:00", "Z"),
-                "level": signed.level.upper(),
-            }
+            result = {"template": template, "signed": True, **_signed_facts(signed)}
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

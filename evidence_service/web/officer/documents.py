@@ -38,6 +38,16 @@ def _who(request: Request) -> tuple[User, OfficerRef] | Response:
     return user, officer_ref(user)
 
 
+def _acting(request: Request, csrf: str) -> tuple[User, OfficerRef, PortalContext] | Response:
+    """For a form an officer posts: the CSRF check, the officer (or the sign-in page), and
+    the workflow's context."""
+    check_csrf(request, csrf)
+    who = _who(request)
+    if isinstance(who, Response):
+        return who
+    return (*who, portal_context(request))
+
+
 def _not_found(request: Request, user: User, what: str) -> Response:
     return render(request, "error.html", 404, user=user, message=what)
 
@@ -82,12 +92,10 @@ def merchants_page(request: Request) -> Response:
 async def invite(
     request: Request, name: str = Form(""), credit_code: str = Form(""), csrf: str = Form("")
 ) -> Response:
-    check_csrf(request, csrf)
-    who = _who(request)
-    if isinstance(who, Response):
-        return who
-    user, officer = who
-    ctx = portal_context(request)
+    acting = _acting(request, csrf)
+    if isinstance(acting, Response):
+        return acting
+    user, officer, ctx = acting
     try:
         invitation = await run_in_threadpool(
             merchants.invite_merchant,
@@ -144,12 +152,10 @@ def merchant_page(request: Request, merchant_id: str) -> Response:
 
 @router.post("/merchants/{merchant_id}/setup-code")
 async def setup_code(request: Request, merchant_id: str, csrf: str = Form("")) -> Response:
-    check_csrf(request, csrf)
-    who = _who(request)
-    if isinstance(who, Response):
-        return who
-    user, officer = who
-    ctx = portal_context(request)
+    acting = _acting(request, csrf)
+    if isinstance(acting, Response):
+        return acting
+    user, officer, ctx = acting
     try:
         invitation = await run_in_threadpool(
             merchants.new_setup_code, ctx, officer, merchant_id, client=client_of(request)
@@ -238,12 +244,10 @@ async def create_document(
     data: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
-    check_csrf(request, csrf)
-    who = _who(request)
-    if isinstance(who, Response):
-        return who
-    user, officer = who
-    ctx = portal_context(request)
+    acting = _acting(request, csrf)
+    if isinstance(acting, Response):
+        return acting
+    user, officer, ctx = acting
     try:
         try:
             parsed = json.loads(data or "{}")
@@ -326,12 +330,10 @@ async def act(
     action: Literal["sign", "officer-sign", "serve", "proof"],
     csrf: str = Form(""),
 ) -> Response:
-    check_csrf(request, csrf)
-    who = _who(request)
-    if isinstance(who, Response):
-        return who
-    user, officer = who
-    ctx = portal_context(request)
+    acting = _acting(request, csrf)
+    if isinstance(acting, Response):
+        return acting
+    user, officer, ctx = acting
     client = client_of(request)
     done, run = _ACTIONS[action]
     try:
