@@ -57,34 +57,47 @@ def _append(path: Path, code: str) -> None:
     path.write_text(path.read_text() + "\n\n" + code + "\n")
 
 
-def test_sealing_importing_the_web_room_is_refused(tree_copy: Path) -> None:
-    _append(
-        tree_copy / "evidence_service" / "sealing" / "worker.py",
-        "def _late() -> None:\n    from evidence_service.web import pages  # noqa: F401\n",
-    )
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        pytest.param(
+            {
+                "evidence_service/sealing/worker.py": "def _late() -> None:\n"
+                "    from evidence_service.web import pages  # noqa: F401\n"
+            },
+            [
+                "Rooms of evidence_service point one way",
+                "evidence_service.sealing.worker -> evidence_service.web.pages",
+            ],
+            id="sealing importing the web room",
+        ),
+        pytest.param(
+            {
+                "evidence_service/sealing/transparency.py": "def _late() -> None:\n"
+                "    from evidence_service.sealing import renewal  # noqa: F401\n"
+            },
+            ["No cycles are allowed in evidence_service.sealing"],
+            id="a circle hidden in a function",
+        ),
+        pytest.param(
+            {
+                "storage/objects.py": "import warcio  # noqa: F401,E402",
+                "capture/urls.py": "from storage import objects  # noqa: F401,E402",
+            },
+            ["storage.objects -> warcio", "capture.urls -> storage.objects"],
+            id="a leaf importing upwards",
+        ),
+    ],
+)
+def test_an_import_against_the_layout_is_refused(
+    tree_copy: Path, edits: dict[str, str], expected: list[str]
+) -> None:
+    for name, code in edits.items():
+        _append(tree_copy / name, code)
     proc = lint_imports(tree_copy)
     assert proc.returncode != 0
-    assert "Rooms of evidence_service point one way" in proc.stdout
-    assert "evidence_service.sealing.worker -> evidence_service.web.pages" in proc.stdout
-
-
-def test_a_circle_hidden_in_a_function_is_refused(tree_copy: Path) -> None:
-    _append(
-        tree_copy / "evidence_service" / "sealing" / "transparency.py",
-        "def _late() -> None:\n    from evidence_service.sealing import renewal  # noqa: F401\n",
-    )
-    proc = lint_imports(tree_copy)
-    assert proc.returncode != 0
-    assert "No cycles are allowed in evidence_service.sealing" in proc.stdout
-
-
-def test_a_leaf_importing_upwards_is_refused(tree_copy: Path) -> None:
-    _append(tree_copy / "storage" / "objects.py", "import warcio  # noqa: F401,E402")
-    _append(tree_copy / "capture" / "urls.py", "from storage import objects  # noqa: F401,E402")
-    proc = lint_imports(tree_copy)
-    assert proc.returncode != 0
-    assert "storage.objects -> warcio" in proc.stdout
-    assert "capture.urls -> storage.objects" in proc.stdout
+    for text in expected:
+        assert text in proc.stdout, proc.stdout
 
 
 def test_no_module_is_reached_by_its_old_flat_name() -> None:
