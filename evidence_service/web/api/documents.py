@@ -9,7 +9,7 @@ add ``field`` and ``errors`` (every field at fault).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -292,59 +292,74 @@ def get_document(document_id: str, request: Request, user: ApiUser) -> DocumentO
     return _document(request, user, document_id)
 
 
-@router.post(
-    "/documents/{document_id}/sign",
-    response_model=DocumentOut,
-    summary="Seal with the unit's certificate (B-LTA, certifying)",
-)
-async def sign(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    await _act(request, user, serving.sign_as_unit, document_id)
-    return _document(request, user, document_id)
+def _document_action(
+    run: Callable[..., Any], *, shows_new: bool = False
+) -> Callable[..., Awaitable[DocumentOut]]:
+    """The endpoint of one document action: run it, answer the document it leaves (or, for
+    the proof of service, the new document it made)."""
+
+    async def endpoint(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
+        made = await _act(request, user, run, document_id)
+        return _document(request, user, made if shows_new else document_id)
+
+    return endpoint
 
 
-@router.post(
-    "/documents/{document_id}/officer-signature",
-    response_model=DocumentOut,
-    summary="Sign with your own officer certificate (B-LTA, in the next officer slot)",
-    description="For a document of your unit sealed by the unit and not yet served: fills "
+_OFFICER_SIGNATURE = (
+    "For a document of your unit sealed by the unit and not yet served: fills "
     "the next empty officer signature slot (承办人) with your own certificate, issued on "
     "first use from your name, your unit and your badge number (执法证号), as an incremental "
     "update that keeps the unit's certification and every earlier signature valid. Adds a "
-    "version of kind `officer-signed`.",
-    responses={
-        404: {"description": "No such document in your unit"},
-        409: {
-            "description": "Not now or not you: detail.code is not_signed (seal it first), "
-            "already_served, already_signed (you signed it), no_officer_slot, not_your_unit, "
-            "no_badge (your account has no badge number: `evidence user set-badge`) or "
-            "officer_certificate_unusable (revoked or expired: issue a new one)"
-        },
+    "version of kind `officer-signed`."
+)
+_OFFICER_SIGNATURE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such document in your unit"},
+    409: {
+        "description": "Not now or not you: detail.code is not_signed (seal it first), "
+        "already_served, already_signed (you signed it), no_officer_slot, not_your_unit, "
+        "no_badge (your account has no badge number: `evidence user set-badge`) or "
+        "officer_certificate_unusable (revoked or expired: issue a new one)"
     },
-)
-async def officer_signature(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    await _act(request, user, serving.sign_as_officer, document_id)
-    return _document(request, user, document_id)
+}
 
-
-@router.post(
-    "/documents/{document_id}/serve",
-    response_model=DocumentOut,
-    summary="Serve electronically (needs the merchant's signed address confirmation)",
-)
-async def serve(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    await _act(request, user, serving.serve, document_id)
-    return _document(request, user, document_id)
-
-
-@router.post(
-    "/documents/{document_id}/proof-of-service",
-    status_code=status.HTTP_201_CREATED,
-    response_model=DocumentOut,
-    summary="Make the proof of service (送达回证) from the service records",
-)
-async def proof_of_service(document_id: str, request: Request, user: ApiUser) -> DocumentOut:
-    proof_id = await _act(request, user, serving.make_proof_of_service, document_id)
-    return _document(request, user, proof_id)
+#: The document actions: path, what runs, and how OpenAPI describes it.
+for _path, _run, _extra in (
+    (
+        "sign",
+        serving.sign_as_unit,
+        {"summary": "Seal with the unit's certificate (B-LTA, certifying)"},
+    ),
+    (
+        "officer-signature",
+        serving.sign_as_officer,
+        {
+            "summary": "Sign with your own officer certificate (B-LTA, in the next officer slot)",
+            "description": _OFFICER_SIGNATURE,
+            "responses": _OFFICER_SIGNATURE_ERRORS,
+        },
+    ),
+    (
+        "serve",
+        serving.serve,
+        {"summary": "Serve electronically (needs the merchant's signed address confirmation)"},
+    ),
+    (
+        "proof-of-service",
+        serving.make_proof_of_service,
+        {
+            "summary": "Make the proof of service (送达回证) from the service records",
+            "status_code": status.HTTP_201_CREATED,
+        },
+    ),
+):
+    router.add_api_route(
+        f"/documents/{{document_id}}/{_path}",
+        _document_action(_run, shows_new=_path == "proof-of-service"),
+        methods=["POST"],
+        response_model=DocumentOut,
+        name=_path.replace("-", "_"),
+        **_extra,
+    )
 
 
 @router.get(
