@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from signing.timestamp import verify_timestamp
 from signing.translog import canonical_json, leaf_hash
+from tests.fixtures.openssl import ts_verify
 from tests.seal.conftest import Sealed, run
 from tests.wacz.conftest import run_wacz_validate
 
@@ -78,18 +79,11 @@ def test_manifest_lists_the_capture_files_and_is_the_logged_leaf(sealed: Sealed)
 
 
 def test_openssl_verifies_the_manifest_time_stamp(sealed: Sealed) -> None:
-    proc = run(
-        "openssl",
-        "ts",
-        "-verify",
-        "-data",
-        str(sealed.unpacked / "files/manifest.json"),
-        "-in",
-        str(sealed.unpacked / "files/manifest.tsr"),
-        "-CAfile",
-        str(sealed.bundle),
-        "-untrusted",
-        str(sealed.bundle),
+    proc = ts_verify(
+        sealed.unpacked / "files/manifest.json",
+        sealed.unpacked / "files/manifest.tsr",
+        sealed.bundle,
+        sealed.bundle,
     )
     assert "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
     # The capture's trusted time is this token's genTime (what the certificate states).
@@ -101,18 +95,11 @@ def test_openssl_verifies_the_manifest_time_stamp(sealed: Sealed) -> None:
     assert datetime.fromisoformat(sealed.record["timestamp"]["trusted_time"]) == token.gen_time
     assert sealed.record["timestamp"]["serial"] == str(token.serial)
     # Another file does not verify against it.
-    bad = run(
-        "openssl",
-        "ts",
-        "-verify",
-        "-data",
-        str(sealed.unpacked / "files/log-entry.json"),
-        "-in",
-        str(sealed.unpacked / "files/manifest.tsr"),
-        "-CAfile",
-        str(sealed.bundle),
-        "-untrusted",
-        str(sealed.bundle),
+    bad = ts_verify(
+        sealed.unpacked / "files/log-entry.json",
+        sealed.unpacked / "files/manifest.tsr",
+        sealed.bundle,
+        sealed.bundle,
     )
     assert "Verification: OK" not in bad.stdout
 

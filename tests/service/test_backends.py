@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import subprocess
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from evidence_service.sealing.pipeline import create_capture
 from evidence_service.services import Services
 from storage.errors import ImmutableObjectError
 from storage.models import Capture
+from tests.fixtures.openssl import ts_verify
 from tests.fixtures.openssl_tsa import serve_openssl_tsa
 from tests.fixtures.site import FixtureSite
 from tests.service.conftest import run_worker
@@ -57,44 +57,12 @@ def test_capture_time_stamped_by_openssl_tsa(
     (tmp_path / "resp.tsr").write_bytes(base64.b64decode(signed["timeSignature"]))
     ca = tmp_path / "tsa-ca.pem"
     ca.write_bytes(tsa.ca_pem)
-    check = subprocess.run(
-        [
-            "openssl",
-            "ts",
-            "-verify",
-            "-data",
-            str(tmp_path / "sig"),
-            "-in",
-            str(tmp_path / "resp.tsr"),
-            "-CAfile",
-            str(ca),
-            "-untrusted",
-            str(chain),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    check = ts_verify(tmp_path / "sig", tmp_path / "resp.tsr", ca, chain)
     assert "Verification: OK" in check.stdout, check.stdout + check.stderr
     # The token is the foreign TSA's, not ours: our root does not verify it.
     ours = tmp_path / "ours.pem"
     ours.write_bytes(services.pki.trust_bundle_pem())
-    wrong = subprocess.run(
-        [
-            "openssl",
-            "ts",
-            "-verify",
-            "-data",
-            str(tmp_path / "sig"),
-            "-in",
-            str(tmp_path / "resp.tsr"),
-            "-CAfile",
-            str(ours),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    wrong = ts_verify(tmp_path / "sig", tmp_path / "resp.tsr", ours)
     assert "Verification: OK" not in wrong.stdout
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.fixtures.openssl import ts_verify
 from tests.fixtures.site import FixtureSite
 from tests.fixtures.venv import VENV_BIN
 
@@ -48,24 +49,7 @@ def test_cli_capture_writes_sealed_package_and_json(
     signed = digest["signedData"]
     (tmp_path / "sig.txt").write_bytes(signed["signature"].encode())
     (tmp_path / "resp.tsr").write_bytes(base64.b64decode(signed["timeSignature"]))
-    check = subprocess.run(
-        [
-            "openssl",
-            "ts",
-            "-verify",
-            "-data",
-            str(tmp_path / "sig.txt"),
-            "-in",
-            str(tmp_path / "resp.tsr"),
-            "-CAfile",
-            str(bundle),
-            "-untrusted",
-            str(bundle),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    check = ts_verify(tmp_path / "sig.txt", tmp_path / "resp.tsr", bundle, bundle)
     assert check.returncode == 0 and "Verification: OK" in check.stdout, check.stdout + check.stderr
 
     # Tools we did not write accept the real capture: py-wacz, warcio, Harvard LIL's verifier.

@@ -24,6 +24,7 @@ from signing.timestamp import HttpTimestamper, LocalTimestamper, verify_timestam
 from signing.tokens import Refusal, parse_response
 from signing.tsa import EVIDENCE_TSA_POLICY_OID, TimeStampAuthority
 from tests.fixtures.http_tsa import free_port, serve_tsa
+from tests.fixtures.openssl import ts_verify
 from tests.signing.conftest import PkiFiles, openssl
 
 
@@ -118,18 +119,7 @@ def test_without_cert_request_the_token_carries_no_certificates(
         check=False,
     )
     assert fails.returncode != 0
-    ok = openssl(
-        "ts",
-        "-verify",
-        "-data",
-        str(data_file),
-        "-in",
-        str(tsr),
-        "-CAfile",
-        str(pki_files.root),
-        "-untrusted",
-        str(pki_files.tsa_chain),
-    )
+    ok = ts_verify(data_file, tsr, pki_files.root, pki_files.tsa_chain)
     assert "Verification: OK" in ok.stdout
 
 

@@ -15,6 +15,7 @@ from signing.errors import ClockSkewError, SignatureError, TsaChainError, TsaUna
 from signing.timestamp import HttpTimestamper, LocalTimestamper
 from signing.tsa import TimeStampAuthority
 from signing.wacz_sign import PackageSigner, verify_signed_data
+from tests.fixtures.openssl import ts_verify
 from tests.fixtures.openssl_tsa import OpensslTsa
 from tests.signing.conftest import HOST, PkiFiles, openssl
 
@@ -73,17 +74,11 @@ def test_openssl_verifies_signature_and_time_stamp(
     (tmp_path / "signature.txt").write_bytes(signed["signature"].encode("ascii"))
     (tmp_path / "ts.tsr").write_bytes(base64.b64decode(signed["timeSignature"]))
     (tmp_path / "ts-chain.pem").write_bytes(signed["timestampCert"].encode())
-    ok = openssl(
-        "ts",
-        "-verify",
-        "-data",
-        str(tmp_path / "signature.txt"),
-        "-in",
-        str(tmp_path / "ts.tsr"),
-        "-CAfile",
-        str(pki_files.root),
-        "-untrusted",
-        str(tmp_path / "ts-chain.pem"),
+    ok = ts_verify(
+        tmp_path / "signature.txt",
+        tmp_path / "ts.tsr",
+        pki_files.root,
+        tmp_path / "ts-chain.pem",
     )
     assert "Verification: OK" in ok.stdout
 
