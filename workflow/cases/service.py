@@ -491,9 +491,12 @@ def add_evidence(
     media_type: str = "application/octet-stream",
     size: int | None = None,
     description: str | None = None,
+    proof: Mapping[str, Any] | None = None,
 ) -> int:
     """Attach evidence (a sealed capture, or an uploaded file already stored immutably with
-    its hash): an event that touches it by hash. Returns the evidence id."""
+    its hash): an event that touches it by hash. ``proof``: how an upload was sealed (its
+    record and time-stamp objects, the trusted time), kept in the event. Returns the
+    evidence id."""
     with _unit_of_work(ctx) as session:
         case = _case_for(session, who, case_id)
         event = _append_event(
@@ -504,7 +507,12 @@ def add_evidence(
             "attach_evidence",
             from_state=case.state,
             to_state=case.state,
-            details={"kind": kind, "file_name": file_name, "description": description or ""},
+            details={
+                "kind": kind,
+                "file_name": file_name,
+                "description": description or "",
+                **({"proof": dict(proof)} if proof else {}),
+            },
             touches=[{"kind": kind, "id": capture_id or object_key, "sha256": sha256}],
         )
         row = CaseEvidence(
@@ -720,13 +728,14 @@ def list_cases(
     *,
     unit_id: int | None,
     state: str | None = None,
+    procedure: str | None = None,
     mine: bool = False,
     open_only: bool = True,
     limit: int = 100,
     offset: int = 0,
 ) -> list[CaseRow]:
     """The cases of a unit (newest first), each with its running deadlines; ``mine``: only
-    cases ``who`` is staffed on."""
+    cases ``who`` is staffed on; ``procedure``: only cases in that procedure."""
     today = ctx.today()
     with ctx.sessions() as session:
         q = select(Case).order_by(Case.received_at.desc()).limit(limit).offset(offset)
@@ -734,6 +743,8 @@ def list_cases(
             q = q.where(Case.unit_id == unit_id)
         if state:
             q = q.where(Case.state == state)
+        if procedure:
+            q = q.where(Case.procedure == procedure)
         if open_only:
             q = q.where(Case.closed_at.is_(None))
         if mine and who.actor.startswith("user:"):
