@@ -1,0 +1,267 @@
+"""Case workflow benchmark (not a test): the console's queries and one action on a full unit.
+
+    .venv/bin/python benchmarks/cases.py [--cases 10000] [--events 200000] [--runs 15]
+                                            [--backends sqlite,postgresql]
+
+For each backend it builds a unit with ``--cases`` open cases and ``--events`` events (real
+hash chains), ten officers staffed on them, then measures at the server (in process, no HTTP):
+
+* the case list of one officer (``list_cases(mine=True)``, 100 rows with their deadlines)
+  beside a bare SQL select of the same 100 rows (the baseline: what the deadlines and the
+  model cost on top);
+* the case page (``case_view``: timeline, evidence, documents, deadlines, options) beside a
+  bare select of that case's events;
+* one action with its event append (``act``, not signing) beside a bare one-row insert and
+  commit (the database's own write cost).
+
+Each figure is the median of ``--runs`` runs; targets (issue 10): list and page <= 100 ms,
+an action <= 50 ms plus its signing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from signing.case_chain import ChainedEvent, event_hash  # noqa: E402
+from storage.db import make_engine, make_session_factory, migrate  # noqa: E402
+from storage.models import Case, CaseEvent, CaseStaff, Unit, User  # noqa: E402
+from workflow.cases import service  # noqa: E402
+from workflow.cases.service import Actor, CaseContext  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _median_ms(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def _populate(url: str, n_cases: int, n_events: int) -> tuple[int, list[int], list[str]]:
+    engine = make_engine(url)
+    now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    with engine.begin() as conn:
+        unit_id = conn.execute(
+            sa.insert(Unit).values(name="示例市市场监督管理局", created_at=now).returning(Unit.id)
+        ).scalar_one()
+        users = []
+        for i in range(10):
+            users.append(
+                conn.execute(
+                    sa.insert(User)
+                    .values(
+                        username=f"officer{i}",
+                        display_name=f"执法员{i}",
+                        password_hash="x",
+                        role="officer",
+                        unit_id=unit_id,
+                        badge_number=f"SL-{i:04d}",
+                        created_at=now,
+                        must_change_password=False,
+                        disabled=False,
+                    )
+                    .returning(User.id)
+                ).scalar_one()
+            )
+        per_case = max(1, n_events // n_cases)
+        case_ids = [secrets.token_hex(16) for _ in range(n_cases)]
+        case_rows, staff_rows, event_rows = [], [], []
+        for k, cid in enumerate(case_ids):
+            filed = date(2026, 10, 1) + timedelta(days=k % 30)
+            prev = None
+            for seq in range(1, per_case + 1):
+                at = now + timedelta(minutes=seq)
+                e = ChainedEvent(
+                    cid,
+                    seq,
+                    at,
+                    f"user:{users[k % 10]}",
+                    "执法员",
+                    "officer",
+                    "record_inquiry",
+                    "investigating",
+                    "investigating",
+                    {},
+                    [],
+                    prev,
+                )
+                h = event_hash(e)
+                event_rows.append(
+                    dict(
+                        case_id=cid,
+                        seq=seq,
+                        at=at,
+                        actor=e.actor,
+                        actor_name=e.actor_name,
+                        role="officer",
+                        action=e.action,
+                        from_state=e.from_state,
+                        to_state=e.to_state,
+                        details={},
+                        touches=[],
+                        prev_hash=prev,
+                        hash=h,
+                    )
+                )
+                prev = h
+            case_rows.append(
+                dict(
+                    id=cid,
+                    unit_id=unit_id,
+                    number=f"示市监处〔2026〕{k + 1}号",
+                    title=f"案件 {k + 1}",
+                    procedure="general",
+                    state="investigating",
+                    source="lead",
+                    party_kind="organisation",
+                    facts={
+                        "registered_on": (filed - timedelta(days=3)).isoformat(),
+                        "filed_on": filed.isoformat(),
+                    },
+                    event_count=per_case,
+                    chain_head=prev,
+                    received_at=now - timedelta(days=k),
+                    updated_at=now,
+                )
+            )
+            for u in (users[k % 10], users[(k + 1) % 10]):
+                staff_rows.append(
+                    dict(
+                        case_id=cid,
+                        user_id=u,
+                        role="officer",
+                        badge_number=f"SL-{users.index(u):04d}",
+                    )
+                )
+            if len(event_rows) > 20_000:
+                conn.execute(sa.insert(Case), case_rows)
+                conn.execute(sa.insert(CaseStaff), staff_rows)
+                conn.execute(sa.insert(CaseEvent), event_rows)
+                case_rows, staff_rows, event_rows = [], [], []
+        if case_rows:
+            conn.execute(sa.insert(Case), case_rows)
+            conn.execute(sa.insert(CaseStaff), staff_rows)
+            conn.execute(sa.insert(CaseEvent), event_rows)
+    engine.dispose()
+    return unit_id, users, case_ids
+
+
+def run_backend(name: str, url: str, n_cases: int, n_events: int, runs: int) -> dict[str, float]:
+    migrate(url)
+    t0 = time.perf_counter()
+    unit_id, users, case_ids = _populate(url, n_cases, n_events)
+    print(
+        f"  [{name}] {n_cases} cases, {n_events} events written in "
+        f"{time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    engine = make_engine(url)
+    ctx = CaseContext(sessions=make_session_factory(engine), today=lambda: date(2026, 11, 20))
+    who = Actor(f"user:{users[0]}", "执法员0", "officer", unit_id)
+    target = case_ids[n_cases // 2]
+
+    def bare_list() -> object:
+        with engine.connect() as c:
+            return c.execute(
+                sa.select(Case.id, Case.number, Case.title, Case.state)
+                .where(
+                    Case.unit_id == unit_id,
+                    Case.id.in_(sa.select(CaseStaff.case_id).where(CaseStaff.user_id == users[0])),
+                )
+                .order_by(Case.received_at.desc())
+                .limit(100)
+            ).all()
+
+    def bare_events() -> object:
+        with engine.connect() as c:
+            return c.execute(sa.select(CaseEvent).where(CaseEvent.case_id == target)).all()
+
+    counter = iter(range(10**9))
+
+    def bare_insert() -> object:
+        with engine.begin() as c:
+            return c.execute(
+                sa.insert(CaseEvent).values(
+                    case_id=target,
+                    seq=10_000 + next(counter),
+                    at=datetime.now(UTC),
+                    actor="x",
+                    actor_name="x",
+                    role="officer",
+                    action="bench",
+                    details={},
+                    touches=[],
+                    hash=hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
+                )
+            )
+
+    def one_action() -> object:
+        return service.act(ctx, who, target, "record_inquiry")
+
+    figures = {
+        "list (100 rows, deadlines)": _median_ms(
+            lambda: service.list_cases(ctx, who, unit_id=unit_id, mine=True), runs
+        ),
+        "  baseline: bare select": _median_ms(bare_list, runs),
+        "case page": _median_ms(lambda: service.case_view(ctx, who, target), runs),
+        "  baseline: bare event select": _median_ms(bare_events, runs),
+        "action + event append": _median_ms(one_action, runs),
+        "  baseline: bare insert+commit": _median_ms(bare_insert, runs),
+    }
+    engine.dispose()
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backends.split(","):
+            if backend == "sqlite":
+                url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+                results["SQLite"] = run_backend("sqlite", url, args.cases, args.events, args.runs)
+            elif backend == "postgresql":
+                name = f"evidence_bench_{secrets.token_hex(4)}"
+                admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+                with admin.connect() as c:
+                    c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                try:
+                    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+                    results["PostgreSQL"] = run_backend(
+                        "postgresql", url, args.cases, args.events, args.runs
+                    )
+                finally:
+                    with admin.connect() as c:
+                        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    admin.dispose()
+    names = list(results)
+    print(f"\n{'median ms':<34}" + "".join(f"{n:>14}" for n in names))
+    for label in next(iter(results.values())):
+        print(f"{label:<34}" + "".join(f"{results[n][label]:>14.1f}" for n in names))
+    print("\ntargets: list and case page <= 100 ms, an action <= 50 ms (+ its signing)")
+
+
+if __name__ == "__main__":
+    main()
