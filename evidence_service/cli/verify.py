@@ -1,9 +1,14 @@
 """``evidence verify``: the court verifier on the command line, fully offline.
 
 Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE (and click's usage errors, which
-print nothing on stdout); 3 when a requested report file could not be written. The last line
-printed on stdout is the indication, e.g. ``TOTAL-PASSED`` or
-``INDETERMINATE NO_CERTIFICATE_CHAIN_FOUND``.
+print nothing on stdout, as does a bad ``--at``); 3 when a requested report file could not be
+written. The last line printed on stdout is the indication, e.g. ``TOTAL-PASSED`` or
+``INDETERMINATE NO_CERTIFICATE_CHAIN_FOUND``; with ``--json``, stdout is the report as JSON
+and nothing else (warnings stay on stderr), so that scripts need no temporary file.
+
+``--at MOMENT`` validates as of a past moment (ISO 8601 with a time zone); the report, the
+exit status and the last line are that validation's, and the report shows the present-time
+verdict next to it.
 
 Trust comes from ``--trust`` (a PEM bundle: root certificates, intermediates, CRLs, public
 keys); without it, from the local data folder's PKI if this machine runs the service (the same
@@ -21,8 +26,10 @@ import click
 from signing.verify import (
     Text,
     TrustStore,
+    ValidationTimeError,
     VerifyOptions,
     load_trust_bundle,
+    parse_validation_time,
     render_html,
     render_json,
     render_pdf,
@@ -33,6 +40,7 @@ from signing.verify import (
 __all__ = ["local_trust_bundle", "verify"]
 
 EXIT_REPORT_NOT_WRITTEN = 3
+EXIT_USAGE = 2
 REPORT_SUFFIXES = (".json", ".html", ".htm", ".pdf")
 MAX_PROOFS = 64 * 1024 * 1024
 
@@ -148,6 +156,19 @@ def _proofs(file: Path, proofs_path: Path | None) -> tuple[bytes | None, Path | 
     is_flag=True,
     help="Make revocation data required: without it the result is INDETERMINATE TRY_LATER.",
 )
+@click.option(
+    "--at",
+    "at_text",
+    metavar="MOMENT",
+    help="Validate as of this past moment, e.g. 2022-02-01T00:00:00Z (a time zone is required); "
+    "the report also gives the present-time result.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the report as JSON on stdout (nothing else); the exit status is unchanged.",
+)
 def verify(
     file: Path,
     trust_path: Path | None,
@@ -156,6 +177,8 @@ def verify(
     report_paths: tuple[Path, ...],
     lang: str,
     require_revocation: bool,
+    at_text: str | None,
+    as_json: bool,
 ) -> None:
     """Verify a sealed package, a signed PDF or an RFC 3161 token, offline.
 
@@ -167,6 +190,13 @@ def verify(
             raise click.BadParameter(
                 f"{path}: use a .json, .html or .pdf file name", param_hint="--report"
             )
+    at = None
+    if at_text is not None:
+        try:
+            at = parse_validation_time(at_text)
+        except ValidationTimeError as exc:
+            click.echo(f"error: --at: {exc}", err=True)
+            raise SystemExit(EXIT_USAGE) from None
     trust = _trust(trust_path)
     if trust.source == "none":
         click.echo(
@@ -180,7 +210,7 @@ def verify(
         trust=trust,
         proofs=proofs,
         data_path=data_path,
-        options=VerifyOptions(require_revocation=require_revocation),
+        options=VerifyOptions(require_revocation=require_revocation, at=at),
     )
     if used is not None:
         report.facts["proofs_file"] = used.name
@@ -191,7 +221,7 @@ def verify(
         except OSError as exc:
             click.echo(f"error: could not write the report {path}: {exc}", err=True)
             failed = True
-    click.echo(render_text(report, lang), nl=False)
+    click.echo(render_json(report) if as_json else render_text(report, lang), nl=False)
     sys.stdout.flush()
     raise SystemExit(EXIT_REPORT_NOT_WRITTEN if failed else report.exit_code)
 

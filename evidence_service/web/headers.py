@@ -4,10 +4,11 @@ Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed downloads pass through u
 unbuffered. A header a route sets itself wins (a stored file's own ``frame-ancestors 'self'``,
 a replayed page's sandbox policy): this only fills in what is missing.
 
-The policy: scripts only from our own ``/static`` (no inline script anywhere, so an injected
-``<script>`` does not run); styles may be inline because the verification report is one
-self-contained file a court can keep; images from us and ``data:`` (report figures); no
-framing by anyone (a signature page must not be clickjacked); forms post only to us.
+The policy: scripts only from our own ``/static`` plus the verification report's one inline
+script, allowed by its hash (so an injected ``<script>`` does not run); styles may be inline
+because the verification report is one self-contained file a court can keep; images from us
+and ``data:`` (report figures); no framing by anyone (a signature page must not be
+clickjacked); forms post only to us.
 FastAPI's ``/docs`` page loads Swagger UI from its CDN with an inline bootstrap script, so it
 gets a policy naming exactly that CDN.
 """
@@ -17,10 +18,12 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signing.verify.render import REPORT_SCRIPT_CSP
+
 __all__ = ["SecurityHeaders", "policy_for"]
 
 _STRICT = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    f"default-src 'self'; script-src 'self' {REPORT_SCRIPT_CSP}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -10,6 +10,7 @@ PDF's DSS.
 Public API::
 
     verify_file(path, *, trust, proofs=None, data_path=None, options=VerifyOptions()) -> Report
+        (VerifyOptions(at=moment): validation as of a past moment, with the present verdict)
     verify_stream(fh, size, name, *, trust, proofs=None, data=None, options=...) -> Report
     validate_pdf(path_or_stream, trust_roots_pem, *, extra_crls=None, extra_ocsps=None,
                  require_revocation=False, attachments=()) -> PdfReport
@@ -88,7 +89,14 @@ fails, because ``package.resources`` then finds a signed file missing.
 from __future__ import annotations
 
 from .container import Limits
-from .engine import VerifyOptions, detect_kind, verify_file, verify_stream
+from .engine import (
+    ValidationTimeError,
+    VerifyOptions,
+    detect_kind,
+    parse_validation_time,
+    verify_file,
+    verify_stream,
+)
 from .model import (
     REPORT_JSON_SCHEMA,
     Check,
@@ -114,9 +122,11 @@ __all__ = [
     "Sub",
     "Text",
     "TrustStore",
+    "ValidationTimeError",
     "VerifyOptions",
     "detect_kind",
     "load_trust_bundle",
+    "parse_validation_time",
     "render_html",
     "render_json",
     "render_pdf",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -18,7 +19,15 @@ from .pdf import pdf_checks, validate_pdf
 from .trust import TrustStore
 from .tst import check_token
 
-__all__ = ["VerifyOptions", "detect_kind", "verify_file", "verify_stream"]
+__all__ = [
+    "ValidationTimeError",
+    "VerifyOptions",
+    "check_validation_time",
+    "detect_kind",
+    "parse_validation_time",
+    "verify_file",
+    "verify_stream",
+]
 
 MAX_TOKEN_FILE = 1024 * 1024
 _HASH_CHUNK = 4 * 1024 * 1024
@@ -37,16 +46,79 @@ def _version() -> str:
 class VerifyOptions:
     """``require_revocation``: the validation policy's revocation rule. By default revocation
     data is used when available (a revocation found always counts) and its absence is
-    reported without deciding the result; with it, absence gives INDETERMINATE TRY_LATER."""
+    reported without deciding the result; with it, absence gives INDETERMINATE TRY_LATER.
+
+    ``now``: the present (default: the clock). ``at``: validate as of that past moment, as
+    DSS and pyHanko's validation time do -- certificates checked for validity then,
+    time-stamps accepted if their TSA was valid then, proofs made later ignored or not
+    counted, revocation data as known. The present-time verdict is computed too and carried
+    in the report (``Report.present``), because "valid then" is not "valid now"."""
 
     require_revocation: bool = False
     limits: Limits = field(default_factory=Limits)
     now: datetime | None = None
+    at: datetime | None = None
+
+
+class ValidationTimeError(ValueError):
+    """A validation time that cannot be used (malformed, without a time zone, or future)."""
+
+
+_ISO_MOMENT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_validation_time(text: str, *, now: datetime | None = None) -> datetime:
+    """``2022-02-01T00:00:00Z`` (ISO 8601 with a time zone) -> an aware UTC datetime.
+
+    A time zone is required: a court in UTC+8 and a verifier in UTC must not read the same
+    text as two moments eight hours apart. A moment in the future is refused (nothing can be
+    validated as of a time that has not come)."""
+    value = text.strip()
+    if not _ISO_MOMENT.match(value):
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+            raise ValidationTimeError(
+                f"{text!r} has no time of day and no time zone: give a moment such as "
+                f"{value}T00:00:00Z or {value}T00:00:00+08:00"
+            )
+        raise ValidationTimeError(
+            f"{text!r} is not an ISO 8601 moment: give one such as 2022-02-01T00:00:00Z "
+            "(or with an offset, 2022-02-01T08:00:00+08:00)"
+        )
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationTimeError(
+            f"{text!r} is not a valid ISO 8601 moment (check the date and time)"
+        ) from None
+    return check_validation_time(moment, now=now, shown=text)
+
+
+def check_validation_time(
+    moment: datetime, *, now: datetime | None = None, shown: str | None = None
+) -> datetime:
+    """``moment`` as UTC, if it is a usable validation time (aware, not in the future)."""
+    label = shown if shown is not None else moment.isoformat()
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValidationTimeError(
+            f"{label!r} has no time zone: add Z (UTC) or an offset such as +08:00"
+        )
+    present = now or datetime.now(UTC)
+    moment = moment.astimezone(UTC)
+    if moment > present:
+        raise ValidationTimeError(
+            f"{label} is in the future (it is now {present.strftime('%Y-%m-%dT%H:%M:%SZ')}): "
+            "a validation time must be a past moment"
+        )
+    return moment
 
 
 def detect_kind(head: bytes) -> str:
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "wacz"
+        from .casefile import is_case_file  # an exported case file: a ZIP named by its mimetype
+
+        return "casefile" if is_case_file(head) else "wacz"
     if b"%PDF-" in head[:1024]:
         return "pdf"
     if head[:1] == b"\x30":
@@ -91,9 +163,39 @@ def verify_stream(
     data: Callable[[], BinaryIO] | None = None,
     options: VerifyOptions = VerifyOptions(),
 ) -> Report:
-    """Verify a seekable binary stream of ``size`` bytes. Never raises for bad input."""
+    """Verify a seekable binary stream of ``size`` bytes. Never raises for bad input (a bad
+    ``options.at`` is not input: it raises :class:`ValidationTimeError`)."""
+    if options.at is None:
+        return _verify_once(fh, size, name, trust, proofs, data, options, past=False)
+    started = time.monotonic()
+    present_time = options.now or datetime.now(UTC)
+    at = check_validation_time(options.at, now=present_time)
+    present = _verify_once(
+        fh, size, name, trust, proofs, data, replace(options, now=present_time), past=False
+    )
+    report = _verify_once(fh, size, name, trust, proofs, data, replace(options, now=at), past=True)
+    report.verified_at = present.verified_at
+    report.validation_time = at
+    report.present = present.verdict()
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def _verify_once(
+    fh: BinaryIO,
+    size: int,
+    name: str,
+    trust: TrustStore,
+    proofs: bytes | None,
+    data: Callable[[], BinaryIO] | None,
+    options: VerifyOptions,
+    *,
+    past: bool,
+) -> Report:
+    """One run of the checks at ``options.now``; ``past``: that is a past moment asked for."""
     started = time.monotonic()
     now = options.now or datetime.now(UTC)
+    options = replace(options, now=now)
     fh.seek(0)
     head = fh.read(1024)
     fh.seek(0)
@@ -114,12 +216,18 @@ def verify_stream(
             size,
             trust=trust,
             proofs=proofs,
-            options=PackageOptions(options.require_revocation, options.limits, now),
+            options=PackageOptions(options.require_revocation, options.limits, now, past),
+        )
+    elif kind == "casefile":
+        from .casefile import verify_case_file
+
+        checks, facts, sha = verify_case_file(
+            fh, size, trust=trust, options=options, past=past, nested=verify_stream
         )
     elif kind == "pdf":
-        checks, facts, sha = _verify_pdf(fh, size, trust, options)
+        checks, facts, sha = _verify_pdf(fh, size, trust, options, past)
     elif kind == "timestamp" and size <= MAX_TOKEN_FILE:
-        checks, facts, sha = _verify_token(fh, trust, data, options)
+        checks, facts, sha = _verify_token(fh, trust, data, options, past)
     else:
         sha = _sha256(fh)
         checks = [
@@ -192,9 +300,14 @@ def _unreadable(name: str, exc: OSError, trust: TrustStore, options: VerifyOptio
 
 
 def _verify_pdf(
-    fh: BinaryIO, size: int, trust: TrustStore, options: VerifyOptions
+    fh: BinaryIO, size: int, trust: TrustStore, options: VerifyOptions, past: bool = False
 ) -> tuple[list[Check], dict[str, object], str]:
-    report = validate_pdf(fh, trust, require_revocation=options.require_revocation)
+    report = validate_pdf(
+        fh,
+        trust,
+        require_revocation=options.require_revocation,
+        moment=options.now if past else None,
+    )
     sha = report.sha256 or _sha256(fh)
     title = Text("PDF ", "PDF ")
     checks: list[Check] = []
@@ -238,6 +351,7 @@ def _verify_token(
     trust: TrustStore,
     data: Callable[[], BinaryIO] | None,
     options: VerifyOptions,
+    past: bool = False,
 ) -> tuple[list[Check], dict[str, object], str]:
     der = fh.read(MAX_TOKEN_FILE + 1)
     sha = hashlib.sha256(der).hexdigest()
@@ -257,7 +371,14 @@ def _verify_token(
     title = Text("RFC 3161 时间戳", "RFC 3161 time-stamp")
     what = Text("所提供的数据文件", "the data file given")
     try:
-        token = check_token(der, digest=digest, trust=trust, what=what)
+        token = check_token(
+            der,
+            digest=digest,
+            trust=trust,
+            what=what,
+            valid_until=options.now,
+            validation_time=options.now if past else None,
+        )
     except OSError as exc:
         return (
             [

@@ -51,9 +51,12 @@ class SthResult:
         self.gen_time: datetime | None = None
 
 
-def check_sth(sth: Mapping[str, Any], trust: TrustStore) -> SthResult:
+def check_sth(
+    sth: Mapping[str, Any], trust: TrustStore, *, now: datetime | None = None
+) -> SthResult:
     """Signature by the log key, the key's chain to a trust anchor, ``log_id`` = SHA-256 of
-    the key, and the RFC 3161 time-stamp over the raw signature bytes."""
+    the key, and the RFC 3161 time-stamp over the raw signature bytes. ``now``: the
+    validation time (default: the present)."""
     facts: dict[str, Any] = {}
     try:
         log_id = str(sth["log_id"])
@@ -106,10 +109,11 @@ def check_sth(sth: Mapping[str, Any], trust: TrustStore) -> SthResult:
         trust=trust,
         shipped=chain[1:],
         what=Text("签名树头的签名", "the tree head's signature"),
+        valid_until=now,
     )
     facts["time_stamp"] = token.facts
     poe = token.ok and token.gen_time is not None
-    at = token.gen_time if poe and token.gen_time is not None else datetime.now(UTC)
+    at = token.gen_time if poe and token.gen_time is not None else (now or datetime.now(UTC))
     path = check_path(signer, chain[1:], trust, at=at, poe=poe, what=LOG)
     if not path.ok:
         return SthResult(path.status, path.sub, path.reason, facts)

@@ -211,7 +211,7 @@ class Report:
     file_name: str
     file_size: int
     file_sha256: str | None
-    kind: str  # "wacz" | "pdf" | "timestamp" | "unknown"
+    kind: str  # "wacz" | "casefile" | "pdf" | "timestamp" | "unknown"
     checks: list[Check]
     trust: dict[str, Any]
     policy: dict[str, Any]
@@ -220,6 +220,12 @@ class Report:
     #: Key facts for the summary (capture URL, trusted times, signer...), JSON-able.
     facts: dict[str, Any] = field(default_factory=dict)
     verifier: str = "evidence-service"
+    #: Set when the checks were evaluated as of a past moment (``--at``) instead of the
+    #: present; ``verified_at`` stays the time the verification ran.
+    validation_time: datetime | None = None
+    #: With ``validation_time``: the verdict at the present time (:meth:`verdict` of that run),
+    #: so that nobody mistakes "valid then" for "valid now".
+    present: dict[str, Any] | None = None
 
     @property
     def decided(self) -> tuple[Indication, Sub | None, Check | None]:
@@ -251,7 +257,33 @@ class Report:
                 f"{text.zh} 决定性检查：{check.title.zh}——{check.reason.zh}",
                 f"{text.en} Deciding check: {check.title.en} -- {check.reason.en}",
             )
+        if self.validation_time is not None:
+            text = self.past_notice() + text
         return text
+
+    def past_notice(self) -> Text:
+        """What a validation at a past moment means, with the present-time verdict."""
+        at = _iso(self.validation_time or self.verified_at)
+        now = self.present or {}
+        line = " ".join(str(now[k]) for k in ("indication", "sub_indication") if now.get(k))
+        return Text(
+            f"这是以过去时间 {at} 为准的验证（按该时间检查证书与时间戳的有效性）；"
+            f"以现在时间验证的结论是：{line or '未知'}。",
+            f"This is a validation as of a past time, {at} (certificates and time-stamps checked "
+            f"for validity at that time); validated at the present time the result is: "
+            f"{line or 'unknown'}.",
+        )
+
+    def verdict(self) -> dict[str, Any]:
+        """The overall result alone (what :attr:`present` holds)."""
+        indication, sub, deciding = self.decided
+        return {
+            "indication": indication.value,
+            "sub_indication": sub.value if sub else None,
+            "deciding_check": deciding.id if deciding else None,
+            "summary": self.summary.to_dict(),
+            "validation_time": _iso(self.validation_time or self.verified_at),
+        }
 
     def indication_line(self) -> str:
         """``TOTAL-PASSED`` or e.g. ``INDETERMINATE NO_CERTIFICATE_CHAIN_FOUND``."""
@@ -285,6 +317,8 @@ class Report:
             "trust": self.trust,
             "policy": self.policy,
             "verified_at": _iso(self.verified_at),
+            "validation_time": _iso(self.validation_time or self.verified_at),
+            "present": self.present,
             "duration_s": round(self.duration_s, 3),
             "verifier": self.verifier,
             "facts": self.facts,
@@ -308,7 +342,15 @@ class Report:
             duration_s=float(data.get("duration_s", 0.0)),
             facts=dict(data.get("facts", {})),
             verifier=str(data.get("verifier", "")),
+            validation_time=_parse_iso(data.get("validation_time"))
+            if data.get("present") is not None
+            else None,
+            present=dict(data["present"]) if data.get("present") is not None else None,
         )
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
 
 
 def _iso(moment: datetime) -> str:
@@ -359,7 +401,7 @@ REPORT_JSON_SCHEMA: dict[str, Any] = {
                 "name": {"type": "string"},
                 "size": {"type": "integer", "minimum": 0},
                 "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
-                "kind": {"enum": ["wacz", "pdf", "timestamp", "unknown"]},
+                "kind": {"enum": ["wacz", "casefile", "pdf", "timestamp", "unknown"]},
             },
         },
         "trust": {
@@ -378,6 +420,18 @@ REPORT_JSON_SCHEMA: dict[str, Any] = {
             "properties": {"revocation": {"enum": ["if-available", "required"]}},
         },
         "verified_at": {"type": "string"},
+        "validation_time": {"type": "string"},
+        "present": {
+            "type": ["object", "null"],
+            "required": ["indication", "sub_indication", "validation_time"],
+            "properties": {
+                "indication": {"enum": [i.value for i in Indication]},
+                "sub_indication": {"enum": [None, *(s.value for s in Sub)]},
+                "deciding_check": {"type": ["string", "null"]},
+                "summary": _TEXT_SCHEMA,
+                "validation_time": {"type": "string"},
+            },
+        },
         "duration_s": {"type": "number"},
         "verifier": {"type": "string"},
         "facts": {"type": "object"},

@@ -99,7 +99,10 @@ MANIFEST_DATA = Text("取证清单", "the capture manifest")
 class PackageOptions:
     require_revocation: bool = False
     limits: Limits = field(default_factory=Limits)
+    #: The validation time (default: the present).
     now: datetime | None = None
+    #: ``now`` is a past moment asked for (``--at``): proofs made after it did not exist then.
+    past: bool = False
 
 
 @dataclass
@@ -191,6 +194,11 @@ class _State:
     manifest_serials: list[str] = field(default_factory=list)
     #: Oldest genTime of a fully valid archive time-stamp chain: proof the package existed.
     archive_poe: datetime | None = None
+
+    @property
+    def past(self) -> datetime | None:
+        """The validation time if it is a past moment asked for, else None."""
+        return self.now if self.options.past else None
 
     def sha(self, name: str) -> str | None:
         entry = self.entries.get(name)
@@ -890,6 +898,7 @@ def _package_tokens(
             what=PACKAGE_SIGNATURE,
             valid_until=state.now,
             poe=state.archive_poe,
+            validation_time=state.past,
         )
         check = Check(check_id, title, token.status, token.reason, token.sub, facts=token.facts)
         if token.ok and token.gen_time is not None:
@@ -1108,7 +1117,8 @@ def _check_warc(state: _State) -> Check:
         )
     facts: dict[str, Any] = {}
     worst: Check | None = None
-    total_records = checked = no_digest = 0
+    total_records = checked = no_digest = disagreeing = 0
+    payload_notes: list[Text] = []
     for name, result in warcs.items():
         facts[name] = {
             "records": result.records,
@@ -1118,10 +1128,16 @@ def _check_warc(state: _State) -> Check:
             "digest_failures": result.failures,
             "gzip_members": result.gzip_members,
             "error": result.error,
+            "payload_digest_forms": result.payload_forms,
+            "payload_digest_records": result.payload_records,
+            "payload_digest_disagreements": result.payload_disagreements,
+            "payload_digest_disagreement_count": result.payload_disagreement_count,
         }
         total_records += result.records
         checked += result.digests_checked
         no_digest += result.no_digest
+        payload_notes += _payload_notes(name, result)
+        disagreeing += result.payload_disagreement_count
         if worst is not None:
             continue
         if result.failure_count:
@@ -1159,8 +1175,9 @@ def _check_warc(state: _State) -> Check:
             )
     if worst is not None:
         worst.facts = facts
+        worst.details += payload_notes
         return worst
-    details = []
+    details = list(payload_notes)
     if no_digest:
         details.append(
             Text(
@@ -1169,18 +1186,69 @@ def _check_warc(state: _State) -> Check:
                 "file hashes.",
             )
         )
-    return Check(
-        "warc.records",
-        T_WARC,
-        Status.PASSED,
-        Text(
-            f"全部 {total_records} 条 WARC 记录可读，{checked} 条记录的块/载荷摘要核对一致。",
-            f"All {total_records} WARC records read; the block/payload digests of {checked} "
-            "records match.",
-        ),
-        details=details,
-        facts=facts,
+    reason = Text(
+        f"全部 {total_records} 条 WARC 记录可读，{checked} 条记录的块/载荷摘要核对一致。",
+        f"All {total_records} WARC records read; the block/payload digests of {checked} "
+        "records match.",
     )
+    if disagreeing:
+        reason = Text(
+            f"全部 {total_records} 条 WARC 记录可读，{checked} 条记录的块摘要核对一致（未被改动）；"
+            f"其中 {disagreeing} 条记录的载荷摘要与所存内容不符（见说明）。",
+            f"All {total_records} WARC records read; the block digests of {checked} records match "
+            f"(nothing was altered); the payload digest of {disagreeing} of them disagrees with "
+            "the stored body (see the notes).",
+        )
+    return Check("warc.records", T_WARC, Status.PASSED, reason, details=details, facts=facts)
+
+
+_FORM_TEXT = {
+    "stored": Text("所存的原始正文（含分块编码）", "the body as stored (with its chunked framing)"),
+    "dechunked": Text("去除分块传输编码后的正文", "the de-chunked body"),
+    "decoded": Text("去除分块与内容编码（解压）后的正文", "the de-chunked and decoded body"),
+}
+
+
+def _payload_notes(name: str, result: WarcResult) -> list[Text]:
+    """What the payload digests were computed over, where that is worth saying: records
+    hashed otherwise than WARC 1.1 prescribes, and recorders' digests matching no form."""
+    notes: list[Text] = []
+    spec = [r for r in result.payload_records if r["spec"] and r["form"] != "stored"]
+    if spec:
+        notes.append(
+            Text(
+                f"{name}：{len(spec)} 条分块传输的记录，其载荷摘要按 WARC 1.1 的定义针对去除分块"
+                "传输编码后的正文计算，核对一致。",
+                f"{name}: the payload digest of {len(spec)} chunked record(s) is over the "
+                "de-chunked body, as WARC 1.1 defines it, and matches.",
+            )
+        )
+    for row in (r for r in result.payload_records if not r["spec"]):
+        form = _FORM_TEXT[row["form"]]
+        notes.append(
+            Text(
+                f"{name}：记录 {row['uri'] or row['record_id']} 的载荷摘要针对{form.zh}"
+                f"（{row['form']}）计算，而不是 WARC 1.1 规定的去除分块传输编码后的正文；与之一致。"
+                "块摘要覆盖所存字节，记录未被改动。",
+                f"{name}: the payload digest of {row['uri'] or row['record_id']} is over "
+                f"{form.en} ({row['form']}), not the de-chunked body WARC 1.1 defines; it "
+                "matches that. The block digest covers the stored bytes: the record is unaltered.",
+            )
+        )
+    if result.payload_disagreement_count:
+        ids = ", ".join(d["uri"] or d["record_id"] for d in result.payload_disagreements[:5])
+        notes.append(
+            Text(
+                f"{name}：{result.payload_disagreement_count} 条记录中，录制工具给出的载荷摘要与"
+                f"所存正文不符（所存正文受块摘要保护，块摘要一致）：{ids}。这是录制工具的问题，"
+                "不表示内容被改动。",
+                f"{name}: for {result.payload_disagreement_count} record(s) the recorder's payload "
+                f"digest disagrees with the stored body, which the block digest protects (and "
+                f"the block digest matches): {ids}. This is the recorder's doing, not an "
+                "alteration.",
+            )
+        )
+    return notes
 
 
 _KINDS = {
@@ -1486,6 +1554,7 @@ def _check_manifest_tokens(state: _State) -> list[Check]:
             what=MANIFEST_DATA,
             valid_until=state.now,
             poe=state.archive_poe,
+            validation_time=state.past,
         )
         check = Check(check_id, title, token.status, token.reason, token.sub, facts=token.facts)
         if token.parsed is not None:
@@ -1541,6 +1610,7 @@ def _check_certificate(state: _State) -> list[Check]:
         state.trust,
         require_revocation=state.options.require_revocation,
         attachments=["certificate.json"],
+        moment=state.past,
     )
     checks = []
     if not report.signatures and not report.timestamps:
@@ -1871,7 +1941,23 @@ def _check_log(state: _State) -> Check:
     sth = proof.get("sth")
     if not isinstance(sth, dict) or path is None:
         return _malformed_proof(facts)
-    head = check_sth(sth, state.trust)
+    later = _made_after(sth.get("time_stamp"), state.past)
+    if later is not None and state.past is not None:
+        return Check(
+            "log.inclusion",
+            T_LOG,
+            Status.INDETERMINATE,
+            Text(
+                f"收录证明（签名树头）产生于 {iso(later)}，晚于验证时间 {iso(state.past)}："
+                "在该时间尚无收录证明。",
+                f"The inclusion proof (its signed tree head) was made at {iso(later)}, after the "
+                f"validation time {iso(state.past)}: as of then there was no inclusion proof yet.",
+            ),
+            Sub.TRY_LATER,
+            facts=facts,
+            counts=False,
+        )
+    head = check_sth(sth, state.trust, now=state.now)
     facts["sth"] = head.facts
     if head.status is not Status.PASSED:
         return Check("log.inclusion", T_LOG, head.status, head.reason, head.sub, facts=facts)
@@ -1939,6 +2025,27 @@ def _check_archive(state: _State) -> Check:
         )
     if not isinstance(entries, list):
         return _malformed_archive()
+    # As of a past moment, only the stamps made by then exist (each covers those before it,
+    # so what existed then is a prefix of the chain).
+    later = 0
+    if state.past is not None:
+        while (
+            later < len(entries)
+            and isinstance(entries[-1 - later], dict)
+            and _made_after(entries[-1 - later].get("time_stamp"), state.past) is not None
+        ):
+            later += 1
+        entries = entries[: len(entries) - later]
+        if not entries:
+            return _na(
+                "proofs.archive_timestamps",
+                T_ARCHIVE,
+                Text(
+                    f"验证时间 {iso(state.past)} 时还没有归档时间戳（全部产生于其后）。",
+                    f"At the validation time {iso(state.past)} there was no archive time-stamp "
+                    "yet (all were made later).",
+                ),
+            )
     package = bytes.fromhex(state.scan.sha256)
     times: list[datetime] = []
     rows = []
@@ -2013,6 +2120,15 @@ def _check_archive(state: _State) -> Check:
         )
     state.facts["archive_time_stamps"] = [iso(t) for t in times]
     state.archive_poe = times[0] if times else None
+    details = []
+    if later:
+        details.append(
+            Text(
+                f"另有 {later} 个归档时间戳产生于验证时间之后，未予考虑。",
+                f"{later} later archive time-stamp(s) were made after the validation time and "
+                "are not considered.",
+            )
+        )
     return Check(
         "proofs.archive_timestamps",
         T_ARCHIVE,
@@ -2021,5 +2137,17 @@ def _check_archive(state: _State) -> Check:
             f"{len(times)} 个归档时间戳有效，最新的一个在 {iso(times[-1])}。",
             f"{len(times)} archive time-stamp(s) verify; the newest is from {iso(times[-1])}.",
         ),
-        facts={"stamps": rows},
+        details=details,
+        facts={"stamps": rows, "made_after_validation_time": later},
     )
+
+
+def _made_after(b64: Any, moment: datetime | None) -> datetime | None:
+    """The genTime of a base64 token if it is after ``moment`` (a past validation time)."""
+    if moment is None:
+        return None
+    try:
+        gen_time = parse_any(base64.b64decode(str(b64 or ""), validate=True)).gen_time
+    except (binascii.Error, ValueError):
+        return None
+    return gen_time if gen_time > moment else None

@@ -140,10 +140,16 @@ def check_path(
                     ),
                     path,
                 )
+            # not a proven signing time: EN 319 102-1 5.2.6 (validation time outside the
+            # validity range) -- NOT_YET_VALID goes with TOTAL-FAILED only
             return PathResult(
                 Status.INDETERMINATE,
-                Sub.NOT_YET_VALID,
-                tech("证书尚未生效。", "A certificate is not yet valid.", detail),
+                Sub.OUT_OF_BOUNDS_NO_POE,
+                tech(
+                    "在验证时间证书尚未生效。",
+                    "A certificate is not yet valid at the validation time.",
+                    f"{detail}; checked at {iso(at)}",
+                ),
                 path,
             )
         if at > cert.not_valid_after_utc:

@@ -17,9 +17,19 @@ How a signature is judged (pyHanko does the cryptography and the modification an
 3. When the chain is no longer valid today (expired), pyHanko's ETSI EN 319 102-1 long-term
    validation (``ades_lta_validation``, local data only) decides, using the document
    time-stamps as proof of existence.
+4. A change after signing that pyHanko cannot classify (``ModificationLevel.OTHER``) is not
+   taken as proof of alteration: ``pdf_changes`` renders the signed revision and the final
+   file and compares pages, pixels and attachments (as the EU DSS validator does).
+5. The signature's own time-stamp is checked like a WACZ package time-stamp
+   (``tst.check_token``: TSA chain to the trust bundle, imprint over the signature value); its
+   time is the proved signing time only when that check passes.
+
+Every indication comes from ONE table of outcomes, ``pdf_etsi.OUTCOMES`` (documented in
+``docs/etsi-indications.md``); each signature's report names its row (``outcome``).
+Hybrid-reference files are read in non-strict mode, and the report says so.
 
 PAdES level reached: B-B (ETSI.CAdES.detached with a signing-certificate-v2 attribute), B-T
-(+ a valid signature time-stamp or a later document time-stamp), B-LT (+ a DSS whose data
+(+ a trusted signature time-stamp or a later document time-stamp), B-LT (+ a DSS whose data
 alone proves the chain unrevoked), B-LTA (+ a valid document time-stamp over a revision that
 already holds that DSS).
 
@@ -35,6 +45,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import re
 import threading
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +57,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .model import Indication, Status, Sub, Text, iso, tech
+from .pdf_changes import ChangeReviewer
+from .pdf_etsi import Outcome, outcome, resolve, trust_outcome
 from .trust import TrustStore, load_trust_bundle
+from .tst import TokenResult, check_token
 
 __all__ = ["PdfReport", "PdfSignatureReport", "validate_pdf"]
 
@@ -91,6 +105,15 @@ class PdfSignatureReport:
     #: (``/Prop_Build /App /EvidenceAudit``, see ``signing.pades``): account, auth method,
     #: IP, user agent, time, document hash. Covered by that signature's byte range.
     audit: dict[str, Any] | None = None
+    #: The signature's own time-stamp (CMS ``signature-time-stamp`` attribute), checked like a
+    #: package time-stamp: ``tsa``, ``gen_time``, ``status``/``sub_indication``, ``trusted``,
+    #: ``imprint_matches``, ``chain``... ``signing_time_stamped`` is its time only if trusted.
+    signature_timestamp: dict[str, Any] | None = None
+    #: When pyHanko could not classify a change after signing: what rendering the signed
+    #: revision and the final file showed (``pdf_changes.ChangeReview.to_dict``).
+    change_review: dict[str, Any] | None = None
+    #: The row of ``pdf_etsi.OUTCOMES`` that gave ``indication``/``sub_indication``.
+    outcome: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +144,9 @@ class PdfSignatureReport:
             "stated_reason": self.stated_reason,
             "location": self.location,
             "audit": self.audit,
+            "signature_timestamp": self.signature_timestamp,
+            "change_review": self.change_review,
+            "outcome": self.outcome,
         }
 
 
@@ -140,6 +166,13 @@ class PdfReport:
     #: Contents of the attachments asked for with ``attachments=`` (not in ``to_dict``).
     attachments: dict[str, bytes] = field(default_factory=dict)
     revocation_policy: str = "if-available"
+    #: The file has hybrid-reference cross-reference sections (a table plus ``/XRefStm``
+    #: streams). pyHanko refuses those in strict mode; like the EU DSS validator, the file is
+    #: read in non-strict mode, and the report says so.
+    hybrid_xref: bool = False
+    #: The row of ``pdf_etsi.OUTCOMES`` that decided a file-level result (None when the
+    #: signatures decided: each has its own ``outcome``).
+    outcome: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -156,11 +189,19 @@ class PdfReport:
             "document_timestamps": [s.to_dict() for s in self.timestamps],
             "embedded_files": self.embedded_files,
             "revocation_policy": self.revocation_policy,
+            "hybrid_xref": self.hybrid_xref,
+            "outcome": self.outcome,
         }
 
 
-def _failed(reason: Text, sub: Sub = Sub.FORMAT_FAILURE, **kw: Any) -> PdfReport:
-    return PdfReport(Indication.TOTAL_FAILED, sub, reason, **kw)
+def _file_result(key: str, reason: Text, **kw: Any) -> PdfReport:
+    """A report decided by the file itself, per the outcome table (``pdf_etsi``)."""
+    indication, sub = resolve(outcome(key))
+    return PdfReport(indication, sub, reason, outcome=key, **kw)
+
+
+def _failed(reason: Text, key: str = "unreadable", **kw: Any) -> PdfReport:
+    return _file_result(key, reason, **kw)
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -181,6 +222,7 @@ def validate_pdf(
     extra_ocsps: Iterable[bytes] | None = None,
     require_revocation: bool = False,
     attachments: Sequence[str] = (),
+    moment: datetime | None = None,
 ) -> PdfReport:
     """Validate every signature and document time-stamp of a PDF, offline.
 
@@ -190,7 +232,8 @@ def validate_pdf(
     ``require_revocation``: without it (the default policy) a signature whose revocation
     status cannot be established offline still passes, with ``revocation="unknown"``; with
     it, such a signature is INDETERMINATE TRY_LATER. ``attachments``: names of embedded files
-    whose contents to return in ``PdfReport.attachments``.
+    whose contents to return in ``PdfReport.attachments``. ``moment``: the validation time
+    (pyHanko's ``ValidationContext(moment=)``; default now).
 
     Never raises for bad input.
     """
@@ -216,7 +259,9 @@ def validate_pdf(
     ]
     try:
         with _quiet_pyhanko():
-            report = _run(_validate(data, trust, crls, ocsps, require_revocation, attachments))
+            report = _run(
+                _validate(data, trust, crls, ocsps, require_revocation, attachments, moment)
+            )
     except Exception as exc:  # pyHanko/asn1crypto raise assorted errors for broken files
         log.debug("PDF validation failed", exc_info=True)
         report = _failed(
@@ -293,17 +338,17 @@ async def _validate(
     ocsps: list[bytes],
     require_revocation: bool,
     want: Sequence[str],
+    moment: datetime | None = None,
 ) -> PdfReport:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 
     if data.lstrip()[:5] != b"%PDF-" and b"%PDF-" not in data[:1024]:
-        return _failed(Text("文件不是 PDF。", "The file is not a PDF."))
+        return _failed(Text("文件不是 PDF。", "The file is not a PDF."), "not-pdf")
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     if reader.encrypted:
-        return PdfReport(
-            Indication.INDETERMINATE,
-            Sub.SIGNED_DATA_NOT_FOUND,
+        return _file_result(
+            "encrypted",
             Text(
                 "PDF 已加密，无法在没有密码的情况下验证。",
                 "The PDF is encrypted; it cannot be validated without its password.",
@@ -315,9 +360,8 @@ async def _validate(
         embedded_files, attachments = [], {}
     sigs = list(reader.embedded_signatures)
     if not sigs:
-        return PdfReport(
-            Indication.INDETERMINATE,
-            Sub.NO_SIGNING_CERTIFICATE_FOUND,
+        return _file_result(
+            "no-signature",
             Text("PDF 中没有数字签名。", "The PDF carries no digital signature."),
             embedded_files=embedded_files,
             attachments=attachments,
@@ -329,9 +373,14 @@ async def _validate(
     roots = [_asn1_cert(c) for c in trust.anchors]
     others = [_asn1_cert(c) for c in trust.pool]
     ctx = _Contexts(dss, roots, others, crls, ocsps)
+    ctx.moment = moment
+    ctx.changes = ChangeReviewer(data, reader)
+    ctx.trust = trust
+    ctx.signed_at = {str(e.field_name): e.signed_revision for e in sigs}
     report = PdfReport(Indication.TOTAL_PASSED, None, Text("", ""))
     report.embedded_files = embedded_files
     report.attachments = attachments
+    report.hybrid_xref = _hybrid(reader)
     doc_ts_results: list[tuple[Any, PdfSignatureReport]] = []
     for emb in sigs:
         if str(emb.sig_object_type) == "/DocTimeStamp":
@@ -358,7 +407,23 @@ async def _validate(
         f"全部 {n} 个签名和 {len(report.timestamps)} 个文档时间戳均有效。",
         f"All {n} signature(s) and {len(report.timestamps)} document time-stamp(s) are valid.",
     )
+    if report.hybrid_xref:
+        report.reason = report.reason + HYBRID_NOTE
     return report
+
+
+HYBRID_NOTE = Text(
+    "（该文件使用混合交叉引用表，已按非严格模式读取，与欧盟 DSS 验证程序相同。）",
+    "(The file uses hybrid-reference cross-reference sections; it was read in non-strict "
+    "mode, as the EU DSS validator reads it.)",
+)
+
+
+def _hybrid(reader: Any) -> bool:
+    try:
+        return bool(reader.xrefs.hybrid_xrefs_present)
+    except Exception:
+        return False
 
 
 def _kind_zh(s: PdfSignatureReport) -> str:
@@ -379,6 +444,17 @@ class _Contexts:
         ocsps: list[bytes],
     ) -> None:
         self.dss, self.roots, self.others, self.crls, self.ocsps = dss, roots, others, crls, ocsps
+        self.moment: datetime | None = None
+        #: Judges changes pyHanko cannot classify (set once the file is read).
+        self.changes: ChangeReviewer | None = None
+        #: The trust store (signature time-stamps are checked against it like WACZ ones).
+        self.trust: TrustStore = TrustStore()
+        #: field name -> revision it signed, for every signature and document time-stamp.
+        self.signed_at: dict[str, int] = {}
+
+    def later_fields(self, emb: Any) -> list[str]:
+        """Signature fields signed after ``emb`` (their widgets are theirs, not its change)."""
+        return [n for n, rev in self.signed_at.items() if rev > emb.signed_revision]
 
     def make(self, mode: str, *, dss_only: bool = False) -> Any:
         from pyhanko_certvalidator import ValidationContext
@@ -391,6 +467,8 @@ class _Contexts:
             "crls": [] if dss_only else list(self.crls),
             "ocsps": [] if dss_only else list(self.ocsps),
         }
+        if self.moment is not None:
+            kwargs["moment"] = self.moment
         if self.dss is not None:
             return self.dss.as_validation_context(kwargs)
         return ValidationContext(**kwargs)
@@ -439,18 +517,16 @@ async def _doc_timestamp(emb: Any, ctx: _Contexts) -> PdfSignatureReport:
     try:
         st = await async_validate_pdf_timestamp(emb, ctx.make("soft-fail"))
     except Exception as exc:
-        return PdfSignatureReport(
+        return _new(
             name,
             "document-timestamp",
-            Indication.TOTAL_FAILED,
-            Sub.FORMAT_FAILURE,
+            "signature-damaged",
             tech("文档时间戳损坏。", "The document time-stamp is damaged.", _exc(exc)),
         )
-    out = PdfSignatureReport(
+    out = _new(
         name,
         "document-timestamp",
-        Indication.TOTAL_PASSED,
-        None,
+        "valid",
         Text("", ""),
         signing_time_stamped=st.timestamp,
         timestamp_authority=str(st.signing_cert.subject.human_friendly),
@@ -459,8 +535,7 @@ async def _doc_timestamp(emb: Any, ctx: _Contexts) -> PdfSignatureReport:
     if not st.intact:
         _judge(
             out,
-            Indication.TOTAL_FAILED,
-            Sub.HASH_FAILURE,
+            "digest-mismatch",
             Text(
                 "文档时间戳覆盖的内容已被改动。",
                 "The content the document time-stamp covers was altered.",
@@ -469,41 +544,53 @@ async def _doc_timestamp(emb: Any, ctx: _Contexts) -> PdfSignatureReport:
     elif not st.valid:
         _judge(
             out,
-            Indication.TOTAL_FAILED,
-            Sub.SIG_CRYPTO_FAILURE,
+            "signature-invalid",
             Text("文档时间戳的签名无效。", "The document time-stamp's signature is invalid."),
         )
-    elif _illegal_changes(st):
-        _judge(
-            out,
-            Indication.TOTAL_FAILED,
-            Sub.FORMAT_FAILURE,
-            Text(
-                "加盖文档时间戳之后，文档被以不允许的方式修改。",
-                "The document was changed in a disallowed way after the document time-stamp.",
-            ),
-        )
+    elif _changes_refused(
+        out,
+        emb,
+        st,
+        ctx,
+        Text(
+            "加盖文档时间戳之后，文档被以不允许的方式修改。",
+            "The document was changed in a disallowed way after the document time-stamp.",
+        ),
+    ):
+        pass
     elif not st.trusted:
+        row, detail = _trust_row(st, emb, ctx)
         _judge(
             out,
-            Indication.INDETERMINATE,
-            _untrusted_sub(st),
-            Text(
-                "时间戳机构的证书不能追溯到信任的根证书。",
-                "The time-stamp authority's certificate does not lead to a trusted root.",
+            row.key,
+            _joined(
+                Text(
+                    f"时间戳机构的证书不能通过验证：{row.meaning.zh}",
+                    f"The time-stamp authority's certificate does not validate: {row.meaning.en}",
+                ),
+                detail,
             ),
+            _pyhanko_sub(st),
         )
     else:
         _judge(
             out,
-            Indication.TOTAL_PASSED,
-            None,
-            Text(
-                f"文档时间戳有效：文档在 {iso(st.timestamp)} 已经存在。",
-                f"Valid document time-stamp: the document existed at {iso(st.timestamp)}.",
+            "valid",
+            _with_review_note(
+                Text(
+                    f"文档时间戳有效：文档在 {iso(st.timestamp)} 已经存在。",
+                    f"Valid document time-stamp: the document existed at {iso(st.timestamp)}.",
+                ),
+                out,
             ),
         )
     return out
+
+
+def _new(name: str, kind: str, key: str, reason: Text, **kw: Any) -> PdfSignatureReport:
+    """A signature report judged by the row ``key`` of the outcome table."""
+    indication, sub = resolve(outcome(key))
+    return PdfSignatureReport(name, kind, indication, sub, reason, outcome=key, **kw)
 
 
 def _anchor(st: Any) -> str | None:
@@ -516,28 +603,194 @@ def _anchor(st: Any) -> str | None:
         return None
 
 
-def _untrusted_sub(st: Any) -> Sub:
+def _joined(text: Text, more: Text) -> Text:
+    return text + more if more.en else text
+
+
+def _pyhanko_sub(st: Any) -> Sub | None:
     indic = getattr(st, "trust_problem_indic", None)
-    sub = _sub_from_pyhanko(indic) if indic is not None else Sub.NO_CERTIFICATE_CHAIN_FOUND
-    if sub in (Sub.FORMAT_FAILURE, Sub.HASH_FAILURE, Sub.SIG_CRYPTO_FAILURE, Sub.REVOKED):
-        return Sub.CERTIFICATE_CHAIN_GENERAL_FAILURE
-    return sub
+    return None if indic is None else _sub_from_pyhanko(indic)
 
 
-def _illegal_changes(st: Any) -> bool:
+def _trust_row(st: Any, emb: Any, ctx: _Contexts) -> tuple[Outcome, Text]:
+    """The outcome row for a signer (or TSA) pyHanko does not trust, and what the chain at
+    hand shows (which root is untrusted, which issuer is missing) for the reason."""
+    indic = getattr(st, "trust_problem_indic", None)
+    try:
+        shape, name = _chain_shape(st.signing_cert, emb, ctx)
+    except Exception:  # odd certificates: pyHanko's own indication stands, without details
+        shape, name = "untrusted-root", "?"
+    row = trust_outcome(getattr(indic, "name", None) or (str(indic) if indic else None), shape)
+    detail = Text("", "")
+    if row.key == "untrusted-root":
+        detail = Text(f"根证书 {name} 不在信任范围内。", f"The root {name} is not trusted.")
+    elif row.key == "untrusted-self-signed":
+        detail = Text(
+            f"签名者证书 {name} 为自签名证书，不在信任范围内。",
+            f"The certificate {name} is self-signed and not trusted.",
+        )
+    elif row.key == "missing-issuer":
+        detail = Text(
+            f"缺少上级证书 {name}（签名、DSS 与信任文件中均没有）。",
+            f"The issuer certificate {name} is missing (not in the signature, the DSS or the "
+            "trust bundle).",
+        )
+    return row, detail
+
+
+def _chain_shape(cert: Any, emb: Any, ctx: _Contexts) -> tuple[str, str]:
+    """Follow issuers from ``cert`` through every certificate at hand (the CMS, the DSS, the
+    trust bundle): ("self-signed" | "untrusted-root" | "missing-issuer" | "trusted-anchor",
+    the subject concerned). Names only: pyHanko has already said the path does not validate;
+    this only says which piece is absent."""
+    pool: list[Any] = [*ctx.roots, *ctx.others]
+    with contextlib.suppress(Exception):
+        pool += list(emb.other_embedded_certs)
+    with contextlib.suppress(Exception):
+        pool += list(ctx.dss.load_certs()) if ctx.dss is not None else []
+    anchors = {bytes(c.sha256) for c in ctx.roots}
+    current = cert
+    for _ in range(16):
+        subject = str(current.subject.human_friendly)
+        if bytes(current.sha256) in anchors:
+            return "trusted-anchor", subject
+        if current.self_signed in ("yes", "maybe"):
+            return ("self-signed" if current is cert else "untrusted-root"), subject
+        issuer = next(
+            (c for c in pool if c.subject == current.issuer and c.sha256 != current.sha256), None
+        )
+        if issuer is None:
+            return "missing-issuer", str(current.issuer.human_friendly)
+        current = issuer
+    return "untrusted-root", str(current.subject.human_friendly)
+
+
+#: pyHanko's ``SuspiciousModification`` messages for changes it *did* classify and that a
+#: FieldMDP lock or the DocMDP certification forbids (``StandardDiffPolicy.apply``).
+_PERMISSION_REFUSAL = re.compile(
+    r"because the form field .* is locked|only allowed after an approval signature"
+)
+
+
+def _change_problem(st: Any) -> str | None:
+    """None when pyHanko accepts every change after signing. Otherwise "coverage" (the
+    signature does not cover its whole revision), "unclassified" (pyHanko's difference
+    analysis cannot classify a change: ``ModificationLevel.OTHER``, judged by rendering) or
+    "docmdp" (a change pyHanko did classify, beyond what the certification allows or into a
+    field a signature locked)."""
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     if st.coverage is None or st.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-        return True
-    if getattr(st, "docmdp_ok", None) is False:
-        return True
+        return "coverage"
+    diff = getattr(st, "diff_result", None)
+    if isinstance(diff, Exception) and _PERMISSION_REFUSAL.search(str(diff)):
+        return "docmdp"  # classified, and forbidden: a locked field or a certification's rule
     level = st.modification_level
-    return level is not None and level == ModificationLevel.OTHER
+    if level is not None and level == ModificationLevel.OTHER:
+        return "unclassified"
+    if getattr(st, "docmdp_ok", None) is False:
+        return "docmdp"
+    return None
 
 
-def _judge(out: PdfSignatureReport, ind: Indication, sub: Sub | None, reason: Text) -> None:
-    out.indication, out.sub_indication, out.reason = ind, sub, reason
+def _changes_refused(
+    out: PdfSignatureReport, emb: Any, st: Any, ctx: _Contexts, refused: Text
+) -> bool:
+    """Judge the changes after signing; True (with ``out`` judged) when they defeat the
+    signature. A change pyHanko cannot classify is judged by what it does to the document
+    (``pdf_changes``): no visible and no attachment difference leaves integrity intact."""
+    problem = _change_problem(st)
+    if problem is None:
+        return False
+    if problem == "coverage":
+        _judge(
+            out,
+            "partial-coverage",
+            Text(
+                f"签名的字节范围没有覆盖其修订版本的全部内容（覆盖范围：{out.coverage}），"
+                "未签名的部分可能被替换。",
+                f"The signature's byte range does not cover its whole revision (coverage: "
+                f"{out.coverage}): the unsigned part may have been replaced.",
+            ),
+        )
+        return True
+    if problem != "unclassified" or ctx.changes is None:
+        _judge(out, "docmdp-violated", refused)
+        return True
+    review = ctx.changes.review(emb, ctx.later_fields(emb))
+    out.change_review = review.to_dict()
+    if review.verdict == "invisible":
+        return False
+    if review.verdict == "visible":
+        zh, en = [], []
+        for kind, zh_kind in (("added", "新增"), ("removed", "删除"), ("changed", "改动")):
+            pages = review.pages(kind)
+            if pages:
+                zh.append(f"{zh_kind}第 {_pages_text(pages)} 页")
+                en.append(f"page(s) {_pages_text(pages)} {kind}")
+        _judge(
+            out,
+            "changed-visibly",
+            Text(
+                f"签名之后文档显示的内容被改动：{'，'.join(zh)}（pyHanko 无法归类该改动，修改级别 "
+                "OTHER；签名时的版本与现在的文件逐页渲染比较，差异图见报告）。",
+                f"What the document shows was changed after signing: {'; '.join(en)} (pyHanko "
+                "cannot classify the change, modification level OTHER; the signed revision and "
+                "the current file were rendered and compared page by page; the report shows "
+                "the differences).",
+            ),
+        )
+    elif review.verdict == "attachments":
+        names = ", ".join(review.attachments_changed)[:300]
+        _judge(
+            out,
+            "attachments-changed",
+            Text(
+                f"签名之后文档的附件被改动：{names}（修改级别 OTHER）。",
+                f"Embedded files were changed after signing: {names} (modification level OTHER).",
+            ),
+        )
+    else:
+        _judge(
+            out,
+            "changes-not-judged",
+            tech(
+                "签名之后文档有无法归类的改动（修改级别 OTHER），且无法通过渲染比较判断其是否改变了"
+                "文档内容。",
+                "The document was changed after signing in a way pyHanko cannot classify "
+                "(modification level OTHER), and rendering could not show whether the change "
+                "alters what the document says.",
+                review.problem or "",
+            ),
+        )
+    return True
+
+
+def _pages_text(pages: list[int]) -> str:
+    return ", ".join(str(p) for p in pages[:20]) + (", ..." if len(pages) > 20 else "")
+
+
+def _with_review_note(text: Text, out: PdfSignatureReport) -> Text:
+    """``text``, plus what a passing signature's report says about unclassified changes."""
+    review = out.change_review
+    if not review:
+        return text
+    count = sum(len(r.get("objects", [])) for r in review.get("unclassified", []))
+    pages = review.get("pages_final")
+    return text + Text(
+        f"签名之后有 {count} 个对象的改动 pyHanko 无法归类；签名时的版本与现在的文件渲染结果"
+        f"完全相同（{pages} 页，像素一致），附件未变，签名内容完整。",
+        f"pyHanko could not classify the change of {count} object(s) written after signing; "
+        f"the signed revision and the current file render identically ({pages} page(s), same "
+        "pixels) and the embedded files are unchanged, so the signed content is intact.",
+    )
+
+
+def _judge(out: PdfSignatureReport, key: str, reason: Text, pyhanko_sub: Sub | None = None) -> None:
+    """Judge ``out`` by the row ``key`` of the outcome table (``pdf_etsi.OUTCOMES``)."""
+    out.indication, out.sub_indication = resolve(outcome(key), pyhanko_sub)
+    out.outcome, out.reason = key, reason
 
 
 def _exc(exc: BaseException) -> str:
@@ -560,11 +813,10 @@ async def _signature(
             emb, ctx.make("soft-fail"), key_usage_settings=_key_usage()
         )
     except Exception as exc:
-        return PdfSignatureReport(
+        return _new(
             name,
             "signature",
-            Indication.TOTAL_FAILED,
-            Sub.FORMAT_FAILURE,
+            "signature-damaged",
             tech(
                 "签名结构损坏，无法验证。",
                 "The signature is damaged and cannot be validated.",
@@ -573,16 +825,17 @@ async def _signature(
             subfilter=subfilter,
             **_stated(emb),
         )
+    stamp = _signature_timestamp(emb, ctx, doc_ts)
     tst = st.timestamp_validity
-    out = PdfSignatureReport(
+    out = _new(
         name,
         "signature",
-        Indication.TOTAL_PASSED,
-        None,
+        "valid",
         Text("", ""),
         signing_time_claimed=st.signer_reported_dt,
-        signing_time_stamped=tst.timestamp if tst is not None and tst.trusted else None,
-        timestamp_authority=str(tst.signing_cert.subject.human_friendly) if tst else None,
+        signing_time_stamped=stamp.gen_time if stamp is not None and stamp.ok else None,
+        timestamp_authority=_tsa_name(stamp, tst),
+        signature_timestamp=_stamp_facts(stamp),
         docmdp_ok=st.docmdp_ok,
         **_validated(emb, st),
         subfilter=subfilter,
@@ -592,8 +845,7 @@ async def _signature(
     if not st.intact:
         _judge(
             out,
-            Indication.TOTAL_FAILED,
-            Sub.HASH_FAILURE,
+            "digest-mismatch",
             Text(
                 "签名后文档内容被改动（摘要不一致）。",
                 "The signed content was altered after signing (digest mismatch).",
@@ -601,24 +853,19 @@ async def _signature(
         )
         return out
     if not st.valid:
-        _judge(
-            out,
-            Indication.TOTAL_FAILED,
-            Sub.SIG_CRYPTO_FAILURE,
-            Text("签名值无效。", "The signature value is invalid."),
-        )
+        _judge(out, "signature-invalid", Text("签名值无效。", "The signature value is invalid."))
         return out
-    if _illegal_changes(st):
-        _judge(
-            out,
-            Indication.TOTAL_FAILED,
-            Sub.FORMAT_FAILURE,
-            Text(
-                f"签名之后文档被以不允许的方式修改（修改级别：{out.modification_level}）。",
-                f"The document was changed after signing in a way the signature does not allow "
-                f"(modification level: {out.modification_level}).",
-            ),
-        )
+    if _changes_refused(
+        out,
+        emb,
+        st,
+        ctx,
+        Text(
+            f"签名之后文档被以不允许的方式修改（修改级别：{out.modification_level}）。",
+            f"The document was changed after signing in a way the signature does not allow "
+            f"(modification level: {out.modification_level}).",
+        ),
+    ):
         return out
     poe_time = _poe_time(out, doc_ts, emb)
     if revoked is not None:
@@ -635,8 +882,7 @@ async def _signature(
         elif poe_time is not None and not revoked.ca_revoked:
             _judge(
                 out,
-                Indication.TOTAL_FAILED,
-                Sub.REVOKED,
+                "revoked",
                 Text(
                     f"签名时签名者证书已被吊销（{iso(when)}）。",
                     f"The signer's certificate was revoked ({iso(when)}) before the signature "
@@ -647,8 +893,7 @@ async def _signature(
         else:
             _judge(
                 out,
-                Indication.INDETERMINATE,
-                Sub.REVOKED_CA_NO_POE if revoked.ca_revoked else Sub.REVOKED_NO_POE,
+                "ca-revoked-no-poe" if revoked.ca_revoked else "revoked-no-poe",
                 Text(
                     f"证书已被吊销（{iso(when)}），且无法证明签名早于吊销。",
                     f"A certificate was revoked ({iso(when)}) and nothing proves the "
@@ -657,25 +902,21 @@ async def _signature(
             )
             return out
     if not st.trusted:
-        sub = _untrusted_sub(st)
-        if sub in (Sub.OUT_OF_BOUNDS_NO_POE, Sub.EXPIRED, Sub.OUT_OF_BOUNDS_NOT_REVOKED):
+        row, detail = _trust_row(st, emb, ctx)
+        if row.key == "expired-no-poe":
             past = await _past_validation(emb, ctx)
             if past is None:
                 out.trusted = True
                 out.validated_in_past = True
-            else:
-                _judge(out, Indication.INDETERMINATE, sub, past[1])
+            else:  # the row's sub-indication: pyHanko's past validation only explains why
+                _judge(out, row.key, past[1])
                 return out
         else:
             _judge(
                 out,
-                Indication.INDETERMINATE,
-                sub,
-                Text(
-                    "签名者的证书不能追溯到信任的根证书（或证书链不符合规则）。",
-                    "The signer's certificate does not lead to a trusted root (or the chain "
-                    "breaks a rule).",
-                ),
+                row.key,
+                _joined(row.meaning, detail),
+                _pyhanko_sub(st),
             )
             return out
     if out.revocation != "revoked":
@@ -692,24 +933,112 @@ async def _signature(
                 "No revocation data is available offline to show the certificates were not "
                 "revoked.",
             )
-    out.pades_level = await _pades_level(emb, st, ctx, reader, doc_ts, subfilter)
+    out.pades_level = await _pades_level(
+        emb, out.signing_time_stamped is not None, ctx, reader, doc_ts, subfilter
+    )
     if out.revocation == "unknown" and require_revocation:
-        _judge(out, Indication.INDETERMINATE, Sub.TRY_LATER, out.revocation_reason or Text("", ""))
+        _judge(out, "revocation-unknown-required", out.revocation_reason or Text("", ""))
         return out
     signer = out.signer["subject"] if out.signer else "?"
     signed_at = out.signing_time_stamped or out.signing_time_claimed
     _judge(
         out,
-        Indication.TOTAL_PASSED,
-        None,
-        Text(
-            f"签名有效：签名者 {signer}，签名时间 {iso(signed_at)}，"
-            f"PAdES 级别 {out.pades_level or '无'}。",
-            f"Valid signature by {signer}, signed {iso(signed_at)}, PAdES level "
-            f"{out.pades_level or 'none'}.",
+        "valid",
+        _with_review_note(
+            Text(
+                f"签名有效：签名者 {signer}，签名时间 {iso(signed_at)}，"
+                f"PAdES 级别 {out.pades_level or '无'}。",
+                f"Valid signature by {signer}, signed {iso(signed_at)}, PAdES level "
+                f"{out.pades_level or 'none'}.",
+            ),
+            out,
         ),
     )
     return out
+
+
+SIGNATURE_VALUE = Text("签名值", "the signature value")
+
+
+def _signature_timestamp(
+    emb: Any, ctx: _Contexts, doc_ts: list[tuple[Any, PdfSignatureReport]]
+) -> TokenResult | None:
+    """The signature's own time-stamp (CMS unsigned attribute ``signature-time-stamp``),
+    checked exactly like a WACZ package time-stamp (``tst.check_token``): the TSA's chain to
+    the trust bundle (else ``NO_CERTIFICATE_CHAIN_FOUND``), its EKU, and the token's imprint
+    over the signature value. A later valid document time-stamp counts as proof of existence
+    when the TSA's certificate has since expired. None without a time-stamp."""
+    try:
+        der = _signature_token(emb)
+        value = bytes(emb.signer_info["signature"].native)
+    except Exception:
+        return None
+    if der is None:
+        return None
+    later = [
+        r.signing_time_stamped
+        for e, r in doc_ts
+        if e.signed_revision > emb.signed_revision
+        and r.indication is Indication.TOTAL_PASSED
+        and r.signing_time_stamped is not None
+    ]
+    try:
+        return check_token(
+            der,
+            digest=lambda algorithm: hashlib.new(algorithm, value).digest(),
+            trust=ctx.trust,
+            what=SIGNATURE_VALUE,
+            valid_until=ctx.moment,
+            poe=min(later) if later else None,
+        )
+    except Exception as exc:  # a token too odd even for check_token: reported, proves nothing
+        log.debug("signature time-stamp unreadable", exc_info=True)
+        return TokenResult(
+            Status.FAILED,
+            Sub.FORMAT_FAILURE,
+            tech("签名时间戳无法解析。", "The signature time-stamp cannot be parsed.", _exc(exc)),
+        )
+
+
+def _signature_token(emb: Any) -> bytes | None:
+    """DER of the first ``signature-time-stamp`` token among the unsigned attributes."""
+    attrs = emb.signer_info["unsigned_attrs"]
+    if not attrs or attrs.native is None:
+        return None
+    for attr in attrs:
+        if attr["type"].native == "signature_time_stamp_token" and len(attr["values"]):
+            return bytes(attr["values"][0].dump())
+    return None
+
+
+def _tsa_name(stamp: TokenResult | None, tst: Any) -> str | None:
+    if stamp is not None and stamp.facts.get("tsa"):
+        return str(stamp.facts["tsa"])
+    try:
+        return str(tst.signing_cert.subject.human_friendly) if tst is not None else None
+    except Exception:
+        return None
+
+
+def _stamp_facts(stamp: TokenResult | None) -> dict[str, Any] | None:
+    """The signature time-stamp as the report shows it (the facts a WACZ package time-stamp
+    check carries, plus its status, whether its TSA is trusted and whether its imprint is
+    that of the signature value)."""
+    if stamp is None:
+        return None
+    imprint: bool | None = None
+    if stamp.sub is Sub.HASH_FAILURE:
+        imprint = False
+    elif "tsa" in stamp.facts:  # check_token gets to the TSA only once the imprint matched
+        imprint = True
+    return {
+        **stamp.facts,
+        "status": stamp.status.value,
+        "sub_indication": stamp.sub.value if stamp.sub else None,
+        "reason": stamp.reason.to_dict(),
+        "trusted": stamp.ok,
+        "imprint_matches": imprint,
+    }
 
 
 def _stated(emb: Any) -> dict[str, Any]:
@@ -820,7 +1149,7 @@ def _sub_as_indeterminate(sub: Sub) -> Sub:
 
 async def _pades_level(
     emb: Any,
-    st: Any,
+    stamped: bool,
     ctx: _Contexts,
     reader: Any,
     doc_ts: list[tuple[Any, PdfSignatureReport]],
@@ -837,8 +1166,7 @@ async def _pades_level(
         for e, r in doc_ts
         if e.signed_revision > emb.signed_revision and r.indication is Indication.TOTAL_PASSED
     ]
-    tst = st.timestamp_validity
-    if not ((tst is not None and tst.intact and tst.valid and tst.trusted) or later):
+    if not (stamped or later):  # B-T: a trusted signature time-stamp, or a later document one
         return "B-B"
     if ctx.dss is None or await _revocation_status(emb, ctx, dss_only=True) != "good":
         return "B-T"
@@ -897,6 +1225,7 @@ def pdf_checks(
             f"{prefix}.signature.{i}" if many else f"{prefix}.signature",
             title + Text(f"签名 {s.field_name}", f"signature {s.field_name}"),
             s,
+            report.hybrid_xref,
         )
         for i, s in enumerate(report.signatures, 1)
     ]
@@ -905,6 +1234,7 @@ def pdf_checks(
             f"{prefix}.timestamp.{i}",
             title + Text(f"文档时间戳 {i}", f"document time-stamp {i}"),
             s,
+            report.hybrid_xref,
         )
         for i, s in enumerate(report.timestamps, 1)
     ]
@@ -912,17 +1242,20 @@ def pdf_checks(
 
 
 def _pdf_check(
-    check_id: str, title: Text, s: PdfSignatureReport
+    check_id: str, title: Text, s: PdfSignatureReport, hybrid_xref: bool = False
 ) -> tuple[str, Text, Status, Sub | None, Text, dict[str, Any]]:
-    return (
-        check_id,
-        title,
-        _status(s.indication),
-        s.sub_indication,
-        s.reason + _summary(s),
-        s.to_dict(),
-    )
+    reason, facts = s.reason + _summary(s), s.to_dict()
+    if hybrid_xref:  # a fact about the file, said where each signature's result is read
+        reason, facts["hybrid_xref"] = reason + HYBRID_NOTE, True
+    return (check_id, title, _status(s.indication), s.sub_indication, reason, facts)
 
+
+_VERDICT = {
+    "invisible": Text("无可见差异", "no visible difference"),
+    "visible": Text("显示内容被改动", "what the document shows changed"),
+    "attachments": Text("附件被改动", "embedded files changed"),
+    "not-judged": Text("无法判断", "could not be judged"),
+}
 
 _REVOCATION_ZH = {"good": "未吊销", "revoked": "已吊销", "unknown": "未知", "not-checked": "未检查"}
 
@@ -938,7 +1271,12 @@ def _summary(s: PdfSignatureReport) -> Text:
     if s.signing_time_claimed is not None:
         zh.append(f"声称签名时间 {iso(s.signing_time_claimed)}")
         en.append(f"claimed time {iso(s.signing_time_claimed)}")
-    if s.signing_time_stamped is not None:
+    stamp = s.signature_timestamp
+    if stamp is not None:
+        line = _stamp_summary(stamp)
+        zh.append(line.zh)
+        en.append(line.en)
+    elif s.signing_time_stamped is not None:
         zh.append(f"时间戳时间 {iso(s.signing_time_stamped)}（{s.timestamp_authority}）")
         en.append(f"time-stamped {iso(s.signing_time_stamped)} by {s.timestamp_authority}")
     if s.intact is not None:
@@ -957,11 +1295,38 @@ def _summary(s: PdfSignatureReport) -> Text:
     if s.modification_level is not None:
         zh.append(f"签名后修改 {s.modification_level}")
         en.append(f"changes after signing {s.modification_level}")
+    if s.change_review:
+        verdict = _VERDICT.get(s.change_review.get("verdict", ""), Text("?", "?"))
+        zh.append(f"无法归类的改动经渲染比较：{verdict.zh}")
+        en.append(f"unclassified changes, rendered and compared: {verdict.en}")
     if s.audit:
         trail = ", ".join(f"{k}={v}" for k, v in sorted(s.audit.items()))[:600]
         zh.append(f"审计记录 {trail}")
         en.append(f"audit trail {trail}")
     return Text("［" + "；".join(zh) + "］", "[" + "; ".join(en) + "]")
+
+
+_IMPRINT = {
+    True: Text("与签名值一致", "matches the signature value"),
+    False: Text("与签名值不一致", "does not match the signature value"),
+}
+
+
+def _stamp_summary(stamp: dict[str, Any]) -> Text:
+    """The signature time-stamp in one line of the reason, as the WACZ path words a package
+    time-stamp: time, TSA, trusted or not (with its indication), imprint."""
+    when, tsa = stamp.get("gen_time") or "?", stamp.get("tsa") or "?"
+    if stamp.get("trusted"):
+        verdict = Text("可信", "trusted")
+    else:
+        code = " ".join(str(v) for v in (stamp.get("status"), stamp.get("sub_indication")) if v)
+        verdict = Text(f"不可信（{code}）", f"not trusted ({code})")
+    matches = stamp.get("imprint_matches")
+    imprint = _IMPRINT[matches] if isinstance(matches, bool) else Text("未核对", "not checked")
+    return Text(
+        f"签名时间戳 {when}（{tsa}）：{verdict.zh}，摘要{imprint.zh}",
+        f"signature time-stamp {when} by {tsa}: {verdict.en}, imprint {imprint.en}",
+    )
 
 
 def _status(indication: Indication) -> Status:

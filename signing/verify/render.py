@@ -8,6 +8,8 @@ for a Chinese court and for foreign counsel alike.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ LABELS: dict[str, Text] = {
     "sha256": Text("SHA-256", "SHA-256"),
     "kind": Text("类型", "Kind"),
     "verified_at": Text("核验时间（UTC）", "Verified at (UTC)"),
+    "validation_time": Text("验证所依据的过去时间（UTC）", "Validated as of a past time (UTC)"),
+    "present_result": Text("以现在时间验证的结论", "Result when validated at the present time"),
     "verifier": Text("核验软件", "Verifier"),
     "trust": Text("信任依据", "Trust"),
     "anchors": Text("信任的根证书", "Trusted root certificates"),
@@ -60,6 +64,49 @@ LABELS: dict[str, Text] = {
     "coverage": Text("覆盖范围", "Coverage"),
     "modification": Text("签名后修改", "Changes after signing"),
     "pades": Text("PAdES 级别", "PAdES level"),
+    "sig_timestamp": Text("签名时间戳（可信？）", "Signature time-stamp (trusted?)"),
+    "imprint": Text("摘要", "imprint"),
+    "imprint_yes": Text("与签名值一致", "matches the signature value"),
+    "imprint_no": Text("与签名值不一致", "does not match the signature value"),
+    "hybrid": Text(
+        "该 PDF 使用混合交叉引用表（交叉引用表加 /XRefStm 流）：pyHanko 在严格模式下拒绝此类文件，"
+        "本程序与欧盟 DSS 验证程序一样按非严格模式读取。",
+        "This PDF uses hybrid-reference cross-reference sections (a table plus /XRefStm "
+        "streams): pyHanko refuses such files in strict mode; like the EU DSS validator, this "
+        "verifier reads them in non-strict mode.",
+    ),
+    "pdf_changes": Text(
+        "签名之后的改动（渲染比较）", "Changes after signing (rendered and compared)"
+    ),
+    "pdf_changes_intro": Text(
+        "pyHanko 的差异分析无法归类这些改动（“可能不合法”不等于“已被篡改”）。因此将签名时的版本与"
+        "现在的文件逐页渲染并比较页数与像素，并比较附件：没有差异则签名内容完整；页面增删、像素或"
+        "附件变化则证明文档被改动。",
+        "pyHanko's difference analysis cannot classify these changes (“may be illegitimate” is "
+        "not “altered”). The signed revision and the current file were therefore rendered "
+        "page by page and their page counts and pixels compared, and their embedded files too: "
+        "no difference means the signed content is intact; a page added or removed, or changed "
+        "pixels or attachments, prove an alteration.",
+    ),
+    "verdict_invisible": Text("无可见差异，签名内容完整", "no visible difference: integrity holds"),
+    "verdict_visible": Text("显示内容被改动", "what the document shows was changed"),
+    "verdict_attachments": Text("附件被改动", "embedded files were changed"),
+    "verdict_not-judged": Text("无法判断", "could not be judged"),
+    "pages_compared": Text("页数（签名时 / 现在）", "Pages (signed / now)"),
+    "added_pages": Text("新增的页", "Pages added"),
+    "removed_pages": Text("删除的页", "Pages removed"),
+    "changed_pages": Text("改动的页", "Pages changed"),
+    "attachments_changed": Text("改动的附件", "Embedded files changed"),
+    "problem": Text("无法判断的原因", "Why it could not be judged"),
+    "difference_caption": Text(
+        "左：签名时；中：现在；右：改动处（红色）",
+        "left: as signed; middle: now; right: changes in red",
+    ),
+    "unclassified": Text("pyHanko 无法归类的对象", "Objects pyHanko could not classify"),
+    "revision": Text("修订版本", "Revision"),
+    "object": Text("对象", "Object"),
+    "action": Text("操作", "Action"),
+    "what": Text("内容", "What"),
     "switch": Text("English", "中文"),
     "both": Text("中英对照", "Both languages"),
     "notes": Text("说明", "Notes"),
@@ -138,6 +185,16 @@ def render_text(report: Report, lang: str = "zh") -> str:
         lines.append(f"{status:<14} {check.id:<{width}}  {check.reason.get(lang)}{mark}")
         if check.status is not Status.PASSED and check.sub_indication:
             lines.append(f"{'':<14} {'':<{width}}  ({check.sub_indication.value})")
+    if report.validation_time is not None:
+        # said apart from the summary too: "valid then" must not be read as "valid now"
+        data = report.to_dict()
+        present = data["present"] or {}
+        line = " ".join(str(present[k]) for k in ("indication", "sub_indication") if present.get(k))
+        lines += [
+            "",
+            f"{LABELS['validation_time'].get(lang)}: {data['validation_time']}",
+            f"{LABELS['present_result'].get(lang)}: {line or '-'}",
+        ]
     lines += ["", report.summary.get(lang), report.indication_line()]
     return "\n".join(lines) + "\n"
 
@@ -147,6 +204,16 @@ _env = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+)
+
+
+#: The report's one script (language switch, both languages when printed), inlined so that a
+#: downloaded report works alone from a file. A web page that shows the report allows exactly
+#: this script by its hash in the Content-Security-Policy (``REPORT_SCRIPT_CSP``), and no other
+#: inline script.
+REPORT_SCRIPT = (Path(__file__).parent / "report.js").read_text(encoding="utf-8")
+REPORT_SCRIPT_CSP = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(REPORT_SCRIPT.encode()).digest()).decode() + "'"
 )
 
 
@@ -208,6 +275,7 @@ def _context(report: Report, lang: str, mode: str, fragment: bool) -> dict[str, 
         "lang": lang,
         "mode": mode,
         "fragment": fragment,
+        "report_script": REPORT_SCRIPT,
         "L": LABELS,
         "indication": indication,
         "indication_text": INDICATION_TEXT[indication],
@@ -219,6 +287,8 @@ def _context(report: Report, lang: str, mode: str, fragment: bool) -> dict[str, 
         "key_facts": key_facts,
         "files": facts.get("files") or [],
         "pdf_sigs": sigs,
+        "pdf_changes": [s for s in sigs if s.get("change_review")],
+        "pdf_hybrid": bool(pdf.get("hybrid_xref")) or any(s.get("hybrid_xref") for s in sigs),
         "trust_desc": trust_desc,
         "policy_text": LABELS["policy_required"]
         if report.policy.get("revocation") == "required"

@@ -57,6 +57,7 @@ def check_token(
     valid_until: datetime | None = None,
     poe: datetime | None = None,
     revocation_at: datetime | None = None,
+    validation_time: datetime | None = None,
 ) -> TokenResult:
     """Verify a token (or response) whose imprint must be ``digest(algorithm)``.
 
@@ -69,6 +70,10 @@ def check_token(
     token), falls within the chain's validity (EN 319 102-1 past validation, the contract's
     archive time-stamp chain). Revocation is checked at ``revocation_at`` (default genTime)
     and reported separately in ``revocation``.
+
+    ``validation_time``: a validation at that past moment (``--at``). A token made after it
+    did not exist yet then, so it proves nothing as of that moment (INDETERMINATE NO_POE);
+    pass ``valid_until`` the same moment so that the TSA must have been valid then.
     """
     try:
         parsed = parse_any(der)
@@ -154,6 +159,20 @@ def check_token(
                 "时间戳的数字签名无效（时间戳已被改动或损坏）。",
                 "The time-stamp's digital signature is invalid (it was altered or damaged).",
                 str(exc),
+            ),
+            parsed,
+            signer,
+            facts=facts,
+        )
+    if validation_time is not None and parsed.gen_time > validation_time:
+        return TokenResult(
+            Status.INDETERMINATE,
+            Sub.NO_POE,
+            Text(
+                f"时间戳产生于 {iso(parsed.gen_time)}，晚于验证时间 {iso(validation_time)}："
+                "在该时间它尚不存在，不能证明任何事。",
+                f"The time-stamp was made at {iso(parsed.gen_time)}, after the validation time "
+                f"{iso(validation_time)}: as of then it did not exist, and proves nothing.",
             ),
             parsed,
             signer,

@@ -10,6 +10,14 @@ algorithm hashlib knows; base32, hex or base64 values), as ``warcio check`` does
   line) cannot exhaust memory either;
 * warcio writes its complaints about bad record lengths to stderr; they are collected instead.
 
+The block digest is warcio's (it covers the stored bytes: a mismatch is an alteration). The
+payload digest is checked here, against every form recorders compute it in (``payload.py``:
+the body as stored, de-chunked as WARC 1.1 defines it, de-chunked and content-decoded); the
+form that matched is reported. When the block digest verified, a payload digest that matches
+no form is the recorder's disagreement with a body the block digest protects -- reported, not
+an alteration. Without a block digest nothing else speaks for the record, so it stays a
+mismatch.
+
 For ``resource`` records with a ``urn:`` target (the screenshot, PDF and provenance copies),
 the SHA-256 of the block is kept so the package check can compare them with ``files/``.
 """
@@ -24,6 +32,8 @@ from typing import Any, Protocol
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
 from warcio.exceptions import ArchiveLoadFailed
+
+from .payload import DecodeBudget, PayloadDigests, parse_digest
 
 __all__ = ["WarcResult", "check_warc"]
 
@@ -140,6 +150,15 @@ class WarcResult:
     gzip_members: int = 0
     #: target URI -> {"sha256", "content_type", "length", "record_id"} of urn: resource records
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: form ("stored" | "dechunked" | "decoded") -> records whose payload digest is over it
+    payload_forms: dict[str, int] = field(default_factory=dict)
+    #: Records with more than one form, or whose digest is not over the WARC 1.1 form
+    #: (capped): {"record_id", "uri", "form", "spec_form", "spec", "unavailable"}.
+    payload_records: list[dict[str, Any]] = field(default_factory=list)
+    #: Records whose payload digest matches no form although their block digest verified
+    #: (capped): a recorder's disagreement, not an alteration.
+    payload_disagreements: list[dict[str, str]] = field(default_factory=list)
+    payload_disagreement_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -177,6 +196,7 @@ def _walk(source: _Source, result: WarcResult) -> None:
     gunzip = _Gunzip(prefixed) if gz else None
     stream: _Source = gunzip if gunzip is not None else prefixed
     it = _Iterator(stream)
+    budget = DecodeBudget()
     for record in it:
         if record.format != "warc":
             raise WarcFormatError(f"record {result.records + 1} is not a WARC record")
@@ -194,6 +214,7 @@ def _walk(source: _Source, result: WarcResult) -> None:
         has_digest = bool(
             headers.get_header("WARC-Block-Digest") or headers.get_header("WARC-Payload-Digest")
         )
+        payload = _payload_digests(record, budget)
         raw = record.raw_stream
         while True:
             data = raw.read(READ)
@@ -201,23 +222,26 @@ def _walk(source: _Source, result: WarcResult) -> None:
                 break
             if block_hash is not None:
                 block_hash.update(data)
+            if payload is not None:
+                payload.update(data)
         it.reader.lines = 0
-        checker = record.digest_checker
         if rec_type in ("revisit",) or not has_digest:
             result.no_digest += 1 if not has_digest and rec_type != "revisit" else 0
-        elif checker.problems:
-            result.failure_count += 1
-            if len(result.failures) < MAX_LISTED:
-                result.failures.append(
-                    {
-                        "record_id": headers.get_header("WARC-Record-ID") or "",
-                        "type": rec_type,
-                        "uri": uri[:300],
-                        "problem": "; ".join(checker.problems)[:300],
-                    }
-                )
         else:
-            result.digests_checked += 1
+            problems = _problems(record, payload, result, uri)
+            if problems:
+                result.failure_count += 1
+                if len(result.failures) < MAX_LISTED:
+                    result.failures.append(
+                        {
+                            "record_id": headers.get_header("WARC-Record-ID") or "",
+                            "type": rec_type,
+                            "uri": uri[:300],
+                            "problem": "; ".join(problems)[:300],
+                        }
+                    )
+            else:
+                result.digests_checked += 1
         if block_hash is not None:
             result.resources[uri] = {
                 "sha256": block_hash.hexdigest(),
@@ -228,3 +252,70 @@ def _walk(source: _Source, result: WarcResult) -> None:
     result.length_warnings = it.length_warnings
     if gunzip is not None:
         result.gzip_members = gunzip.members
+
+
+def _payload_digests(record: Any, budget: DecodeBudget) -> PayloadDigests | None:
+    """Hashers for the record's payload digest in each form, or None (no payload digest, a
+    revisit, or an algorithm hashlib does not know: warcio reports that one)."""
+    if record.rec_type == "revisit":
+        return None
+    parsed = parse_digest(record.rec_headers.get_header("WARC-Payload-Digest"))
+    if parsed is None:
+        return None
+    http = record.http_headers
+    return PayloadDigests(
+        parsed[0],
+        http.get_header("Transfer-Encoding") if http is not None else None,
+        http.get_header("Content-Encoding") if http is not None else None,
+        budget,
+    )
+
+
+def _problems(
+    record: Any, payload: PayloadDigests | None, result: WarcResult, uri: str
+) -> list[str]:
+    """The record's digest problems that show alteration; payload findings go to ``result``.
+
+    warcio's own payload check (over the stored body only) is replaced by ``payload``'s."""
+    headers = record.rec_headers
+    problems = [p for p in record.digest_checker.problems if "payload digest" not in p]
+    claimed = headers.get_header("WARC-Payload-Digest")
+    if payload is None:
+        if claimed and parse_digest(claimed) is None:
+            problems.append("unknown hash algorithm name in payload digest")
+        return problems
+    parsed = parse_digest(claimed)
+    assert parsed is not None  # (``payload`` exists only for a parsable payload digest)
+    block_verified = bool(headers.get_header("WARC-Block-Digest")) and not problems
+    form = payload.match(parsed[1])
+    record_id = headers.get_header("WARC-Record-ID") or ""
+    if form is None:
+        tried = ", ".join(payload.hashes) or "none"
+        if not block_verified:
+            problems.append(f"payload digest failed ({claimed}; forms tried: {tried})")
+            return problems
+        result.payload_disagreement_count += 1
+        if len(result.payload_disagreements) < MAX_LISTED:
+            result.payload_disagreements.append(
+                {
+                    "record_id": record_id,
+                    "uri": uri[:300],
+                    "claimed": (claimed or "")[:120],
+                    "forms_tried": tried,
+                }
+            )
+        return problems
+    result.payload_forms[form] = result.payload_forms.get(form, 0) + 1
+    several = len(payload.hashes) > 1 or payload.unavailable
+    if (several or form != payload.spec_form) and len(result.payload_records) < MAX_LISTED:
+        result.payload_records.append(
+            {
+                "record_id": record_id,
+                "uri": uri[:300],
+                "form": form,
+                "spec_form": payload.spec_form,
+                "spec": form == payload.spec_form,
+                "unavailable": dict(payload.unavailable),
+            }
+        )
+    return problems

@@ -246,7 +246,7 @@ def _change_page_content(source: Path, out: Path) -> None:
     from pyhanko.pdf_utils import generic
 
     writer = IncrementalPdfFileWriter(io.BytesIO(source.read_bytes()))
-    page_ref = writer.find_page_for_modification(0)[1]
+    page_ref = writer.find_page_for_modification(0)[0]  # [1] is the page's resources
     page = page_ref.get_object()
     stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 720 Td (FORGED) Tj ET")
     page["/Contents"] = writer.add_object(stream)

@@ -120,3 +120,38 @@ def test_bare_token_and_pdf(sealed: Sealed, bundle: Path, tmp_path: Path) -> Non
     (tmp_path / "certificate.pdf").write_bytes(member(sealed.path, "files/certificate.pdf"))
     proc = run(str(tmp_path / "certificate.pdf"), "--trust", str(bundle))
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("TOTAL-PASSED"), proc.stdout
+
+
+def test_json_on_stdout(sealed: Sealed, bundle: Path, tmp_path: Path) -> None:
+    """``--json``: the report model on stdout and nothing else (no temporary file needed);
+    the exit status is the same as without it."""
+    from signing.verify import REPORT_JSON_SCHEMA, Report
+
+    pkg = copy_with_proofs(sealed, tmp_path / "ok")
+    ok = run(str(pkg), "--trust", str(bundle), "--json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads(ok.stdout)  # the whole of stdout is one JSON document
+    __import__("jsonschema").validate(data, REPORT_JSON_SCHEMA)
+    assert (data["indication"], data["sub_indication"]) == ("TOTAL-PASSED", None)
+    checks = {c["id"]: c for c in data["checks"]}
+    assert checks["log.inclusion"]["status"] == "PASSED"
+    assert checks["package.timestamp"]["facts"]["gen_time"] == data["facts"]["package_time_stamped"]
+    assert {f["path"] for f in data["facts"]["files"]} >= {"archive/data.warc.gz"}
+    assert data["facts"]["proofs_file"] == "package.wacz.proofs.json"
+    assert Report.from_dict(data).indication_line() == "TOTAL-PASSED"
+
+    bad = rewrite(
+        sealed.path,
+        tmp_path / "bad.wacz",
+        {"files/page.pdf": flip(member(sealed.path, "files/page.pdf"), 7)},
+    )
+    failed = run(str(bad), "--trust", str(bundle), "--json", cwd=tmp_path)
+    assert failed.returncode == 1
+    data = json.loads(failed.stdout)
+    assert (data["indication"], data["sub_indication"]) == ("TOTAL-FAILED", "HASH_FAILURE")
+
+    untrusted = run(str(pkg), "--json", "--report", str(tmp_path / "r.html"), cwd=tmp_path)
+    assert untrusted.returncode == 2
+    assert json.loads(untrusted.stdout)["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert "--trust" in untrusted.stderr  # the warning stays on stderr
+    assert (tmp_path / "r.html").is_file()

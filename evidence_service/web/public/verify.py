@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -19,32 +22,46 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from evidence_service.web.auth import services_of
+from evidence_service.web.auth import services_of, user_from_request
 from evidence_service.web.i18n import language
 from evidence_service.web.pages import render
+from evidence_service.web.public.uploads import (
+    Busy,
+    UploadLimits,
+    UploadRefused,
+    VerifierGate,
+    read_form,
+)
 from signing.verify import (
     REPORT_JSON_SCHEMA,
+    Limits,
     Report,
     Text,
     TrustStore,
+    ValidationTimeError,
     VerifyOptions,
     load_trust_bundle,
+    parse_validation_time,
     render_html,
     render_json,
     render_pdf,
     verify_stream,
 )
 
-__all__ = ["MAX_UPLOAD_BYTES", "router"]
+__all__ = ["router"]
 
-#: Largest package accepted over HTTP (the CLI has no limit).
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024 * 1024
+#: Largest trust bundle or proofs file (the package's own limit is a setting, per caller).
 MAX_SIDE_FILE = 64 * 1024 * 1024
 router = APIRouter()
 
 API_DESCRIPTION = """Upload a sealed WACZ package, a signed PDF, or an RFC 3161 time-stamp (with
 `data`, the file it stamps) as `multipart/form-data` field `file`; optional `trust` (a PEM trust
 bundle; default: this service's own) and `proofs` (the package's `.proofs.json`).
+
+Optional `at` (query parameter or form field): validate as of that past moment, ISO 8601
+with a time zone (`2022-02-01T00:00:00Z`), as DSS and pyHanko's validation time do; the report
+then has `validation_time` and, in `present`, the present-time verdict. A malformed or future
+moment is refused (422, `bad_validation_time`).
 
 Returns the verification report: `format=json` (default; schema at `/api/verify/schema`),
 `html` (self-contained, bilingual) or `pdf`. The HTTP status is 200 whatever the result: read
@@ -58,6 +75,8 @@ class _Upload:
     trust: bytes | None
     proofs: bytes | None
     data: UploadFile | None
+    #: The ``at`` form field (validation at a past moment), unparsed.
+    at: str | None = None
 
 
 def _error(status: int, code: str, message: str) -> HTTPException:
@@ -73,28 +92,66 @@ async def _read_small(upload: Any, what: str) -> bytes | None:
     return data or None
 
 
+def _upload_limits(request: Request) -> UploadLimits:
+    """The caller's upload limit: higher for a signed-in officer than for anyone else."""
+    settings = services_of(request).settings
+    officer = user_from_request(request) is not None
+    return UploadLimits(
+        max_bytes=(
+            settings.verify_max_upload_officer if officer else settings.verify_max_upload_anonymous
+        ),
+        spool_dir=settings.spool_dir,
+        reserve_bytes=settings.verify_spool_reserve,
+    )
+
+
+def _refused(exc: UploadRefused) -> HTTPException:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return HTTPException(
+        exc.status, detail={"code": exc.code, "message": str(exc)}, headers=headers
+    )
+
+
 async def _parse(request: Request) -> _Upload:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + MAX_SIDE_FILE * 3:
-        raise _error(413, "too_large", "the upload is larger than 8 GiB")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise _error(415, "multipart_required", "send the file as multipart/form-data")
     try:
-        form = await request.form(max_files=4, max_fields=8)
-    except Exception as exc:
-        raise _error(400, "bad_upload", f"the upload could not be read ({exc})") from None
+        form = await read_form(request, _upload_limits(request), max_files=4, max_fields=8)
+    except UploadRefused as exc:
+        raise _refused(exc) from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise _error(422, "file_required", "the form field 'file' (the file to verify) is missing")
-    if (upload.size or 0) > MAX_UPLOAD_BYTES:
-        raise _error(413, "too_large", "the upload is larger than 8 GiB")
     data = form.get("data")
+    at = form.get("at")
     return _Upload(
         file=upload,
         trust=await _read_small(form.get("trust"), "trust bundle"),
         proofs=await _read_small(form.get("proofs"), "proofs"),
         data=data if isinstance(data, UploadFile) and (data.size or data.filename) else None,
+        at=(at.strip() or None) if isinstance(at, str) else None,
     )
+
+
+@contextmanager
+def _verification_slot(request: Request) -> Iterator[None]:
+    """One of the process's verification slots, or 503 with Retry-After."""
+    gate: VerifierGate = request.app.state.verifier_gate
+    try:
+        with gate.slot():
+            yield
+    except Busy as exc:
+        raise _refused(exc) from None
+
+
+def _validation_time(text: str | None) -> datetime | None:
+    """The ``at`` parameter as a moment; a bad one is the client's error (422)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_validation_time(text)
+    except ValidationTimeError as exc:
+        raise _error(422, "bad_validation_time", str(exc)) from None
 
 
 def _service_trust(request: Request) -> TrustStore:
@@ -118,7 +175,9 @@ def _service_trust(request: Request) -> TrustStore:
     )
 
 
-def _verify(request: Request, upload: _Upload, require_revocation: bool) -> Report:
+def _verify(
+    request: Request, upload: _Upload, require_revocation: bool, at: datetime | None = None
+) -> Report:
     if upload.trust is not None:
         trust = load_trust_bundle(
             upload.trust,
@@ -144,7 +203,11 @@ def _verify(request: Request, upload: _Upload, require_revocation: bool) -> Repo
         trust=trust,
         proofs=upload.proofs,
         data=open_data if data is not None else None,
-        options=VerifyOptions(require_revocation=require_revocation),
+        options=VerifyOptions(
+            require_revocation=require_revocation,
+            at=at,
+            limits=Limits(max_entries=services_of(request).settings.verify_max_entries),
+        ),
     )
 
 
@@ -181,13 +244,20 @@ async def api_verify(
     format: str = Query("json", pattern="^(json|html|pdf)$"),
     lang: str = Query("zh", pattern="^(zh|en)$"),
     require_revocation: bool = Query(False),
+    at: str | None = Query(
+        None,
+        description="Validate as of this past moment (ISO 8601 with a time zone, e.g. "
+        "2022-02-01T00:00:00Z); also accepted as a form field.",
+    ),
 ) -> Response:
-    upload = await _parse(request)
-    try:
-        report = await run_in_threadpool(_verify, request, upload, require_revocation)
-    finally:
-        await _close(upload)
-    return await _respond(report, format, lang)
+    with _verification_slot(request):
+        upload = await _parse(request)
+        try:
+            moment = _validation_time(at if at is not None else upload.at)
+            report = await run_in_threadpool(_verify, request, upload, require_revocation, moment)
+        finally:
+            await _close(upload)
+        return await _respond(report, format, lang)
 
 
 async def _close(upload: _Upload) -> None:
@@ -227,13 +297,22 @@ def verify_page(request: Request) -> Response:
 async def verify_submit(request: Request) -> Response:
     lang = language(request)
     try:
-        upload = await _parse(request)
+        with _verification_slot(request):
+            return await _verify_and_show(request, lang)
     except HTTPException as exc:
         detail = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
-        return render(request, "verify.html", exc.status_code, error=detail.get("message"))
+        page = render(request, "verify.html", exc.status_code, error=detail.get("message"))
+        page.headers.update(exc.headers or {})
+        return page
+
+
+async def _verify_and_show(request: Request, lang: str) -> Response:
+    """The report page (an HTTPException becomes the form again, with the message)."""
+    upload = await _parse(request)
     form_lang = request.query_params.get("lang") or lang
     try:
-        report = await run_in_threadpool(_verify, request, upload, False)
+        moment = _validation_time(upload.at)
+        report = await run_in_threadpool(_verify, request, upload, False, moment)
     finally:
         await _close(upload)
     json_text = render_json(report)
