@@ -16,6 +16,11 @@ hash chains), ten officers staffed on them, then measures at the server (in proc
 
 Each figure is the median of ``--runs`` runs; targets (issue 10): list and page <= 100 ms,
 an action <= 50 ms plus its signing.
+
+``--sections export`` (also run by default): the export of the electronic case file
+(``evidence case export``) of a case holding ``--packages`` sealed captures (``--package-mb``
+each) and ``--documents`` documents, side by side with the store's own read of the same
+objects, a plain read of their files, and the offline verification of the case file.
 """
 
 from __future__ import annotations
@@ -229,13 +234,160 @@ def run_backend(name: str, url: str, n_cases: int, n_events: int, runs: int) -> 
     return figures
 
 
+# -- export of the electronic case file ---------------------------------------------------------
+
+
+def run_export(n_packages: int, n_documents: int, package_mb: int, runs: int) -> None:
+    """``case.zip`` of one case holding ``n_packages`` sealed captures of about ``package_mb``
+    MB each (incompressible payloads, sealed by the real pipeline) and ``n_documents``
+    rendered documents, beside the store's own read of the same objects (verified against
+    their keys, as the export reads them) and a plain read of their files. Best of ``runs``;
+    everything is in the page cache (just written), so this compares CPU with CPU."""
+    import os
+
+    from evidence_service.bootstrap import initialize
+    from evidence_service.sealing.case_export import export_case
+    from evidence_service.sealing.case_file import case_context
+    from evidence_service.services import Services
+    from evidence_service.web.portal.deps import build_context, officer_ref
+    from signing.verify import Text, load_trust_bundle, verify_file
+    from storage.models import Capture, DocumentVersion
+    from tests.cases.test_export import attach_capture, seal_capture
+    from tests.portal.conftest import credit_code, order_data, setup_merchant
+    from tests.service.conftest import make_settings
+    from workflow import serving
+    from workflow.cases.service import PartyIn
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        services = Services(make_settings(base / "data"))
+        initialize(services)
+        t0 = time.perf_counter()
+        with services.session() as session:
+            unit_id = session.scalars(sa.select(Unit.id)).one()
+            user = User(
+                username="wang",
+                display_name="王五",
+                password_hash="x",
+                unit_id=unit_id,
+                badge_number="SL-0001",
+            )
+            session.add(user)
+            session.flush()
+            session.expunge(user)
+        ctx = case_context(services)
+        who = Actor(f"user:{user.id}", "王五", "officer", unit_id)
+        case_id = service.open_case(
+            ctx, who, unit_id=unit_id, title="基准案件", summary="s", parties=[PartyIn("某网店")]
+        )
+        for _ in range(n_packages):
+            payload = os.urandom(package_mb << 20)
+            attach_capture(
+                ctx, who, case_id, services, seal_capture(services, extra_payload=payload)
+            )
+        portal = build_context(services)
+        ref = officer_ref(user)
+        merchant = setup_merchant(portal, ref, "某网店有限公司", credit_code(7), consent=False)
+        for i in range(n_documents):
+            data = order_data(deadline=f"2099-12-{1 + i % 28:02d}")
+            doc = serving.create_document(
+                portal, ref, merchant_id=merchant, template="order_to_correct", data=data
+            )
+            with services.sessions() as session:
+                sha = session.scalar(
+                    sa.select(DocumentVersion.sha256).where(DocumentVersion.document_id == doc)
+                )
+            service.link_document(ctx, who, case_id, doc, "order_to_correct", str(sha))
+        print(
+            f"  a case of {n_packages} packages (~{package_mb} MB) and {n_documents} documents "
+            f"built in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        with services.sessions() as session:
+            keys = [
+                k
+                for c in session.scalars(sa.select(Capture).where(Capture.status == "stored"))
+                for k in (c.package_key, c.proofs_key)
+                if k
+            ] + list(session.scalars(sa.select(DocumentVersion.object_key)))
+
+        def store_read() -> int:
+            total = 0
+            for key in keys:
+                with services.store.open(key) as fh:
+                    while chunk := fh.read(1 << 20):
+                        total += len(chunk)
+            return total
+
+        def plain_read() -> int:
+            total = 0
+            for key in keys:
+                with open(services.settings.objects_dir / key[:2] / key[2:4] / key, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        total += len(chunk)
+            return total
+
+        out = base / "case.zip"
+        rows: list[tuple[str, float, int]] = []
+        best = min(_timed(lambda: export_case(services, case_id, out).size) for _ in range(runs))
+        rows.append(("export case.zip (store -> ZIP, signed)", *best))
+        rows.append(
+            ("store read, verified (same objects)", *min(_timed(store_read) for _ in range(runs)))
+        )
+        if (services.settings.objects_dir / keys[0][:2] / keys[0][2:4] / keys[0]).is_file():
+            rows.append(
+                ("plain file read (same objects)", *min(_timed(plain_read) for _ in range(runs)))
+            )
+        trust = load_trust_bundle(
+            services.trust_bundle_pem(), source="given", description=Text("基准", "bench")
+        )
+        verdict: list[str] = []
+
+        def verify() -> int:
+            report = verify_file(out, trust=trust)
+            verdict.append(report.indication_line())
+            return out.stat().st_size
+
+        rows.append(
+            ("verify case.zip offline (all nested)", *min(_timed(verify) for _ in range(runs)))
+        )
+        services.close()
+    print(f"\n{'case file export':<42}{'seconds':>10}{'MB':>10}{'MB/s':>10}{'vs store':>10}")
+    store_s = rows[1][1]
+    for label, seconds, size in rows:
+        print(
+            f"{label:<42}{seconds:>10.3f}{size / 1e6:>10.1f}{size / 1e6 / seconds:>10.0f}"
+            f"{seconds / store_s:>9.2f}x"
+        )
+    print(f"verdict: {verdict[-1]}")
+
+
+def _timed(fn: Callable[[], int]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    size = fn()
+    return time.perf_counter() - t0, size
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--sections", default="workflow,export", help="workflow, export or both")
+    ap.add_argument("--packages", type=int, default=20, help="export: sealed captures in the case")
+    ap.add_argument("--documents", type=int, default=30, help="export: documents in the case")
+    ap.add_argument("--package-mb", type=int, default=8, help="export: payload of each capture")
+    ap.add_argument("--export-runs", type=int, default=3)
     args = ap.parse_args()
+    sections = {s.strip() for s in args.sections.split(",")}
+    if "workflow" in sections:
+        _workflow(args)
+    if "export" in sections:
+        run_export(args.packages, args.documents, args.package_mb, args.export_runs)
+
+
+def _workflow(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         "signs with its seal by default, and its certificate is issued on first run.",
     )
 
+    payment_sandbox: bool = Field(
+        False,
+        description="Offer online payment of fines through the sandbox bank (a stand-in that "
+        "moves no money: for tests and demonstrations only, never in production).",
+    )
+
     # -- the public verifier (/verify, /api/verify) -----------------------------------------
     verify_max_upload_anonymous: int = Field(
         512 * 1024 * 1024, gt=0, description="Largest upload (bytes) from a caller not signed in."

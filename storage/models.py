@@ -9,13 +9,14 @@ aware UTC in, aware UTC out, on both databases.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -605,6 +606,169 @@ class CaseDocument(Base):
     event_seq: Mapped[int] = mapped_column(Integer)
 
 
+# -- complaint receipts and captures queued from a case (revision 0006_complaint_receipts) --
+
+
+class ComplaintReceipt(Base):
+    """What a complainant holds to learn the outcome of their complaint: a code shown once,
+    of which only the SHA-256 is kept (a leaked table names no complaint anyone can open)."""
+
+    __tablename__ = "complaint_receipts"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaseCaptureRequest(Base):
+    """A capture an officer queued from inside a case. It becomes the case's evidence (an
+    event touching the sealed package by its hash) once stored; until then the case page
+    shows its progress from here."""
+
+    __tablename__ = "case_capture_requests"
+
+    capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Taken by whoever links it (one wins a race; an old claim was abandoned by a crash).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Set when the stored capture was linked (``case_evidence.id``).
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("case_evidence.id"))
+
+
+# -- payments and publicity (revision 0007_payments_publicity; workflow/payments, publicity) --
+
+PAYMENT_ARRANGEMENT_KINDS = ("deferral", "instalments", "partial")
+PAYMENT_ORDER_STATUSES = ("created", "paid")
+PAYMENT_CALLBACK_OUTCOMES = ("accepted", "duplicate", "refused")
+
+
+class PaymentNotice(Base):
+    """The payment notice of a fine (缴款通知): the payment number the merchant pays with,
+    the fine and the day the decision was served (the surcharge counts from it)."""
+
+    __tablename__ = "payment_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: 20 digits, the last a Damm check digit (workflow.payments.numbers).
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    decision_number: Mapped[str] = mapped_column(String(64))
+    party_name: Mapped[str] = mapped_column(String(200))
+    fine_fen: Mapped[int] = mapped_column(BigInteger)
+    served_on: Mapped[date] = mapped_column(Date())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PaymentArrangement(Base):
+    """An approved deferral, instalment plan or partial payment (暂缓或者分期缴纳): who
+    approved it, when, why, and the schedule ``[{"due_on", "amount_fen"}]``. Append-only:
+    a new approval replaces the old one by being newer."""
+
+    __tablename__ = "payment_arrangements"
+    __table_args__ = (CheckConstraint(_one_of("kind", PAYMENT_ARRANGEMENT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("payment_notices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    schedule: Mapped[list[Any]] = mapped_column(json_type())
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_by_name: Mapped[str] = mapped_column(String(200))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PaymentOrder(Base):
+    """One attempt to pay (the whole amount due, or one instalment) through a channel."""
+
+    __tablename__ = "payment_orders"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", PAYMENT_ORDER_STATUSES), name="status"),
+        UniqueConstraint("channel", "txn_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("payment_notices.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    arrangement_id: Mapped[int | None] = mapped_column(ForeignKey("payment_arrangements.id"))
+    #: 1-based position in the arrangement's schedule; None: the whole amount.
+    instalment: Mapped[int | None] = mapped_column(Integer)
+    principal_fen: Mapped[int] = mapped_column(BigInteger)
+    surcharge_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="created")
+    channel_order_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    txn_id: Mapped[str | None] = mapped_column(String(64))
+    #: Whether ``record_payment`` was taken on the case for it, and what the process said.
+    case_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    case_note: Mapped[str | None] = mapped_column(Text)
+
+
+class PaymentCallback(Base):
+    """Every callback received, counted or refused, with its raw body (append-only). The
+    nonce of each verified notification is unique: a replay cannot be counted twice."""
+
+    __tablename__ = "payment_callbacks"
+    __table_args__ = (
+        CheckConstraint(_one_of("outcome", PAYMENT_CALLBACK_OUTCOMES), name="outcome"),
+        UniqueConstraint("channel", "nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class PaymentReceipt(Base):
+    """The electronic receipt (电子缴款凭证) of a paid order: a PDF sealed by the unit, kept
+    in the object store (append-only)."""
+
+    __tablename__ = "payment_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("payment_orders.id"), unique=True)
+    object_key: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    signer_serial: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PublicityEntry(Base):
+    """A penalty decision as published (行政处罚信息公示): the redacted content as it was
+    published, and the last day of its publicity period (shown up to and including it)."""
+
+    __tablename__ = "publicity_entries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    decision_number: Mapped[str] = mapped_column(String(64))
+    decided_on: Mapped[date] = mapped_column(Date())
+    published_on: Mapped[date] = mapped_column(Date())
+    #: The 20-working-day limit for publishing (None: unconfirmed calendar).
+    due_on: Mapped[date | None] = mapped_column(Date())
+    last_day: Mapped[date] = mapped_column(Date(), index=True)
+    period_rule: Mapped[str] = mapped_column(String(64))
+    period_years: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(json_type())
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    taken_down_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 #: Tables whose rows are never changed or removed once written.
 APPEND_ONLY_TABLES = ("portal_audit", "document_versions", "case_events")
 
@@ -616,3 +780,7 @@ def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
 for _model in (PortalAudit, DocumentVersion, CaseEvent):
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)
+
+for _payment_model in (PaymentArrangement, PaymentCallback, PaymentReceipt):
+    event.listen(_payment_model, "before_update", _refuse_change)
+    event.listen(_payment_model, "before_delete", _refuse_change)

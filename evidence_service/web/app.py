@@ -16,12 +16,15 @@ from evidence_service.config import Settings
 from evidence_service.services import Services
 from evidence_service.web import pages
 from evidence_service.web.api import captures as captures_api
+from evidence_service.web.api import cases as cases_api
 from evidence_service.web.api import documents as documents_api
 from evidence_service.web.auth import throttled
 from evidence_service.web.headers import SecurityHeaders
-from evidence_service.web.officer import accounts, captures, documents
+from evidence_service.web.officer import accounts, captures, case_export, documents
+from evidence_service.web.officer import cases as officer_cases
+from evidence_service.web.portal import cases as portal_cases
 from evidence_service.web.portal import routes as portal
-from evidence_service.web.public import log, pki, tsa, verify
+from evidence_service.web.public import complaints, log, payments, pki, publicity, tsa, verify
 from evidence_service.web.public.uploads import VerifierGate
 from workflow.errors import ThrottledError
 
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description=DESCRIPTION,
         openapi_tags=[
             {"name": "captures", "description": "Sealed web captures"},
+            {"name": "cases", "description": "Administrative cases: open, act, staff, evidence"},
             {"name": "trust", "description": "What verifiers need"},
             {"name": "time-stamping", "description": "Built-in RFC 3161 TSA"},
         ],
@@ -68,10 +72,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(log.public_router)
     app.include_router(verify.router)
     app.include_router(documents_api.router)
+    app.include_router(cases_api.router)
+    app.include_router(portal_cases.router)
     app.include_router(portal.router)
     app.include_router(documents.router)
     app.include_router(accounts.router)
     app.include_router(captures.router)
+    app.include_router(case_export.router)
+    app.include_router(officer_cases.router)
+    app.include_router(complaints.router)
+    app.include_router(publicity.router)
+    app.include_router(payments.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), "static")
 
     @app.get("/healthz", include_in_schema=False)

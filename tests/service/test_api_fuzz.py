@@ -21,7 +21,6 @@ from tests.service.conftest import client_for
 
 from .test_hardening import _officer, _token
 
-
 # DER request bodies (OCSP, RFC 3161): random bytes, mostly malformed, which is the point.
 for _media_type in ("application/ocsp-request", "application/timestamp-query"):
     schemathesis.openapi.media_type(_media_type, st.binary(max_size=600))

@@ -106,6 +106,10 @@ class CaseContext:
     log_event: Callable[[bytes], object] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     today: Callable[[], date] = field(default=beijing_today)
+    #: Called after an action is committed (case id, who acted, the transition taken), e.g.
+    #: to generate its documents (``workflow.cases.documents``). Its failure never undoes the
+    #: action: what it could not do stays pending and is retried.
+    after_action: Callable[[str, Actor, Transition], object] | None = None
 
 
 @contextmanager
@@ -120,7 +124,7 @@ def _unit_of_work(ctx: CaseContext) -> Iterator[Session]:
 # -- effects (data) -----------------------------------------------------------------------------
 
 _FACT_FIELDS = {f.name for f in fields(CaseFacts)}
-_EFFECT_KEYS = {"set", "payload", "text", "today", "dates"}
+_EFFECT_KEYS = {"set", "payload", "text", "notes", "today", "dates"}
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ class Effect:
     text: tuple[str, ...]
     today: tuple[str, ...]
     dates: tuple[str, ...]
+    #: Optional free text (kept in the event's details when given): what the documents need.
+    notes: tuple[str, ...] = ()
 
 
 @cache
@@ -153,6 +159,7 @@ def effects() -> Mapping[str, Effect]:
             text=tuple(entry.get("text", ())),
             today=tuple(entry.get("today", ())),
             dates=tuple(entry.get("dates", ())),
+            notes=tuple(entry.get("notes", ())),
         )
     return out
 
@@ -195,7 +202,7 @@ def _apply_effect(
     """The case's facts after the action, and the details the event keeps."""
     facts = dict(stored)
     details: dict[str, Any] = {}
-    allowed = set(effect.payload) | set(effect.text) | set(effect.dates)
+    allowed = set(effect.payload) | set(effect.text) | set(effect.dates) | set(effect.notes)
     extra = set(payload) - allowed
     if extra:
         raise PayloadError(sorted(extra)[0], "this action does not take it")
@@ -208,6 +215,10 @@ def _apply_effect(
         if not text:
             raise PayloadError(name, "required")
         details[name] = text[:20_000]
+    for name in effect.notes:
+        note = str(payload.get(name) or "").strip()
+        if note:
+            details[name] = note[:20_000]
     for name in effect.dates:
         try:
             facts[name] = details[name] = date.fromisoformat(str(payload.get(name))).isoformat()
@@ -568,7 +579,13 @@ def act(
     every reason) or :class:`PayloadError`; nothing is kept then."""
     with _unit_of_work(ctx) as session:
         case = _case_for(session, who, case_id)
-        return _take(ctx, session, case, who, action, dict(payload or {}))
+        transition = _take(ctx, session, case, who, action, dict(payload or {}))
+    if ctx.after_action is not None:
+        try:
+            ctx.after_action(case_id, who, transition)
+        except Exception:  # the action is committed; what the hook missed stays pending
+            _logger.exception("after %s on case %s: follow-up failed", action, case_id)
+    return transition
 
 
 def _take(

@@ -1,0 +1,634 @@
+"""Publicity of penalty decisions (行政处罚信息公示, step 13): publish, redact, take down.
+
+A penalty decision is published within 20 working days of being made (rule ``publicity`` of
+``workflow/deadlines/rules.toml``) on the public page and feed, with personal data redacted,
+and shown until its publicity period ends (``publicity.toml``: periods by penalty, per the
+SAMR publicity provisions, marked for legal staff to confirm); after that it is taken down.
+
+What is published is a snapshot made at publication (:class:`storage.models.PublicityEntry`):
+the content as it was redacted then, never re-rendered from the case, so what the public saw
+is what the record says it saw. Redaction (:func:`redact`), with the rules as data:
+
+* the names of natural persons known to the case (a person as party, legal representatives,
+  the complainant) and names after a label (法定代表人：王小明) keep their surname only
+  (张三 -> 张*, 欧阳娜娜 -> 欧阳**);
+* 18-digit resident ID numbers, mobile numbers (with or without +86, grouped or not) and
+  landline numbers (with an area code, or labelled as a phone) are replaced;
+* addresses keep the district (区、县、旗) and lose what follows.
+
+Patterns run on a view of the text in which full-width and other Unicode digits read as ASCII
+digits (one character for one, so positions line up): ``１３８００１３８０００`` is a phone
+number too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import session_scope
+from storage.models import (
+    Case,
+    CaseDocument,
+    CaseParty,
+    Document,
+    PublicityEntry,
+    Unit,
+    new_portal_id,
+)
+from workflow.cases import service as cases
+from workflow.cases.process import ProcessError
+from workflow.deadlines import due
+
+__all__ = [
+    "RULES_PATH",
+    "AddressRule",
+    "EntryNotFound",
+    "PeriodRule",
+    "PublicEntry",
+    "PublicityError",
+    "PublicityRules",
+    "RedactionRule",
+    "count_entries",
+    "entries",
+    "entry",
+    "feed",
+    "last_day_of",
+    "load_rules",
+    "mask_name",
+    "period_for",
+    "publish",
+    "publish_due",
+    "redact",
+    "rules",
+    "take_down_expired",
+]
+
+log = logging.getLogger(__name__)
+RULES_PATH = Path(__file__).with_name("publicity.toml")
+#: States in which a decided case may be published (process.toml's ``publish`` rows).
+PUBLISHABLE_STATES = ("decided", "served", "paid", "enforcement_applied")
+
+
+class PublicityError(Exception):
+    """Publicity data or an operation that cannot be done, with a message to act on."""
+
+
+class EntryNotFound(PublicityError, LookupError):
+    """No published entry with this id -- or it was taken down (not told apart)."""
+
+
+# -- the rules (data) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodRule:
+    id: str
+    penalty: str
+    years: int
+    zh: str
+    en: str
+    max_amount_fen: int | None = None
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class RedactionRule:
+    id: str
+    zh: str
+    en: str
+    regex: re.Pattern[str]
+    replace: str | None
+    mask_group: str | None
+
+
+@dataclass(frozen=True)
+class AddressRule:
+    street: tuple[str, ...]
+    units: tuple[str, ...]
+    district: tuple[str, ...]
+    upper: tuple[str, ...]
+    max_name: int
+    replace: str
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class PublicityRules:
+    source: Mapping[str, Any]
+    periods: tuple[PeriodRule, ...]
+    redactions: tuple[RedactionRule, ...]
+    address: AddressRule
+    mask: str
+    compound_surnames: frozenset[str]
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def load_rules(path: Path = RULES_PATH) -> PublicityRules:
+    """Read and check ``publicity.toml``; a broken pattern or period names its entry."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        periods = tuple(
+            PeriodRule(
+                id=p["id"],
+                penalty=p["penalty"],
+                years=int(p["years"]),
+                zh=p["zh"],
+                en=p["en"],
+                max_amount_fen=p.get("max_amount_fen"),
+                confirmed=bool(p.get("confirmed", False)),
+            )
+            for p in data["period"]
+        )
+        redactions = []
+        for r in data["redaction"]:
+            if ("replace" in r) == ("mask_group" in r):
+                raise PublicityError(f"redaction {r['id']}: give either replace or mask_group")
+            try:
+                regex = re.compile(r["pattern"])
+            except re.error as exc:
+                raise PublicityError(f"redaction {r['id']}: bad pattern: {exc}") from None
+            redactions.append(
+                RedactionRule(
+                    r["id"], r["zh"], r["en"], regex, r.get("replace"), r.get("mask_group")
+                )
+            )
+        a = data["address"]
+        number = r"[0-9一二三四五六七八九十百零〇]+"
+        units = _alternatives(a["units"])
+        # street word, a short name part, a number with its unit, then more "5号楼1001室"
+        tail = (
+            rf"(?:{_alternatives(a['street'])})[\w\-#·]{{0,12}}?[ ]?{number}[ ]?(?:{units})"
+            rf"(?:[\w\-#·]{{0,10}}?[ ]?[0-9]+[ ]?(?:{units}))*"
+        )
+        address = AddressRule(
+            street=tuple(a["street"]),
+            units=tuple(a["units"]),
+            district=tuple(a["district"]),
+            upper=tuple(a["upper"]),
+            max_name=int(a["max_name"]),
+            replace=a["replace"],
+            regex=re.compile(tail),
+        )
+        names = data["names"]
+        for p in periods:
+            if p.penalty not in ("warning", "fine") or p.years <= 0:
+                raise PublicityError(f"period {p.id}: penalty warning|fine, years > 0")
+        return PublicityRules(
+            source=dict(data["source"]),
+            periods=periods,
+            redactions=tuple(redactions),
+            address=address,
+            mask=str(names["mask"]),
+            compound_surnames=frozenset(names["compound_surnames"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, PublicityError):
+            raise
+        raise PublicityError(f"{path}: {exc!r} is missing or malformed") from None
+
+
+@cache
+def rules() -> PublicityRules:
+    return load_rules()
+
+
+def period_for(kind: str, amount_fen: int = 0, r: PublicityRules | None = None) -> PeriodRule:
+    """The publicity period of a decided penalty: the first row of ``publicity.toml`` that
+    matches."""
+    for p in (r or rules()).periods:
+        if p.penalty == kind and (p.max_amount_fen is None or amount_fen <= p.max_amount_fen):
+            return p
+    raise PublicityError(f"publicity.toml has no period for a {kind} of {amount_fen} fen")
+
+
+def last_day_of(published_on: dt.date, years: int) -> dt.date:
+    """The last day shown: the same calendar day ``years`` later (29 February: the 28th)."""
+    try:
+        return published_on.replace(year=published_on.year + years)
+    except ValueError:
+        return published_on.replace(year=published_on.year + years, day=28)
+
+
+# -- redaction --------------------------------------------------------------------------------
+
+
+def mask_name(name: str, r: PublicityRules | None = None) -> str:
+    """张三 -> 张*, 欧阳娜娜 -> 欧阳**: the surname kept, every further character masked."""
+    r = r or rules()
+    clean = name.strip()
+    if len(clean) <= 1:
+        return clean
+    keep = 2 if clean[:2] in r.compound_surnames and len(clean) > 2 else 1
+    return clean[:keep] + r.mask * (len(clean) - keep)
+
+
+def _fold(text: str) -> str:
+    """One character for one: Unicode digits and full-width ASCII as ASCII."""
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        digit = unicodedata.decimal(ch, None)
+        if digit is not None:
+            out.append(str(digit))
+            continue
+        norm = unicodedata.normalize("NFKC", ch)
+        out.append(norm if len(norm) == 1 and norm.isascii() else ch)
+    return "".join(out)
+
+
+def _apply(text: str, regex: re.Pattern[str], make: Any) -> str:
+    """Replace each match found on the folded view of ``text``, in the original text."""
+    folded = _fold(text)
+    pieces: list[str] = []
+    last = 0
+    for m in regex.finditer(folded):
+        pieces.append(text[last : m.start()])
+        pieces.append(make(m, text))
+        last = m.end()
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _address_start(text: str, at: int, a: AddressRule) -> int:
+    """Where an address's redacted detail starts, the street word being at ``at``: after the
+    district (or else the city) named just before it, or at the start of the road's name."""
+    lo = at
+    while lo > 0 and at - lo < a.max_name:
+        ch = text[lo - 1]
+        if not (ch.isalnum() or ch in "-#·"):
+            break
+        lo -= 1
+    window = text[lo:at]
+    for suffixes in (a.district, a.upper):
+        best = -1
+        for s in suffixes:
+            i = window.rfind(s)
+            if i >= 0:
+                best = max(best, i + len(s))
+        if best >= 0:
+            return lo + best
+    if at - lo >= a.max_name:  # a long run: keep what is before the road name's usual length
+        return lo
+    return lo
+
+
+def _redact_addresses(text: str, a: AddressRule) -> str:
+    folded = _fold(text)
+    out: list[str] = []
+    last = 0
+    for m in a.regex.finditer(folded):
+        if m.start() < last:
+            continue
+        start = max(_address_start(folded, m.start(), a), last)
+        out.append(text[last:start])
+        out.append(a.replace)
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+_GROUP_REF = re.compile(r"\\g<(\w+)>")
+
+
+def redact(text: str, *, names: Iterable[str] = (), r: PublicityRules | None = None) -> str:
+    """``text`` with the personal data of ``publicity.toml`` redacted; ``names``: natural
+    persons known to be named in it (masked wherever they occur)."""
+    r = r or rules()
+    out = text
+    for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len)[::-1]:
+        out = out.replace(name, mask_name(name, r))
+    for rule in r.redactions:
+        if rule.mask_group is not None:
+            group = rule.mask_group
+
+            def masked(m: re.Match[str], original: str, g: str = group) -> str:
+                s, e = m.span(g)
+                return original[m.start() : s] + mask_name(original[s:e], r)
+
+            out = _apply(out, rule.regex, masked)
+        else:
+            replacement = rule.replace or ""
+
+            def replaced(m: re.Match[str], original: str, t: str = replacement) -> str:
+                # \g<name> from the original text (the match is on the folded view)
+                return _GROUP_REF.sub(lambda g: original[m.start(g[1]) : m.end(g[1])], t)
+
+            out = _apply(out, rule.regex, replaced)
+    return _redact_addresses(out, r.address)
+
+
+# -- published entries ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """An entry as the public page and feed show it (already redacted)."""
+
+    id: str
+    decision_number: str
+    unit_name: str
+    decided_on: dt.date
+    published_on: dt.date
+    last_day: dt.date
+    period_years: int
+    period_zh: str
+    period_en: str
+    content: Mapping[str, Any]
+
+    def to_json(self, base_url: str = "") -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": f"{base_url.rstrip('/')}/publicity/{self.id}",
+            "decision_number": self.decision_number,
+            "unit": self.unit_name,
+            "decided_on": self.decided_on.isoformat(),
+            "published_on": self.published_on.isoformat(),
+            "shown_until": self.last_day.isoformat(),
+            "period_years": self.period_years,
+            **dict(self.content),
+        }
+
+
+def _yuan(fen: int) -> str:
+    whole, part = divmod(fen, 100)
+    return f"{whole}.{part:02d}"
+
+
+def _decision_data(session: Any, case_id: str) -> dict[str, Any]:
+    row = session.execute(
+        select(Document.data)
+        .join(CaseDocument, CaseDocument.document_id == Document.id)
+        .where(CaseDocument.case_id == case_id, CaseDocument.template == "penalty_decision")
+        .order_by(CaseDocument.event_seq.desc())
+        .limit(1)
+    ).first()
+    return dict(row[0]) if row is not None and isinstance(row[0], Mapping) else {}
+
+
+def _basis(items: Any) -> list[str]:
+    out = []
+    for item in items or []:
+        if isinstance(item, Mapping):
+            text = f"{item.get('rule', '')}{item.get('article', '')}".strip()
+            if text:
+                out.append(text)
+    return out
+
+
+def _content(session: Any, case: Case, r: PublicityRules) -> dict[str, Any]:
+    """The redacted content of a case's decision as published."""
+    facts = case.facts or {}
+    penalty = facts.get("decided_penalty") or {}
+    kind, amount = penalty.get("kind"), int(penalty.get("amount_fen") or 0)
+    party_row = session.scalar(
+        select(CaseParty).where(CaseParty.case_id == case.id).order_by(CaseParty.id)
+    )
+    decision = _decision_data(session, case.id)
+    given = decision.get("party")
+    doc_party: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    person = case.party_kind == "natural_person" or doc_party.get("kind") == "individual"
+    party_name = (party_row.name if party_row is not None else None) or doc_party.get("name") or ""
+    names = [case.complainant_name or "", str(doc_party.get("legal_representative") or "")]
+    if person:
+        names += [party_name, str(doc_party.get("name") or "")]
+    party: dict[str, Any] = {
+        "kind": "natural_person" if person else "organisation",
+        "name": mask_name(party_name, r) if person else redact(party_name, names=names, r=r),
+    }
+    if not person:
+        code = (party_row.credit_code if party_row is not None else None) or doc_party.get(
+            "credit_code"
+        )
+        if code:
+            party["credit_code"] = code
+        if doc_party.get("legal_representative"):
+            party["legal_representative"] = mask_name(str(doc_party["legal_representative"]), r)
+        for key in ("shop_name", "platform"):
+            if doc_party.get(key):
+                party[key] = redact(str(doc_party[key]), names=names, r=r)
+    if doc_party.get("address"):
+        party["address"] = redact(str(doc_party["address"]), names=names, r=r)
+    described = (
+        {"zh": "警告", "en": "warning"}
+        if kind == "warning"
+        else {"zh": f"罚款 {_yuan(amount)} 元", "en": f"fine of {_yuan(amount)} yuan"}
+    )
+    facts_text = str(decision.get("facts") or case.summary or "")
+    return {
+        "title": redact(case.title, names=names, r=r),
+        "party": party,
+        "facts": redact(facts_text, names=names, r=r),
+        "violated_provisions": [
+            redact(b, names=names, r=r) for b in _basis(decision.get("violated_provisions"))
+        ],
+        "legal_basis": [redact(b, names=names, r=r) for b in _basis(decision.get("legal_basis"))],
+        "penalty": {"kind": kind, "amount_fen": amount if kind == "fine" else 0, **described},
+    }
+
+
+def _store_entry(ctx: cases.CaseContext, case_id: str, entry_id: str | None = None) -> str:
+    """The case's entry, made from its decision now (idempotent)."""
+    r = rules()
+    today = ctx.today()
+    with ctx.sessions() as session:
+        existing = session.scalar(
+            select(PublicityEntry.id).where(PublicityEntry.case_id == case_id)
+        )
+        if existing is not None:
+            return existing
+        case = session.get(Case, case_id)
+        if case is None:
+            raise EntryNotFound(f"no case {case_id}")
+        facts = case.facts or {}
+        decided = facts.get("decided_on")
+        penalty = facts.get("decided_penalty") or {}
+        if not decided or penalty.get("kind") not in ("warning", "fine") or case.number is None:
+            raise PublicityError(f"case {case_id} has no penalty decision to publish")
+        decided_on = dt.date.fromisoformat(decided)
+        published_on = dt.date.fromisoformat(facts.get("published_on") or today.isoformat())
+        period = period_for(penalty["kind"], int(penalty.get("amount_fen") or 0), r)
+        values = {
+            "case_id": case.id,
+            "unit_id": case.unit_id,
+            "decision_number": case.number,
+            "decided_on": decided_on,
+            "published_on": published_on,
+            "due_on": due("publicity", decided_on).due_date,
+            "last_day": last_day_of(published_on, period.years),
+            "period_rule": period.id,
+            "period_years": period.years,
+            "content": _content(session, case, r),
+        }
+    try:
+        with session_scope(ctx.sessions) as session:
+            row = PublicityEntry(id=entry_id or new_portal_id(), published_at=ctx.now(), **values)
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:  # published meanwhile by another call
+        with ctx.sessions() as session:
+            made = session.scalar(
+                select(PublicityEntry.id).where(PublicityEntry.case_id == case_id)
+            )
+            if made is None:
+                raise
+            return made
+
+
+def publish(ctx: cases.CaseContext, who: cases.Actor, case_id: str, *, base_url: str = "") -> str:
+    """Publish the case's penalty decision: the ``publish`` action (the process's guards
+    decide whether it may be taken; its event keeps the entry's address when ``base_url`` is
+    given), then the redacted snapshot. Returns the entry id; a case published before
+    returns its entry without acting again."""
+    with ctx.sessions() as session:
+        case = session.get(Case, case_id)
+        if case is None or (who.unit_id is not None and case.unit_id != who.unit_id):
+            raise cases.CaseNotFound(f"no case {case_id}")
+        existing = session.scalar(
+            select(PublicityEntry.id).where(PublicityEntry.case_id == case_id)
+        )
+        already = bool((case.facts or {}).get("published"))
+    if existing is not None:
+        return existing
+    entry_id = new_portal_id()
+    if not already:
+        url = f"{base_url.rstrip('/')}/publicity/{entry_id}" if base_url else ""
+        accepted = set(getattr(cases.effects().get("publish"), "notes", ()))
+        cases.act(ctx, who, case_id, "publish", {"url": url} if url and "url" in accepted else {})
+    return _store_entry(ctx, case_id, entry_id)
+
+
+def publish_due(ctx: cases.CaseContext, *, base_url: str = "") -> list[str]:
+    """Publish (as ``system``) every penalty decision not yet published: the job that keeps
+    the 20-working-day limit. Returns the new entries' ids."""
+    with ctx.sessions() as session:
+        published = select(PublicityEntry.case_id)
+        rows = session.execute(
+            select(Case.id, Case.unit_id, Case.facts).where(
+                Case.state.in_(PUBLISHABLE_STATES), Case.id.not_in(published)
+            )
+        ).all()
+    made = []
+    for case_id, unit_id, facts in rows:
+        f = facts or {}
+        if f.get("no_penalty_decision") or (f.get("decided_penalty") or {}).get("kind") is None:
+            continue
+        who = cases.Actor("system", "公示（系统）/ publicity job", "system", unit_id)
+        try:
+            made.append(publish(ctx, who, case_id, base_url=base_url))
+        except (ProcessError, PublicityError, cases.CaseError) as exc:  # the others still go
+            log.warning("case %s not published: %s", case_id, exc)
+    return made
+
+
+def _visible(today: dt.date) -> Any:
+    return (PublicityEntry.last_day >= today) & PublicityEntry.taken_down_at.is_(None)
+
+
+def _public(row: PublicityEntry, unit_name: str, r: PublicityRules) -> PublicEntry:
+    period = next((p for p in r.periods if p.id == row.period_rule), None)
+    return PublicEntry(
+        id=row.id,
+        decision_number=row.decision_number,
+        unit_name=unit_name,
+        decided_on=row.decided_on,
+        published_on=row.published_on,
+        last_day=row.last_day,
+        period_years=row.period_years,
+        period_zh=period.zh if period else row.period_rule,
+        period_en=period.en if period else row.period_rule,
+        content=dict(row.content),
+    )
+
+
+def entries(
+    ctx: cases.CaseContext, *, today: dt.date | None = None, limit: int = 50, offset: int = 0
+) -> list[PublicEntry]:
+    """The entries shown today, newest first (taken-down ones are not)."""
+    day = today or ctx.today()
+    r = rules()
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(PublicityEntry, Unit.name)
+            .join(Unit, Unit.id == PublicityEntry.unit_id)
+            .where(_visible(day))
+            .order_by(PublicityEntry.published_on.desc(), PublicityEntry.published_at.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return [_public(row, name, r) for row, name in rows]
+
+
+def count_entries(ctx: cases.CaseContext, *, today: dt.date | None = None) -> int:
+    day = today or ctx.today()
+    with ctx.sessions() as session:
+        q = select(func.count()).select_from(PublicityEntry).where(_visible(day))
+        return int(session.scalar(q) or 0)
+
+
+def entry(ctx: cases.CaseContext, entry_id: str, *, today: dt.date | None = None) -> PublicEntry:
+    day = today or ctx.today()
+    with ctx.sessions() as session:
+        found = session.execute(
+            select(PublicityEntry, Unit.name)
+            .join(Unit, Unit.id == PublicityEntry.unit_id)
+            .where(PublicityEntry.id == entry_id, _visible(day))
+        ).first()
+        if found is None:
+            raise EntryNotFound(f"no published decision {entry_id}")
+        return _public(found[0], found[1], rules())
+
+
+def feed(
+    ctx: cases.CaseContext, base_url: str, *, today: dt.date | None = None, limit: int = 500
+) -> dict[str, Any]:
+    """The JSON feed: the source of the rules, and every entry shown today."""
+    day = today or ctx.today()
+    r = rules()
+    shown: Sequence[PublicEntry] = entries(ctx, today=day, limit=limit)
+    return {
+        "title": "行政处罚信息公示 / Published penalty decisions",
+        "as_of": day.isoformat(),
+        "source": {
+            "name_zh": r.source.get("name_zh"),
+            "name_en": r.source.get("name_en"),
+            "confirmed": bool(r.source.get("confirmed", False)),
+        },
+        "entries": [e.to_json(base_url) for e in shown],
+    }
+
+
+def take_down_expired(ctx: cases.CaseContext, *, today: dt.date | None = None) -> int:
+    """Mark the entries whose period ended as taken down (they are not shown from the day
+    after their last day whether or not this ran; this records when they went)."""
+    day = today or ctx.today()
+    with session_scope(ctx.sessions) as session:
+        rows = list(
+            session.scalars(
+                select(PublicityEntry).where(
+                    PublicityEntry.last_day < day, PublicityEntry.taken_down_at.is_(None)
+                )
+            )
+        )
+        for row in rows:
+            row.taken_down_at = ctx.now()
+        return len(rows)
