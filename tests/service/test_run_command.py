@@ -77,7 +77,9 @@ def workers_of(tree: dict[int, str]) -> list[int]:
 
 
 def browsers_of(tree: dict[int, str]) -> list[int]:
-    return [pid for pid, cmd in tree.items() if "chromium" in cmd and "--type=" not in cmd]
+    """The browsers Playwright started (their main process: the one it talks to over a pipe;
+    not helpers such as the crash handler, which also run from Chromium's folder)."""
+    return [pid for pid, cmd in tree.items() if "--remote-debugging-pipe" in cmd]
 
 
 @pytest.fixture
@@ -95,6 +97,8 @@ def running(
         stderr=subprocess.STDOUT,
     )
 
+    seen: dict[int, str] = {}
+
     def up() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
@@ -102,11 +106,13 @@ def running(
         except OSError:
             return False
         tree = descendants(proc.pid)
+        seen.clear()
+        seen.update(tree)
         return healthy and len(workers_of(tree)) == 2 and len(browsers_of(tree)) >= 2
 
     try:
         wait_for(up, 90, "the server and two workers with their browsers")
-        yield proc, descendants(proc.pid)
+        yield proc, dict(seen)  # the very process tree that was found complete
     finally:
         left = descendants(proc.pid)
         if proc.poll() is None:
