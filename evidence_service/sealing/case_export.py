@@ -63,7 +63,7 @@ from storage.models import (
     User,
 )
 from storage.objects import CHUNK_SIZE
-from workflow.cases.service import CaseNotFound
+from workflow.cases.service import CaseNotFound, chained_event
 
 __all__ = [
     "CASE_FILE_MIME",
@@ -195,23 +195,6 @@ def find_case_id(services: Services, case: str) -> str:
         if row is None:
             raise CaseNotFound(f"no case {case!r} (give its id or its case number)")
         return row.id
-
-
-def _chained(r: CaseEvent) -> ChainedEvent:
-    return ChainedEvent(
-        case=r.case_id,
-        seq=r.seq,
-        at=r.at,
-        actor=r.actor,
-        actor_name=r.actor_name,
-        role=r.role,
-        action=r.action,
-        from_state=r.from_state,
-        to_state=r.to_state,
-        details=dict(r.details or {}),
-        touches=[dict(t) for t in (r.touches or [])],
-        prev=r.prev_hash,
-    )
 
 
 def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapshot:
@@ -349,7 +332,7 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
             case_id=case.id,
             number=case.number,
             chain_head=case.chain_head,
-            events=[(_chained(e), e.hash) for e in events],
+            events=[(chained_event(e), e.hash) for e in events],
             documents=documents,
             evidence=evidence,
         )

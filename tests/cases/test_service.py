@@ -5,7 +5,7 @@ clock moved with time-machine), the hash chain, and events in the log."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -287,22 +287,7 @@ def _check_chain(w: World, case_id: str) -> list[CaseEvent]:
 
 
 def _chained(r: CaseEvent, **change: object) -> ChainedEvent:
-    values = dict(
-        case=r.case_id,
-        seq=r.seq,
-        at=r.at,
-        actor=r.actor,
-        actor_name=r.actor_name,
-        role=r.role,
-        action=r.action,
-        from_state=r.from_state,
-        to_state=r.to_state,
-        details=r.details,
-        touches=r.touches,
-        prev=r.prev_hash,
-    )
-    values.update(change)
-    return ChainedEvent(**values)  # type: ignore[arg-type]
+    return replace(service.chained_event(r), **change)  # type: ignore[arg-type]
 
 
 def test_the_chain_reports_a_changed_removed_or_reordered_event(world: World) -> None:

@@ -60,6 +60,7 @@ __all__ = [
     "assign",
     "case_facts",
     "case_view",
+    "chained_event",
     "deadlines_of",
     "list_cases",
     "open_case",
@@ -368,6 +369,24 @@ def _append_event(
     session.flush()
     session.info.setdefault("case_event_hashes", []).append(digest)
     return row
+
+
+def chained_event(row: CaseEvent) -> ChainedEvent:
+    """A stored event as it is hashed (to check a chain or export it)."""
+    return ChainedEvent(
+        case=row.case_id,
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        actor_name=row.actor_name,
+        role=row.role,
+        action=row.action,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        details=dict(row.details or {}),
+        touches=[dict(t) for t in (row.touches or [])],
+        prev=row.prev_hash,
+    )
 
 
 def _log(ctx: CaseContext, *hashes: str) -> None:
