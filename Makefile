@@ -9,11 +9,11 @@ setup:
 	scripts/setup.sh
 
 test:
-	scripts/test.sh
+	scripts/test.sh $(ARGS)
 
 # Re-resolve every Python dependency into requirements/*.lock (choices: requirements/pins.in).
 lock:
-	scripts/lock.sh
+	UPGRADE=$(UPGRADE) scripts/lock.sh
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports

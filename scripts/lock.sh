@@ -22,17 +22,29 @@ uv() { "$tool/bin/uv" "$@"; }
 common=(--quiet --universal --python-version 3.11 --generate-hashes --no-header --index-url https://pypi.org/simple)
 header() { printf '# %s\n# Written by `make lock` (scripts/lock.sh) from %s; do not edit by hand.\n' "$1" "$2"; }
 
-{ header "Everything the tests need: the package, its [test] extra and the build backend." \
-    "pyproject.toml, requirements/build.in and requirements/pins.in"
-  uv pip compile "${common[@]}" pyproject.toml requirements/build.in --extra test \
-    -c requirements/pins.in ; } > requirements/test.lock.new
-{ header "What the service needs to run (the same versions as test.lock, without the test tools)." \
-    "pyproject.toml, requirements/build.in, constrained by requirements/test.lock"
-  uv pip compile "${common[@]}" pyproject.toml requirements/build.in \
-    -c requirements/test.lock.new ; } > requirements/run.lock.new
+# Each lock keeps the versions it already holds (uv reads the old file as its preferences), so
+# adding a package adds only it and what it needs; `make lock UPGRADE=1` moves everything to
+# the newest versions the pins allow.
+compile() {  # compile OUT HEADER-TEXT SOURCES... ARGS...
+  local out=$1 text=$2; shift 2
+  local lock=${out%.new}
+  [ -z "${UPGRADE:-}" ] && [ -f "$lock" ] && cp "$lock" "$out"
+  uv pip compile "${common[@]}" ${UPGRADE:+--upgrade} -o "$out" "$@"
+  { header "$text" "$sources"; cat "$out"; } > "$out.tmp" && mv "$out.tmp" "$out"
+}
+sources="pyproject.toml, requirements/build.in and requirements/pins.in"
+compile requirements/test.lock.new \
+  "Everything the tests need: the package, its [test] extra and the build backend." \
+  pyproject.toml requirements/build.in --extra test -c requirements/pins.in
+sources="pyproject.toml, requirements/build.in, constrained by requirements/test.lock"
+compile requirements/run.lock.new \
+  "What the service needs to run (the same versions as test.lock, without the test tools)." \
+  pyproject.toml requirements/build.in -c requirements/test.lock.new
 for tool_name in wacz-signing pywb cryptography-next; do
-  { header "The $tool_name tool of the tests (tests/fixtures/tools.py), in a folder of its own." "requirements/$tool_name.in"
-    uv pip compile "${common[@]}" "requirements/$tool_name.in" ; } > "requirements/$tool_name.lock.new"
+  sources="requirements/$tool_name.in"
+  compile "requirements/$tool_name.lock.new" \
+    "The $tool_name tool of the tests (tests/fixtures/tools.py), in a folder of its own." \
+    "requirements/$tool_name.in"
 done
 for f in requirements/*.lock.new; do mv "$f" "${f%.new}"; done
 echo "lock: wrote $(ls requirements/*.lock | tr '\n' ' ')"

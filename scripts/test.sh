@@ -30,5 +30,8 @@ fi
 echo "test: ruff"; "$VENV/bin/ruff" check .
 echo "test: mypy"; "$VENV/bin/mypy"
 echo "test: import layout"; "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
+# One pytest worker per core (pytest-xdist), each taking whole files so that a module's
+# expensive fixtures (a browser, an app, a signed case) are made once; PYTEST_WORKERS=0 runs
+# everything in this one process.
 echo "test: pytest"
-exec "$VENV/bin/pytest" "$@"
+exec "$VENV/bin/pytest" -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.migrations import append_only
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0003_portal'
@@ -200,38 +202,13 @@ def upgrade() -> None:
         op.create_foreign_key(op.f('fk_users_unit_id_units'), 'users', 'units', ['unit_id'], ['id'])
     op.create_index(op.f('ix_users_unit_id'), 'users', ['unit_id'], unique=False)
 
-    _append_only_triggers()
-
-
-def _append_only_triggers() -> None:
-    if op.get_context().dialect.name == 'postgresql':
-        op.execute(
-            "CREATE FUNCTION evidence_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME; END $$"
-        )
-        for table in _APPEND_ONLY:
-            op.execute(
-                f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} '
-                'FOR EACH ROW EXECUTE FUNCTION evidence_refuse_change()'
-            )
-        return
-    for table in _APPEND_ONLY:
-        for event in ('UPDATE', 'DELETE'):
-            op.execute(
-                f'CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} '
-                f"BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END"
-            )
+    append_only.create_refuse_function()
+    append_only.make_append_only(_APPEND_ONLY)
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name == 'postgresql':
-        for table in _APPEND_ONLY:
-            op.execute(f'DROP TRIGGER IF EXISTS {table}_append_only ON {table}')
-        op.execute('DROP FUNCTION IF EXISTS evidence_refuse_change()')
-    else:
-        for table in _APPEND_ONLY:
-            for event in ('update', 'delete'):
-                op.execute(f'DROP TRIGGER IF EXISTS {table}_no_{event}')
+    append_only.undo(_APPEND_ONLY)
+    append_only.drop_refuse_function()
 
     op.drop_index(op.f('ix_users_unit_id'), table_name='users')
     if op.get_context().dialect.name == 'sqlite':

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.migrations import append_only
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0005_cases'
@@ -142,29 +144,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.add_column(sa.Column('case_number_prefix', sa.String(length=32), nullable=True))
-    _append_only()
-
-
-def _append_only() -> None:
-    if op.get_context().dialect.name == 'postgresql':
-        op.execute(
-            'CREATE TRIGGER case_events_append_only BEFORE UPDATE OR DELETE ON case_events '
-            'FOR EACH ROW EXECUTE FUNCTION evidence_refuse_change()'
-        )
-        return
-    for event in ('UPDATE', 'DELETE'):
-        op.execute(
-            f'CREATE TRIGGER case_events_no_{event.lower()} BEFORE {event} ON case_events '
-            "BEGIN SELECT RAISE(ABORT, 'case_events rows are append-only'); END"
-        )
+    append_only.make_append_only(['case_events'])
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name == 'postgresql':
-        op.execute('DROP TRIGGER IF EXISTS case_events_append_only ON case_events')
-    else:
-        for event in ('update', 'delete'):
-            op.execute(f'DROP TRIGGER IF EXISTS case_events_no_{event}')
+    append_only.undo(['case_events'])
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.drop_column('case_number_prefix')
 

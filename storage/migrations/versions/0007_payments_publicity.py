@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.migrations import append_only
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0007_payments_publicity'
@@ -140,32 +142,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_receipts')),
     sa.UniqueConstraint('order_id', name=op.f('uq_payment_receipts_order_id'))
     )
-    _append_only()
-
-
-def _append_only() -> None:
-    postgres = op.get_context().dialect.name == 'postgresql'
-    for table in _APPEND_ONLY:
-        if postgres:
-            op.execute(
-                f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} '
-                'FOR EACH ROW EXECUTE FUNCTION evidence_refuse_change()'
-            )
-            continue
-        for event in ('UPDATE', 'DELETE'):
-            op.execute(
-                f'CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} '
-                f"BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END"
-            )
+    append_only.make_append_only(_APPEND_ONLY)
 
 
 def downgrade() -> None:
-    for table in _APPEND_ONLY:
-        if op.get_context().dialect.name == 'postgresql':
-            op.execute(f'DROP TRIGGER IF EXISTS {table}_append_only ON {table}')
-        else:
-            for event in ('update', 'delete'):
-                op.execute(f'DROP TRIGGER IF EXISTS {table}_no_{event}')
+    append_only.undo(_APPEND_ONLY)
     op.drop_table('payment_receipts')
     with op.batch_alter_table('payment_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_orders_notice_id'))
