@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from certs.pki import Pki
 from evidence_service import __version__
 from evidence_service.config import Settings
-from evidence_service.security import SecretBox
+from evidence_service.security import SecretBox, hash_password, verify_password
 from signing.timestamp import HttpTimestamper, LocalTimestamper, Timestamper
 from signing.tsa import TimeStampAuthority
 from signing.wacz_sign import PackageSigner
@@ -28,6 +29,7 @@ from storage.fs import FileStore
 from storage.jobs import JobQueue
 from storage.objects import ObjectStore
 from storage.s3 import S3Store
+from workflow.context import PortalContext
 
 
 @dataclass
@@ -119,6 +121,13 @@ class Services:
         )
 
     @cached_property
+    def portal(self) -> PortalContext:
+        """The context of the portal's documents and of the case documents made from them:
+        one per process, shared by the web app and the worker's housekeeping (which generates
+        the documents a case owes)."""
+        return build_portal_context(self)
+
+    @cached_property
     def secret_box(self) -> SecretBox:
         return SecretBox(self.settings.passphrase)
 
@@ -139,3 +148,30 @@ class Services:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _extra_roots(services: Services) -> bytes:
+    """Extra trust anchors for PDFs merchants sign with certificates from other CAs:
+    ``EVIDENCE_PORTAL_TRUST_ROOTS_FILE`` (a PEM file)."""
+    path = services.settings.portal_trust_roots_file
+    if not path:
+        return b""
+    return Path(path).read_bytes()
+
+
+def build_portal_context(services: Services) -> PortalContext:
+    """A new :class:`~workflow.context.PortalContext` on ``services`` (``Services.portal``
+    keeps one; tests build their own beside a moved clock)."""
+    settings = services.settings
+    pki = services.pki
+    return PortalContext(
+        sessions=services.sessions,
+        store=services.store,
+        pki=pki,
+        timestampers=services.timestampers,
+        work_dir=settings.work_dir / "portal",
+        hash_password=hash_password,
+        verify_password=verify_password,
+        trust_roots_pem=pki.root.public_bytes(Encoding.PEM) + _extra_roots(services),
+        portal_url=settings.effective_public_url,
+    )

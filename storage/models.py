@@ -369,7 +369,9 @@ class Document(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    #: The party's portal account; None for a case document of a party that has none yet
+    #: (served by post or public notice; ``workflow.cases.service.link_party`` sets it later).
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32), default="notice")
     template: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text)
@@ -380,8 +382,9 @@ class Document(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    #: Electronic service: when the document reached the merchant's account (the legal time
-    #: of service), and the officer who sent it.
+    #: When the document was served: for electronic service when it reached the merchant's
+    #: account (the legal time of service); for a case document served by post or public
+    #: notice the legal date of that service. And the officer who sent it.
     served_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     served_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -604,6 +607,26 @@ class CaseDocument(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
     template: Mapped[str] = mapped_column(String(64))
     event_seq: Mapped[int] = mapped_column(Integer)
+
+
+class CaseDocumentCursor(Base):
+    """How far the documents a case owes were last worked through, so that the worker's
+    housekeeping looks only at cases with new events (revision 0009_case_document_cursors).
+
+    Not a flag that could drift: what a case owes is always derived from its events
+    (``workflow.cases.documents.owed``); this only says which cases may owe something new.
+    ``lease_until`` keeps two workers from generating one case's documents at once."""
+
+    __tablename__ = "case_document_cursors"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    #: The case's ``event_count`` after its owed documents were last all made or all waiting
+    #: for data a person must give; a case with more events is looked at again.
+    checked_events: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Why the last try left documents owed (shown to officers; no secrets in it).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # -- complaint receipts and captures queued from a case (revision 0006_complaint_receipts) --

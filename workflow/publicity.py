@@ -19,10 +19,16 @@ is what the record says it saw. Redaction (:func:`redact`), with the rules as da
 Patterns run on a view of the text in which full-width and other Unicode digits read as ASCII
 digits (one character for one, so positions line up): ``１３８００１３８０００`` is a phone
 number too.
+
+On schedule, without a person: :func:`run_due` (the service's housekeeping calls it every
+minute or so, from any number of processes) publishes what is decided and not yet published
+and takes down what expired. The ``publish`` step and the entry are written in one unit of
+work with the case row locked, so a decision is published once however many run it at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -34,8 +40,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from storage.db import session_scope
 from storage.models import (
@@ -50,6 +57,7 @@ from storage.models import (
 from workflow.cases import service as cases
 from workflow.cases.process import ProcessError
 from workflow.deadlines import due
+from workflow.deadlines.counting import CHINA
 
 __all__ = [
     "RULES_PATH",
@@ -60,6 +68,7 @@ __all__ = [
     "PublicityError",
     "PublicityRules",
     "RedactionRule",
+    "RunSummary",
     "count_entries",
     "entries",
     "entry",
@@ -72,6 +81,7 @@ __all__ = [
     "publish_due",
     "redact",
     "rules",
+    "run_due",
     "take_down_expired",
 ]
 
@@ -445,81 +455,128 @@ def _content(session: Any, case: Case, r: PublicityRules) -> dict[str, Any]:
     }
 
 
-def _store_entry(ctx: cases.CaseContext, case_id: str, entry_id: str | None = None) -> str:
-    """The case's entry, made from its decision now (idempotent)."""
+def _entry_values(session: Session, case: Case, today: dt.date) -> dict[str, Any]:
+    """The entry of a case's decision as it is published today (the redacted snapshot)."""
     r = rules()
-    today = ctx.today()
-    with ctx.sessions() as session:
-        existing = session.scalar(
-            select(PublicityEntry.id).where(PublicityEntry.case_id == case_id)
-        )
-        if existing is not None:
-            return existing
-        case = session.get(Case, case_id)
-        if case is None:
-            raise EntryNotFound(f"no case {case_id}")
-        facts = case.facts or {}
-        decided = facts.get("decided_on")
-        penalty = facts.get("decided_penalty") or {}
-        if not decided or penalty.get("kind") not in ("warning", "fine") or case.number is None:
-            raise PublicityError(f"case {case_id} has no penalty decision to publish")
-        decided_on = dt.date.fromisoformat(decided)
-        published_on = dt.date.fromisoformat(facts.get("published_on") or today.isoformat())
-        period = period_for(penalty["kind"], int(penalty.get("amount_fen") or 0), r)
-        values = {
-            "case_id": case.id,
-            "unit_id": case.unit_id,
-            "decision_number": case.number,
-            "decided_on": decided_on,
-            "published_on": published_on,
-            "due_on": due("publicity", decided_on).due_date,
-            "last_day": last_day_of(published_on, period.years),
-            "period_rule": period.id,
-            "period_years": period.years,
-            "content": _content(session, case, r),
-        }
+    facts = case.facts or {}
+    decided = facts.get("decided_on")
+    penalty = facts.get("decided_penalty") or {}
+    if not decided or penalty.get("kind") not in ("warning", "fine") or case.number is None:
+        raise PublicityError(f"case {case.id} has no penalty decision to publish")
+    decided_on = dt.date.fromisoformat(decided)
+    published_on = dt.date.fromisoformat(facts.get("published_on") or today.isoformat())
+    period = period_for(penalty["kind"], int(penalty.get("amount_fen") or 0), r)
+    return {
+        "case_id": case.id,
+        "unit_id": case.unit_id,
+        "decision_number": case.number,
+        "decided_on": decided_on,
+        "published_on": published_on,
+        "due_on": due("publicity", decided_on).due_date,
+        "last_day": last_day_of(published_on, period.years),
+        "period_rule": period.id,
+        "period_years": period.years,
+        "content": _content(session, case, r),
+    }
+
+
+def _entry_of(session: Session, case_id: str) -> str | None:
+    return session.scalar(select(PublicityEntry.id).where(PublicityEntry.case_id == case_id))
+
+
+def _store_entry(ctx: cases.CaseContext, case_id: str) -> tuple[str, bool]:
+    """The entry of a case whose ``publish`` step was taken already (e.g. by an officer in
+    the console) but whose snapshot was not made: made from its decision now (idempotent)."""
     try:
         with session_scope(ctx.sessions) as session:
-            row = PublicityEntry(id=entry_id or new_portal_id(), published_at=ctx.now(), **values)
+            existing = _entry_of(session, case_id)
+            if existing is not None:
+                return existing, False
+            case = session.get(Case, case_id)
+            if case is None:
+                raise EntryNotFound(f"no case {case_id}")
+            row = PublicityEntry(
+                id=new_portal_id(),
+                published_at=ctx.now(),
+                **_entry_values(session, case, ctx.today()),
+            )
             session.add(row)
             session.flush()
-            return row.id
-    except IntegrityError:  # published meanwhile by another call
+            return row.id, True
+    except IntegrityError:  # published meanwhile by another process
         with ctx.sessions() as session:
-            made = session.scalar(
-                select(PublicityEntry.id).where(PublicityEntry.case_id == case_id)
-            )
+            made = _entry_of(session, case_id)
             if made is None:
                 raise
-            return made
+            return made, False
+
+
+class _AlreadyPublished(Exception):
+    """Another call published the case first (its entry id): nothing to do."""
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(entry_id)
+        self.entry_id = entry_id
 
 
 def publish(ctx: cases.CaseContext, who: cases.Actor, case_id: str, *, base_url: str = "") -> str:
+    """Publish the case's penalty decision: see :func:`_publish`. Returns the entry id."""
+    return _publish(ctx, who, case_id, base_url)[0]
+
+
+def _publish(
+    ctx: cases.CaseContext, who: cases.Actor, case_id: str, base_url: str
+) -> tuple[str, bool]:
     """Publish the case's penalty decision: the ``publish`` action (the process's guards
     decide whether it may be taken; its event keeps the entry's address when ``base_url`` is
-    given), then the redacted snapshot. Returns the entry id; a case published before
-    returns its entry without acting again."""
+    given) and the redacted snapshot, in one unit of work: both or neither. Returns the entry
+    id and whether this call published it; a case published before returns its entry without
+    acting again, even when two processes publish it at the same moment (the case row is
+    locked while the entry is looked for and written, and ``publicity_entries.case_id`` is
+    unique)."""
     with ctx.sessions() as session:
         case = session.get(Case, case_id)
         if case is None or (who.unit_id is not None and case.unit_id != who.unit_id):
             raise cases.CaseNotFound(f"no case {case_id}")
-        existing = session.scalar(
-            select(PublicityEntry.id).where(PublicityEntry.case_id == case_id)
-        )
+        existing = _entry_of(session, case_id)
         already = bool((case.facts or {}).get("published"))
     if existing is not None:
-        return existing
+        return existing, False
+    if already:  # the step is in the case's record; only the snapshot is missing
+        return _store_entry(ctx, case_id)
     entry_id = new_portal_id()
-    if not already:
-        url = f"{base_url.rstrip('/')}/publicity/{entry_id}" if base_url else ""
-        accepted = set(getattr(cases.effects().get("publish"), "notes", ()))
-        cases.act(ctx, who, case_id, "publish", {"url": url} if url and "url" in accepted else {})
-    return _store_entry(ctx, case_id, entry_id)
+    url = f"{base_url.rstrip('/')}/publicity/{entry_id}" if base_url else ""
+    accepted = set(getattr(cases.effects().get("publish"), "notes", ()))
+
+    def keep(session: Session, case: Case) -> None:
+        found = _entry_of(session, case_id)
+        if found is not None:
+            raise _AlreadyPublished(found)
+        values = _entry_values(session, case, ctx.today())
+        session.add(PublicityEntry(id=entry_id, published_at=ctx.now(), **values))
+        session.flush()
+
+    try:
+        cases.act(
+            ctx,
+            who,
+            case_id,
+            "publish",
+            {"url": url} if url and "url" in accepted else {},
+            also=keep,
+        )
+    except _AlreadyPublished as done:
+        return done.entry_id, False
+    except IntegrityError:  # PostgreSQL: the other process's entry won the unique case_id
+        with ctx.sessions() as session:
+            made = _entry_of(session, case_id)
+        if made is None:
+            raise
+        return made, False
+    return entry_id, True
 
 
-def publish_due(ctx: cases.CaseContext, *, base_url: str = "") -> list[str]:
-    """Publish (as ``system``) every penalty decision not yet published: the job that keeps
-    the 20-working-day limit. Returns the new entries' ids."""
+def _publish_due(ctx: cases.CaseContext, base_url: str) -> tuple[list[str], list[tuple[str, str]]]:
     with ctx.sessions() as session:
         published = select(PublicityEntry.case_id)
         rows = session.execute(
@@ -527,17 +584,62 @@ def publish_due(ctx: cases.CaseContext, *, base_url: str = "") -> list[str]:
                 Case.state.in_(PUBLISHABLE_STATES), Case.id.not_in(published)
             )
         ).all()
-    made = []
+    made: list[str] = []
+    failed: list[tuple[str, str]] = []
     for case_id, unit_id, facts in rows:
         f = facts or {}
         if f.get("no_penalty_decision") or (f.get("decided_penalty") or {}).get("kind") is None:
             continue
         who = cases.Actor("system", "公示（系统）/ publicity job", "system", unit_id)
         try:
-            made.append(publish(ctx, who, case_id, base_url=base_url))
+            entry_id, now_published = _publish(ctx, who, case_id, base_url)
         except (ProcessError, PublicityError, cases.CaseError) as exc:  # the others still go
             log.warning("case %s not published: %s", case_id, exc)
-    return made
+            failed.append((case_id, str(exc)))
+            continue
+        if now_published:  # not one that another process published meanwhile
+            made.append(entry_id)
+    return made, failed
+
+
+def publish_due(ctx: cases.CaseContext, *, base_url: str = "") -> list[str]:
+    """Publish (as ``system``) every penalty decision not yet published: the job that keeps
+    the 20-working-day limit. Returns the entries published by this call."""
+    return _publish_due(ctx, base_url)[0]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one :func:`run_due` did: the entries it published (ids), how many it took down,
+    and the decisions it could not publish (case id, why), which are tried again next time."""
+
+    as_of: dt.date
+    published: tuple[str, ...]
+    taken_down: int
+    failed: tuple[tuple[str, str], ...] = ()
+
+
+def run_due(
+    ctx: cases.CaseContext, now: dt.datetime | None = None, *, base_url: str = ""
+) -> RunSummary:
+    """Publicity without a person, for the service's housekeeping loop: publish every decided
+    penalty not yet published (the ``publish`` step taken by ``system``, in the case's chain,
+    well within the 20 working days) and take down the entries whose period ended.
+
+    Idempotent and safe to run every minute from several processes at once: what is
+    published and taken down is decided in the database (the case row locked while its
+    entry is looked for and written, a unique entry per case, a takedown that updates only
+    entries still shown), never in memory. ``now`` (default: the context's clock) is the
+    moment it runs as, for the event times and the day that decides what expired.
+    ``base_url``: the service's public address, for the entry's address in the event."""
+    if now is not None:
+        moment = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+        ctx = dataclasses.replace(
+            ctx, now=lambda: moment, today=lambda: moment.astimezone(CHINA).date()
+        )
+    made, failed = _publish_due(ctx, base_url)
+    taken = take_down_expired(ctx)
+    return RunSummary(ctx.today(), tuple(made), taken, tuple(failed))
 
 
 def _visible(today: dt.date) -> Any:
@@ -619,16 +721,15 @@ def feed(
 
 def take_down_expired(ctx: cases.CaseContext, *, today: dt.date | None = None) -> int:
     """Mark the entries whose period ended as taken down (they are not shown from the day
-    after their last day whether or not this ran; this records when they went)."""
+    after their last day whether or not this ran; this records when they went). One UPDATE
+    of the entries still marked shown: two processes running it at once take each entry
+    down once, and the count says how many this call took down."""
     day = today or ctx.today()
     with session_scope(ctx.sessions) as session:
-        rows = list(
-            session.scalars(
-                select(PublicityEntry).where(
-                    PublicityEntry.last_day < day, PublicityEntry.taken_down_at.is_(None)
-                )
-            )
+        result = session.execute(
+            update(PublicityEntry)
+            .where(PublicityEntry.last_day < day, PublicityEntry.taken_down_at.is_(None))
+            .values(taken_down_at=ctx.now())
+            .execution_options(synchronize_session=False)
         )
-        for row in rows:
-            row.taken_down_at = ctx.now()
-        return len(rows)
+        return int(getattr(result, "rowcount", 0) or 0)

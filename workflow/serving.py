@@ -124,7 +124,8 @@ class DocumentView:
     """A document with what a page shows about it (detached rows, read-only)."""
 
     document: Document
-    merchant: Merchant
+    #: None for a case document of a party without a portal account (yet).
+    merchant: Merchant | None
     unit: Unit
     versions: list[DocumentVersion]
     attachments: list[DocumentAttachment] = field(default_factory=list)
@@ -184,9 +185,9 @@ def _merchant_sees_version(doc: Document, version: DocumentVersion) -> bool:
 
 
 def _view(session: Session, doc: Document, *, for_merchant: str | None = None) -> DocumentView:
-    merchant = session.get(Merchant, doc.merchant_id)
+    merchant = session.get(Merchant, doc.merchant_id) if doc.merchant_id else None
     unit = session.get(Unit, doc.unit_id)
-    assert merchant is not None and unit is not None
+    assert unit is not None
     versions = list(
         session.scalars(
             select(DocumentVersion)
@@ -234,11 +235,13 @@ def _view(session: Session, doc: Document, *, for_merchant: str | None = None) -
 
 def documents_for_officer(
     ctx: PortalContext, officer: OfficerRef, *, merchant_id: str | None = None
-) -> list[tuple[Document, Merchant]]:
+) -> list[tuple[Document, Merchant | None]]:
+    """The unit's documents, newest first, with their merchant (None: a case document of a
+    party without a portal account)."""
     with ctx.sessions() as session:
         query = (
             select(Document, Merchant)
-            .join(Merchant, Merchant.id == Document.merchant_id)
+            .outerjoin(Merchant, Merchant.id == Document.merchant_id)
             .order_by(Document.created_at.desc())
             .limit(500)
         )
@@ -758,8 +761,13 @@ def serve(
             raise ConflictError("seal the document before serving it", code="not_signed")
         if doc.served_at is not None:
             raise ConflictError("this document was already served", code="already_served")
-        merchant = session.get(Merchant, doc.merchant_id)
-        assert merchant is not None
+        merchant = session.get(Merchant, doc.merchant_id) if doc.merchant_id else None
+        if merchant is None:
+            raise ConflictError(
+                "the party has no portal account: serve this document by post or public "
+                "notice, or link the party to its account first",
+                code="no_account",
+            )
         if merchant.status != "active" or merchant.consent_signed_at is None:
             raise ConflictError(
                 f"{merchant.name} has not signed the service-address confirmation "
@@ -1162,10 +1170,16 @@ def make_proof_of_service(
             doc = found
         if doc.kind != "notice" or doc.served_at is None:
             raise ConflictError("only a served document has a proof of service", code="not_served")
-        merchant = session.get(Merchant, doc.merchant_id)
+        merchant = session.get(Merchant, doc.merchant_id) if doc.merchant_id else None
         unit = session.get(Unit, doc.unit_id)
         sender = session.get(User, doc.served_by_id) if doc.served_by_id else None
-        assert merchant is not None and unit is not None
+        if merchant is None:
+            raise ConflictError(
+                "the party has no portal account; the case's own proof of service (送达回证) "
+                "records this service",
+                code="no_account",
+            )
+        assert unit is not None
         versions = _versions(session, doc.id)
         served_version = next(
             (v for v in reversed(versions) if v.created_at <= doc.served_at), versions[-1]

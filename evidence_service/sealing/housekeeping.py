@@ -1,7 +1,9 @@
-"""What a capture worker does when it has nothing to capture: log case events the log missed,
-publish the transparency log's tree head when due (and with it the new proofs sidecars), and
-once a day per process renew the archive time-stamps of packages whose certificates near
-expiry and audit the log.
+"""What a capture worker does when it has nothing to capture. Every few seconds: make the
+documents cases owe (``case_documents``). Every half minute: log case events the log missed,
+publish decisions due and take down those whose period ended, finish paid orders a stopped
+process left undone, and publish the transparency log's tree head when due (and with it the
+new proofs sidecars). Once a day per process: renew the archive time-stamps of packages whose
+certificates near expiry and audit the log.
 
 Its own module because it uses both the log and the renewal, which must not use each other
 both ways. Nothing here raises: a failure is logged and tried again at the next idle moment.
@@ -12,18 +14,34 @@ from __future__ import annotations
 import logging
 import time
 
-from evidence_service.sealing.case_file import case_context
+from evidence_service.sealing.case_documents import generate_due
+from evidence_service.sealing.case_file import case_context, payment_context
 from evidence_service.sealing.renewal import publish_tree_head_if_due, renew_due
 from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
+from workflow import publicity
 from workflow.cases.service import log_unlogged_events
+from workflow.payments import complete_pending
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RENEW_EVERY_S", "periodic"]
+__all__ = ["FREQUENT_EVERY_S", "RENEW_EVERY_S", "frequent", "periodic"]
+
+#: How often an idle worker looks for case documents to make: an officer who just took an
+#: action waits for its documents, so this is seconds, not the 30 s of ``periodic``.
+FREQUENT_EVERY_S = 2.0
 
 _LAST_RENEWAL: dict[str, float] = {}
 RENEW_EVERY_S = 24 * 3600.0
+
+
+def frequent(services: Services) -> None:
+    """Make the documents owed by cases with new events (rendered, sealed, signed, linked).
+    Cheap when there is nothing to do: one indexed query."""
+    try:
+        generate_due(services)
+    except Exception:
+        log.exception("generating case documents failed; retrying later")
 
 
 def periodic(services: Services) -> None:
@@ -33,6 +51,17 @@ def periodic(services: Services) -> None:
         log_unlogged_events(case_context(services))
     except Exception:
         log.exception("logging pending case events failed; retrying later")
+    cases = case_context(services)
+    try:  # decisions due for publication, publications whose period ended (publicity.toml)
+        done = publicity.run_due(cases, base_url=services.settings.effective_public_url)
+        for case_id, why in done.failed:
+            log.warning("case %s could not be published: %s", case_id, why)
+    except Exception:
+        log.exception("publishing or taking down decisions failed; retrying later")
+    try:  # paid orders whose case action or receipt a stopped process left undone
+        complete_pending(payment_context(services, cases))
+    except Exception:
+        log.exception("finishing paid orders failed; retrying later")
     try:
         publish_tree_head_if_due(services)
     except Exception:

@@ -40,7 +40,7 @@ class Worker:
         """Work until stopped, until ``max_jobs`` jobs are done, or (``until_idle``) until no
         job is due; returns the number of jobs worked."""
         done = 0
-        last_reap = 0.0
+        last_reap = last_frequent = 0.0
         engine = await self._start_engine()
         try:
             while not self._stop.is_set() and (max_jobs is None or done < max_jobs):
@@ -48,6 +48,9 @@ class Worker:
                 if job is None:
                     if until_idle:
                         break
+                    if time.monotonic() - last_frequent > housekeeping.FREQUENT_EVERY_S:
+                        await asyncio.to_thread(housekeeping.frequent, self.services)
+                        last_frequent = time.monotonic()
                     if time.monotonic() - last_reap > REAP_EVERY_S:
                         await asyncio.to_thread(reap_abandoned, self.services)
                         # Tree heads every 10 minutes when the log grew; renewals daily.

@@ -35,6 +35,14 @@ from workflow.throttle import (
 _THROTTLE = Throttle()
 
 
+def actor_name(user: User) -> str:
+    """The name a case event records for an account acting (the timeline's "who"): its display
+    name (王五), whichever interface built the ``Actor`` -- the console, the REST API or the
+    ``evidence`` command -- so one person never shows under two names in one case file. The
+    account name (``wang``) only stands in for a display name that is blank."""
+    return (user.display_name or "").strip() or user.username
+
+
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services

@@ -172,9 +172,17 @@ class Badge:
     title: str
 
 
+#: Periods that run for the party, not for the authority (the window to state, defend or ask
+#: for a hearing): once over they have *ended* -- silence waives the right -- and nobody is
+#: overdue, so they are neither shown red nor kept among the running deadlines.
+PARTY_WINDOWS = ("statement_defence",)
+
+
 def _status(d: Deadline) -> str:
     if d.status == DeadlineStatus.MET or d.met_on is not None:
         return "met"
+    if d.rule_id in PARTY_WINDOWS and d.status == DeadlineStatus.OVERDUE:
+        return "ended"
     if not d.confirmed and d.due_date is None and d.suspended_since is None:
         return "unconfirmed"
     return d.status.value
@@ -193,12 +201,13 @@ def badge(d: Deadline, lang: str) -> Badge:
 
     if status == "met":
         text = t("cases.deadline.met", date=d.met_on.isoformat() if d.met_on else "")
+    elif status == "ended":
+        text = t("cases.deadline.ended", date=d.due_date.isoformat() if d.due_date else "?")
     elif status == "unconfirmed":
         earliest = d.not_before or d.last_confirmed_date
         text = t("cases.deadline.unconfirmed", date=earliest.isoformat() if earliest else "?")
-    elif status == "suspended":
-        since = d.suspended_since.isoformat() if d.suspended_since else "?"
-        text = t("cases.deadline.suspended", date=since)
+    elif status == "suspended" and d.suspended_since is not None:
+        text = t("cases.deadline.suspended", date=d.suspended_since.isoformat())
     elif d.days_left is None:
         text = t("cases.deadline.running")
     elif d.days_left < 0:
@@ -212,8 +221,9 @@ def badge(d: Deadline, lang: str) -> Badge:
 
 
 def open_deadlines(deadlines: Sequence[Deadline]) -> list[Deadline]:
-    """The ones still running (met ones are history, shown on the case page only)."""
-    return [d for d in deadlines if _status(d) != "met"]
+    """The ones still running (met ones, and the party's windows that ended, are history,
+    shown on the case page only)."""
+    return [d for d in deadlines if _status(d) not in ("met", "ended")]
 
 
 @dataclass(frozen=True)
@@ -309,7 +319,9 @@ CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Field:
     """One input of an action's form, from ``effects.toml``: ``bool`` (a checkbox),
-    ``penalty`` (kind and amount in yuan), ``choice``, ``text`` or ``date``."""
+    ``penalty`` (kind and amount in yuan), ``choice``, ``text`` or ``date``; ``note`` is
+    optional free text the action's documents need (a payment number, the head's opinion):
+    offered so that a person can give it where the action is taken, never required."""
 
     name: str
     kind: str
@@ -330,6 +342,7 @@ def action_fields(action: str) -> list[Field]:
             out.append(Field(name, "bool"))
     out += [Field(name, "text") for name in effect.text]
     out += [Field(name, "date") for name in effect.dates]
+    out += [Field(name, "note") for name in effect.notes]
     return out
 
 
@@ -347,7 +360,7 @@ def payload_from_form(action: str, form: Mapping[str, str]) -> dict[str, Any]:
     """The action's payload from its form: every checkbox is recorded (unticked is
     ``False``: what the person saw and left), a penalty as ``{"kind", "amount_fen"}`` from an
     amount in yuan, empty choices and penalties left out (the guards then say what is
-    missing)."""
+    missing), notes only when written."""
     payload: dict[str, Any] = {}
     for f in action_fields(action):
         if f.kind == "bool":
@@ -387,6 +400,10 @@ def payload_from_form(action: str, form: Mapping[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise FieldProblem(f.name, "cases.err.date", value) from None
             payload[f.name] = value
+        elif f.kind == "note":
+            value = (form.get(f.name) or "").strip()
+            if value:
+                payload[f.name] = value
     return payload
 
 

@@ -566,6 +566,7 @@ def test_every_case_operation_is_documented_with_its_errors(api: Api) -> None:
         ("GET", "/api/cases/graph"),
         ("GET", "/api/cases/{case_id}"),
         ("POST", "/api/cases/{case_id}/actions/{action}"),
+        ("POST", "/api/cases/{case_id}/notes/{action}"),
         ("POST", "/api/cases/{case_id}/staff"),
         ("POST", "/api/cases/{case_id}/evidence"),
     }
@@ -660,7 +661,7 @@ def test_schemathesis_over_the_case_operations_as_an_officer_of_a_unit(api: Api)
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
     every = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     operations = [op for op in every if op.path.startswith("/api/cases")]
-    assert len(operations) == 7
+    assert len(operations) == 8
     with TestClient(api.client.app, raise_server_exceptions=False) as client:
         for operation in operations:
 
@@ -676,3 +677,43 @@ def test_schemathesis_over_the_case_operations_as_an_officer_of_a_unit(api: Api)
 
             no_5xx()
     assert len(api.get("wang", "/api/cases", limit=200).json()) > 1  # leads were opened
+
+
+def test_notes_given_afterwards_through_the_api(api: Api) -> None:
+    """The registration's handling opinion left out, then given: a new event naming the
+    action it completes; a note the action has not, an action not taken, someone not staffed
+    and another unit are each refused as such, and nothing is kept then."""
+    case_id = _open(api)
+    _staff(api, case_id)
+    _ok(api.act("wang", case_id, "register"))
+    before = _ok(api.get("wang", f"/api/cases/{case_id}"))["event_count"]
+    path = f"/api/cases/{case_id}/notes"
+
+    bad = api.post("wang", f"{path}/register", {"notes": {"colour": "红"}})
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "colour", bad.text
+    early = api.post("wang", f"{path}/end_investigation", {"notes": {"facts": "事实"}})
+    assert early.status_code == 422 and "has not taken" in early.json()["detail"]["message"]
+    assert (
+        api.post("li", f"{path}/register", {"notes": {"handling_opinion": "x"}}).status_code == 403
+    )
+    assert (
+        api.post("stranger", f"{path}/register", {"notes": {"handling_opinion": "x"}}).status_code
+        == 404
+    )
+    assert (
+        api.post("head", f"{path}/register", {"notes": {"handling_opinion": "x"}}).status_code
+        == 403
+    )
+    assert _ok(api.get("wang", f"/api/cases/{case_id}"))["event_count"] == before
+
+    case = _ok(api.post("wang", f"{path}/register", {"notes": {"handling_opinion": "建议核查。"}}))
+    assert case["event_count"] == before + 1
+    given = case["events"][-1]
+    assert given["action"] == "give_notes"
+    with api.services.session() as session:
+        row = session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq.desc())
+        ).first()
+        assert row is not None
+        assert row.details["for_action"] == "register"
+        assert row.details["handling_opinion"] == "建议核查。"

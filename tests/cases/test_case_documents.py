@@ -223,7 +223,7 @@ def test_a_general_procedure_case_file_holds_each_steps_signed_documents(
         {
             "notified_penalty": {"kind": "fine", "amount_fen": 500_000},
             "hearing_right": True,
-            "notice_service_method": "electronic",
+            "notice_service_method": "direct",
         },
     )
     service.act(
@@ -354,6 +354,25 @@ def test_a_field_the_case_lacks_is_named_and_the_document_waits(world: World) ->
     assert [p.template for p in w.docs.pending(case_id)] == ["filing_approval"]
     assert [t for t, _ in _table_of_contents(w, case_id)] == ["case_source_registration"]
 
+    # The officer gives the missing note afterwards: a new event, and the form is made from it.
+    with pytest.raises(service.PayloadError, match="no note 'colour'"):
+        service.give_notes(w.ctx, w.officer, case_id, "propose_filing", {"colour": "red"})
+    with pytest.raises(service.PayloadError, match="may not give"):
+        service.give_notes(w.ctx, w.head, case_id, "propose_filing", {"suspected_violation": "x"})
+    with pytest.raises(service.PayloadError, match="has not taken end_investigation"):
+        service.give_notes(w.ctx, w.officer, case_id, "end_investigation", {"facts": "x"})
+    violation = FILING_NOTES["suspected_violation"]
+    seq = service.give_notes(
+        w.ctx, w.officer, case_id, "propose_filing", {"suspected_violation": violation}
+    )
+    w.docs.generate_pending(w.officer, case_id)
+    assert [p.template for p in w.docs.pending(case_id)] == []
+    toc = dict(_table_of_contents(w, case_id))
+    _, doc, _ = _latest_pdf(w, toc["filing_approval"])
+    assert doc.data["suspected_violation"] == violation
+    given = documents.load_snapshot(w.ctx, case_id).event(seq)
+    assert given.action == "give_notes" and given.details["for_action"] == "propose_filing"
+
 
 def test_a_failed_generation_keeps_the_action_and_is_retried(
     world: World, monkeypatch: pytest.MonkeyPatch
@@ -390,14 +409,16 @@ def test_a_failed_generation_keeps_the_action_and_is_retried(
     assert w.docs.pending(case_id) == []
 
 
-def test_a_party_without_a_portal_account_is_named(world: World) -> None:
+def test_a_party_without_a_portal_account_gets_its_documents(world: World) -> None:
+    """Kept as the unit's (no merchant) until the party is linked to an account."""
     w = world
     case_id = _open(w, merchant=False)
     _file(w, case_id)
-    outcomes = w.docs.generate_pending(w.officer, case_id)
-    assert {o.template for o in outcomes} == {"case_source_registration", "filing_approval"}
-    assert all(o.missing and o.missing[0][0] == "party.merchant" for o in outcomes)
-    assert "no portal account" in (outcomes[0].error or "")
+    assert w.docs.pending(case_id) == []
+    toc = _table_of_contents(w, case_id)
+    assert [t for t, _ in toc] == ["case_source_registration", "filing_approval"]
+    for _template, document_id in toc:
+        assert _latest_pdf(w, document_id)[1].merchant_id is None
 
 
 def test_a_hook_that_fails_after_the_commit_does_not_lose_the_action(world: World) -> None:

@@ -310,3 +310,49 @@ def test_a_lead_with_a_registered_merchant_seen_and_answered_in_the_portal(
     expect(wang.locator("#events")).to_contain_text("某网店")
     expect(wang.locator("#case-state")).to_have_text("已申请听证")
     _shot(live, wang, "25-officer-after-portal-zh")
+
+
+def test_a_waiting_document_names_what_it_needs_and_takes_the_note_on_the_page(
+    live: Live, browser: Browser
+) -> None:
+    """The registration form waits for the handling opinion the officer left out: the case
+    page lists it under the documents still to be made, the officer gives it there, and the
+    page then names only what is still missing (the head's approval)."""
+    from evidence_service.sealing.case_file import case_context
+    from workflow.cases import service
+
+    ctx = case_context(live.services)
+    with live.services.session() as session:
+        wang = session.scalars(select(User).where(User.username == "wang")).one()
+        me = service.Actor(f"user:{wang.id}", wang.display_name, "officer", wang.unit_id)
+        unit_id = wang.unit_id
+    assert unit_id is not None
+    case_id = service.open_case(
+        ctx,
+        me,
+        unit_id=unit_id,
+        title="未公示营业执照",
+        summary="网店首页未公示营业执照信息",
+        parties=[service.PartyIn("某网店", credit_code="9144030071526726XG")],
+        shop_url="https://shop.example.com/store/9",
+    )
+    service.assign(ctx, me, case_id, int(me.actor.split(":")[1]))
+    service.act(ctx, me, case_id, "register")  # no handling opinion given
+
+    page = _page(browser, "zh-CN")
+    _login(page, live, "wang")
+    page.goto(f"{live.url}/cases/{case_id}#documents")
+    _shot(live, page, "19-waiting-document")
+    item = page.locator("#waiting li").first
+    expect(item).to_contain_text("案件来源登记表")
+    expect(item).to_contain_text("handling_opinion")
+    form = item.locator("form")
+    form.get_by_label(re.compile("处理意见")).fill("建议核查后立案。")
+    _shot(live, page, "20-waiting-document-note")
+    form.get_by_role("button", name="补充并生成文书").click()
+    expect(page).to_have_url(re.compile(rf"/cases/{case_id}\?done=give_notes"))
+    item = page.locator("#waiting li").first
+    expect(item).not_to_contain_text("handling_opinion")
+    expect(item).to_contain_text("approval")
+    expect(page.locator("#timeline")).to_contain_text("王五")
+    _shot(live, page, "21-waiting-document-after-note")

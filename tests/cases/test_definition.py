@@ -101,8 +101,8 @@ def header_line(marker: str) -> int:
             r"unknown role 'oficer'",
         ),
         (
-            'documents = ["hearing_notice"]',
-            'documents = ["hearing_notise"]',
+            'documents = ["hearing_notice", "proof_of_service"]',
+            'documents = ["hearing_notise", "proof_of_service"]',
             r"unknown document 'hearing_notise'",
         ),
         (

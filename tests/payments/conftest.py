@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -71,11 +72,12 @@ def _user(services: Services, unit_id: int, username: str, name: str, badge: str
         return user.id
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
+@contextmanager
+def _live(data_dir: Path, database_url: str | None = None) -> Iterator[Live]:
     with time_machine.travel(START, tick=True) as clock:
         port = free_port()
-        services = Services(make_settings(tmp_path / "data", port=port, payment_sandbox=True))
+        extra = {"database_url": database_url} if database_url else {}
+        services = Services(make_settings(data_dir, port=port, payment_sandbox=True, **extra))
         initialize(services)
         with services.session() as session:
             unit_id = session.scalars(select(Unit.id)).one()
@@ -121,9 +123,23 @@ def live(tmp_path: Path) -> Iterator[Live]:
             services.close()
 
 
-def served_fine(live: Live, amount_fen: int = 200_000) -> str:
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    with _live(tmp_path / "data") as made:
+        yield made
+
+
+@pytest.fixture
+def live_db(tmp_path: Path, database_url: str) -> Iterator[Live]:
+    """``live`` on SQLite and on PostgreSQL (for what depends on the database's locking)."""
+    with _live(tmp_path / "data", database_url) as made:
+        yield made
+
+
+def served_fine(live: Live, amount_fen: int = 200_000, merchant_id: str | None = None) -> str:
     """A simplified-procedure case: fine decided on the spot on 2 November, the decision
-    served on 3 November; returns the case id."""
+    served on 3 November; returns the case id. ``merchant_id``: the party's portal account
+    (the case's own documents are kept as its documents)."""
     ctx, officer = live.cases, live.officer
     case_id = service.open_case(
         ctx,
@@ -131,7 +147,9 @@ def served_fine(live: Live, amount_fen: int = 200_000) -> str:
         unit_id=live.unit_id,
         title="未按规定公示营业执照信息",
         summary="网店首页未公示营业执照信息",
-        parties=[PartyIn("深圳某某电子商务有限公司", credit_code=CREDIT_CODE)],
+        parties=[
+            PartyIn("深圳某某电子商务有限公司", merchant_id=merchant_id, credit_code=CREDIT_CODE)
+        ],
         procedure="simplified",
     )
     service.assign(ctx, officer, case_id, live.ids["wang"])

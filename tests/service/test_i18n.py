@@ -29,3 +29,24 @@ def test_every_key_the_pages_use_exists() -> None:
     assert len(used) > 100  # the pattern finds the pages' keys
     unknown = {key: where for key, where in used.items() if key not in MESSAGES}
     assert unknown == {}
+
+
+def test_every_case_event_beside_the_process_has_a_name() -> None:
+    """The timeline names an event that is no step of process.toml (staffing, a document
+    added, notes given, a payment received, ...) by ``cases.event.<action>``: each one the
+    workflow appends has it, or the timeline would show the key."""
+    from workflow.cases import process
+    from workflow.payments import PAYMENT_EVENTS
+
+    root = WEB.parents[1] / "workflow"
+    appended = set(
+        re.findall(
+            r'_append_event\(\s*ctx,\s*session,\s*case,\s*who,\s*"([a-z_]+)"',
+            (root / "cases" / "service.py").read_text(encoding="utf-8"),
+        )
+    )
+    assert {"assign", "add_document", "link_party"} <= appended  # the pattern finds them
+    named = appended | set(PAYMENT_EVENTS) | {"give_notes"}
+    steps = set(process.default_process().actions)
+    unnamed = sorted(a for a in named - steps if f"cases.event.{a}" not in MESSAGES)
+    assert unnamed == []

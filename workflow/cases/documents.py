@@ -30,7 +30,7 @@ import logging
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -40,6 +40,7 @@ from sqlalchemy import select
 
 from storage.db import session_scope
 from storage.models import (
+    Capture,
     Case,
     CaseDocument,
     CaseEvent,
@@ -51,6 +52,7 @@ from storage.models import (
     Unit,
     User,
 )
+from workflow import audit
 from workflow.context import PortalContext
 from workflow.document_versions import (
     BEIJING,
@@ -77,9 +79,11 @@ __all__ = [
     "MissingCaseData",
     "Outcome",
     "Pending",
+    "Waiting",
     "build",
     "load_snapshot",
     "owed",
+    "waiting",
 ]
 
 DATA_PATH = Path(__file__).with_name("document_data.toml")
@@ -94,9 +98,17 @@ def _data() -> Mapping[str, Any]:
 class MissingCaseData(CaseError):
     """A document the case cannot fill yet: ``fields`` lists ``(field, what to do)``."""
 
-    def __init__(self, template: str, fields: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        template: str,
+        fields: Sequence[tuple[str, str]],
+        notes: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.template = template
         self.fields = list(fields)
+        #: The missing fields that are notes of an action: ``(action, note)``, which
+        #: ``service.give_notes`` can give afterwards.
+        self.notes = list(dict.fromkeys(notes))
         title = TEMPLATES[template].title_zh if template in TEMPLATES else template
         what = "; ".join(f"fill {name} first ({hint})" for name, hint in self.fields)
         super().__init__(f"{template} ({title}): {what}")
@@ -119,6 +131,15 @@ class CaseSnapshot:
     documents: list[CaseDocument]
     #: Display names and badge numbers of the unit's accounts that acted, by ``user:<id>``.
     people: Mapping[str, tuple[str, str | None]]
+    #: The stored capture rows of the case's captures, by capture id.
+    captures: Mapping[str, Capture] = field(default_factory=dict)
+    #: The portal documents of the case, by id (their service records).
+    portal_documents: Mapping[str, Document] = field(default_factory=dict)
+    #: The unit's accounts named in the events by login name (a hearing officer, a recorder):
+    #: login name -> (user id, display name).
+    accounts: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    #: The parties' portal accounts, by merchant id.
+    merchants: Mapping[str, Merchant] = field(default_factory=dict)
 
     @property
     def facts(self) -> Mapping[str, Any]:
@@ -157,6 +178,18 @@ def load_snapshot(ctx: CaseContext, case_id: str) -> CaseSnapshot:
             u.id: (u.display_name, u.badge_number)
             for u in session.scalars(select(User).where(User.id.in_(ids)))
         }
+        logins = {
+            str(e.details[key]).strip()
+            for e in events
+            for key in _ACCOUNT_NOTES
+            if str(e.details.get(key) or "").strip()
+        }
+        accounts = {
+            u.username: (u.id, u.display_name)
+            for u in session.scalars(
+                select(User).where(User.username.in_(logins), User.unit_id == case.unit_id)
+            )
+        }
         snap = CaseSnapshot(
             case=case,
             unit=unit,
@@ -182,9 +215,37 @@ def load_snapshot(ctx: CaseContext, case_id: str) -> CaseSnapshot:
                 )
             ),
             people={f"user:{uid}": v for uid, v in users.items()},
+            accounts=accounts,
+        )
+        capture_ids = [e.capture_id for e in snap.evidence if e.capture_id]
+        document_ids = [d.document_id for d in snap.documents]
+        merchant_ids = [p.merchant_id for p in snap.parties if p.merchant_id]
+        snap = CaseSnapshot(
+            **{f.name: getattr(snap, f.name) for f in fields(CaseSnapshot)}
+            | {
+                "captures": {
+                    c.id: c
+                    for c in session.scalars(select(Capture).where(Capture.id.in_(capture_ids)))
+                },
+                "portal_documents": {
+                    d.id: d
+                    for d in session.scalars(select(Document).where(Document.id.in_(document_ids)))
+                },
+                "merchants": {
+                    m.id: m
+                    for m in session.scalars(select(Merchant).where(Merchant.id.in_(merchant_ids)))
+                },
+            }
         )
         session.expunge_all()
     return snap
+
+
+#: Notes that name an account of the unit by its login name (who presides, who records).
+_ACCOUNT_NOTES = ("hearing_officer", "recorder")
+#: Documents that are the party's own act when the party takes the action in the portal:
+#: signed with its certificate at once (a statement, its address confirmation).
+_PARTY_ACTS = ("statement", "service_address_confirmation")
 
 
 # -- which documents the case owes ------------------------------------------------------------
@@ -208,17 +269,34 @@ def _documents_of(event: CaseEvent, procedure: str) -> tuple[str, ...]:
     return ()
 
 
+def _payments(snap: CaseSnapshot) -> tuple[dict[tuple[str, int], int], dict[str, int]]:
+    """Which documents paid which owing events: ``(template, owing event) -> add_document
+    event`` where the document names it (``for_event``), and per template how many older
+    documents name none (they pay the oldest owing events, in order)."""
+    named: dict[tuple[str, int], int] = {}
+    unnamed: dict[str, int] = {}
+    for e in snap.events:
+        if e.action != "add_document":
+            continue
+        template = str(e.details.get("template"))
+        if isinstance(e.details.get("for_event"), int):
+            named[(template, int(e.details["for_event"]))] = e.seq
+        else:
+            unnamed[template] = unnamed.get(template, 0) + 1
+    return named, unnamed
+
+
 def owed(snap: CaseSnapshot) -> list[Pending]:
     """The documents the case's transitions made owed and no ``add_document`` has paid yet,
-    oldest first (the n-th document of a template pays the n-th event owing it)."""
+    oldest first. A document names the event it pays (``for_event``); one that does not
+    (made before documents could be made out of order) pays the oldest owing event."""
     due: dict[str, list[Pending]] = {}
+    named, unnamed = _payments(snap)
     for event in snap.events:
         for template in _documents_of(event, snap.case.procedure):
-            due.setdefault(template, []).append(Pending(template, event.seq, event.action))
-    paid: dict[str, int] = {}
-    for doc in snap.documents:
-        paid[doc.template] = paid.get(doc.template, 0) + 1
-    out = [p for t, items in due.items() for p in items[paid.get(t, 0) :]]
+            if (template, event.seq) not in named:
+                due.setdefault(template, []).append(Pending(template, event.seq, event.action))
+    out = [p for t, items in due.items() for p in items[unnamed.get(t, 0) :]]
     return sorted(out, key=lambda p: (p.event_seq, p.template))
 
 
@@ -231,16 +309,29 @@ class _Need:
     def __init__(self, snap: CaseSnapshot) -> None:
         self.snap = snap
         self.missing: list[tuple[str, str]] = []
+        self.notes: list[tuple[str, str]] = []
 
     def miss(self, name: str, hint: str) -> None:
         self.missing.append((name, hint))
 
     def note(self, name: str, *actions: str, field_name: str | None = None) -> str | None:
-        """The newest text ``name`` given with one of ``actions`` (their ``notes``)."""
+        """The newest text ``name`` given with one of ``actions`` (their ``notes``), or given
+        for one of them afterwards (``service.give_notes``)."""
         for event in reversed(self.snap.events):
-            if event.action in actions and str(event.details.get(name) or "").strip():
+            given_for = (
+                event.details.get("for_action") if event.action == service.GIVE_NOTES else None
+            )
+            if (event.action in actions or given_for in actions) and str(
+                event.details.get(name) or ""
+            ).strip():
                 return str(event.details[name]).strip()
-        self.miss(field_name or name, f"give {name!r} with the {actions[0]} action")
+        self.miss(
+            field_name or name,
+            f"give {name!r} with the {actions[0]} action, or afterwards (give_notes)",
+        )
+        taken = next((a for a in actions if self.snap.latest(a) is not None), None)
+        if taken is not None:
+            self.notes.append((taken, name))
         return None
 
     def fact(self, name: str, hint: str) -> Any:
@@ -248,6 +339,18 @@ class _Need:
         if value is None:
             self.miss(name, hint)
         return value
+
+    def own(self, event: CaseEvent, name: str, field_name: str | None = None) -> str | None:
+        """The text ``name`` given with this very event (a notice's own place and time: a
+        later notice's must not fill an earlier one)."""
+        value = str(event.details.get(name) or "").strip()
+        if not value:
+            self.miss(field_name or name, f"give {name!r} with the {event.action} action")
+            return None
+        return value
+
+    def optional(self, event: CaseEvent, name: str) -> str | None:
+        return str(event.details.get(name) or "").strip() or None
 
 
 def _local(moment: dt.datetime) -> dt.datetime:
@@ -353,12 +456,16 @@ def _number(need: _Need) -> str:
     return need.snap.case.number
 
 
-def _base(need: _Need, template: str, event: CaseEvent) -> dict[str, Any]:
+def _base(
+    need: _Need, template: str, event: CaseEvent, number: str | None = None
+) -> dict[str, Any]:
+    """What every document states; ``number``: a document number of its own (a lead that is
+    not filed has no case number)."""
     basis = default_legal_basis(template)
     if not basis:
         need.miss("legal_basis", f"legal staff add the legal basis of {template} to its sample")
     return {
-        "case_number": _number(need),
+        "case_number": number if number is not None else _number(need),
         "issuing_unit": need.snap.unit.name,
         "date": _day(event.at),
         "legal_basis": basis,
@@ -524,24 +631,144 @@ def _penalty_notification(need: _Need, event: CaseEvent) -> dict[str, Any]:
     return data
 
 
+# -- service (送达): which document an action served, how, and when it counts as served -------
+
+
+@dataclass(frozen=True)
+class Service:
+    """One serving of a document, as the case's events record it."""
+
+    #: The event of the serving action (notify_penalty, serve_decision, ...).
+    event: CaseEvent
+    method: str
+    #: The method's particulars as the action recorded them (``details["service"]``).
+    record: Mapping[str, Any]
+    #: The case document served (None while it is not made yet).
+    document: CaseDocument | None
+    #: The legal time of service, once known (None: not served yet).
+    served_at: dt.datetime | None
+    #: The postal receipt or the portal delivery that completed it.
+    completion: CaseEvent | None
+
+
+def _paying(snap: CaseSnapshot, template: str, event: CaseEvent) -> CaseDocument | None:
+    """The document of ``template`` that pays what ``event`` owes (the n-th document of a
+    template pays the n-th event owing it)."""
+    named, unnamed = _payments(snap)
+    if (template, event.seq) in named:
+        seq = named[(template, event.seq)]
+        return next((d for d in snap.documents if d.event_seq == seq), None)
+    owing = [
+        e.seq
+        for e in snap.events
+        if template in _documents_of(e, snap.case.procedure) and (template, e.seq) not in named
+    ]
+    made = [
+        d
+        for d in snap.documents
+        if d.template == template and d.event_seq not in set(named.values())
+    ]
+    n = owing.index(event.seq) if event.seq in owing else -1
+    return made[n] if 0 <= n < min(len(made), unnamed.get(template, 0)) else None
+
+
+def served_document(snap: CaseSnapshot, event: CaseEvent) -> CaseDocument | None:
+    """The document a serving action served: the one the same action makes, else the newest
+    the case held before it (``document_data.toml`` [served])."""
+    templates = list(_data()["served"].get(event.action, ()))
+    own = _documents_of(event, snap.case.procedure)
+    for template in templates:
+        if template in own:
+            return _paying(snap, template, event)
+    earlier = [d for d in snap.documents if d.template in templates and d.event_seq < event.seq]
+    return earlier[-1] if earlier else None
+
+
+def _completion(snap: CaseSnapshot, action: str, seq: int) -> CaseEvent | None:
+    return next(
+        (e for e in snap.events if e.action == action and e.details.get("event_seq") == seq),
+        None,
+    )
+
+
+def _start_of(day: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(0), tzinfo=BEIJING)
+
+
+def service_of(snap: CaseSnapshot, event: CaseEvent) -> Service:
+    record = dict(event.details.get("service") or {})
+    method = str(record.get("method") or event.details.get("service_method") or "direct")
+    served_at: dt.datetime | None = None
+    completion: CaseEvent | None = None
+    if method == "direct":
+        served_at = event.at
+    elif method == "electronic":
+        completion = _completion(snap, "deliver_document", event.seq)
+        if completion is not None:
+            served_at = dt.datetime.fromisoformat(str(completion.details["served_at"]))
+    elif method == "postal":
+        completion = _completion(snap, "record_service_receipt", event.seq)
+        if completion is not None:
+            served_at = _start_of(str(completion.details["received_on"]))
+    elif record.get("served_on"):
+        served_at = _start_of(str(record["served_on"]))
+    return Service(event, method, record, served_document(snap, event), served_at, completion)
+
+
+def serving_events(snap: CaseSnapshot) -> list[CaseEvent]:
+    return [e for e in snap.events if e.action in _data()["served"] and e.to_state is not None]
+
+
+_NOT_SERVED = {
+    "electronic": "the document has not reached the party's portal account yet (the party "
+    "needs an account linked to the case: link_party)",
+    "postal": "record the postal return receipt first (record_service_receipt)",
+    "public_notice": "the public notice has no publication date",
+}
+
+
 def _proof_of_service(need: _Need, event: CaseEvent) -> dict[str, Any]:
-    title = _data()["titles"].get(event.action, event.action)
-    if event.action == "serve_decision":
-        method = need.snap.facts.get("service_method")
-    else:
-        method = need.note("notice_service_method", event.action, field_name="method")
+    snap = need.snap
+    served = service_of(snap, event)
+    template = served.document.template if served.document else None
+    title = (
+        TEMPLATES[template].title_zh
+        if template
+        else _data()["titles"].get(event.action, event.action)
+    )
+    if served.served_at is None:
+        need.miss("served_at", _NOT_SERVED.get(served.method, "serve the document first"))
     party = _party(need)
     data = _base(need, "proof_of_service", event)
     data.update(
         party=party,
         documents=[{"title": title, "number": _number(need)}],
-        method=method,
-        served_at=_local(event.at).isoformat(),
+        method=served.method,
+        served_at=_local(served.served_at).isoformat() if served.served_at else None,
         servers=[_acting_officer(need, event, "servers")],
     )
-    if method == "electronic":
-        data["electronic_address"] = f"portal account {party.get('credit_code') or party['name']}"
-    return data
+    r = served.record
+    if served.method == "electronic":
+        account = next(
+            (snap.merchants.get(p.merchant_id) for p in snap.parties if p.merchant_id), None
+        )
+        code = account.credit_code if account else party.get("credit_code") or party.get("name")
+        data["electronic_address"] = f"portal account {code}"
+    elif served.method == "postal" and served.completion is not None:
+        c = served.completion.details
+        data["remarks"] = (
+            f"邮寄送达：邮件号 {r.get('tracking_number')}，{r.get('posted_on')} 交邮，"
+            f"回执载明 {c.get('received_on')} 签收。"
+        )
+        if c.get("receiver"):
+            data["receiver_name"] = c["receiver"]
+    elif served.method == "public_notice":
+        data["place"] = str(r.get("notice_medium") or "")[:200] or None
+        data["remarks"] = (
+            f"公告送达：{r.get('published_on')} 在{r.get('notice_medium')}发布公告，自发布之日起"
+            f"经过三十日即视为送达（{r.get('served_on')}）。"
+        )
+    return {k: v for k, v in data.items() if v is not None}
 
 
 def _statement(need: _Need, event: CaseEvent) -> dict[str, Any]:
@@ -586,9 +813,43 @@ def _penalty_decision(need: _Need, event: CaseEvent) -> dict[str, Any]:
 
 
 def _payment_receipt(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    """罚没款收据. Paid through the payment channel, its figures are the ones
+    ``workflow.payments`` computed and recorded in the case when the money was counted (the
+    ``settlement`` of the ``payment_received`` event that settled the fine): copied, never
+    recomputed, so this document and the channel's receipt state the same fine, surcharge,
+    total, time, channel and payment number. A payment recorded by hand (no channel
+    involved) states the fine as decided and the number and channel the action noted."""
+    # workflow.payments' ReceiptFigures.fields(): the template's own field names
+    figure_names = (
+        "payment_number",
+        "fine_yuan",
+        "surcharge_yuan",
+        "total_yuan",
+        "paid_at",
+        "channel",
+        "payee",
+    )
+    data = _base(need, "payment_receipt", event)
+    settled = next(
+        (
+            e
+            for e in reversed(need.snap.events)
+            if e.seq < event.seq
+            and e.action == "payment_received"
+            and isinstance((e.details or {}).get("settlement"), Mapping)
+        ),
+        None,
+    )
+    if settled is not None:
+        figures = settled.details["settlement"]
+        data.update(
+            party=_party(need),
+            decision=_decision_ref(need),
+            **{name: figures[name] for name in figure_names if name in figures},
+        )
+        return data
     penalty = _penalty(need.fact("decided_penalty", "the penalty is decided first")) or {}
     fine = penalty.get("fine_yuan") or "0.00"
-    data = _base(need, "payment_receipt", event)
     data.update(
         payment_number=need.note("payment_number", "record_payment"),
         party=_party(need),
@@ -643,6 +904,492 @@ def _closing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:
     return data
 
 
+# -- the ten documents of investigation, hearing and no penalty -----------------------------
+
+_SPLIT = re.compile(r"[\n；;]+")
+_FIELD_SEP = re.compile(r"\s*[|｜]\s*")
+_SPEAKER = re.compile(r"^(?P<who>[^：:]{1,100})[：:]\s*(?P<text>.+)$")
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip()[:200] for line in _SPLIT.split(text or "") if line.strip()]
+
+
+def _moment(need: _Need, text: str | None, name: str) -> str | None:
+    """A time an officer wrote (``2026-03-02T09:30``, Beijing time unless it says otherwise),
+    as ISO 8601 with its offset."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        need.miss(name, f"{text!r} is not a time such as 2026-03-02T09:30")
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BEIJING)
+    return value.isoformat()
+
+
+def _iso_date(need: _Need, text: str | None, name: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        need.miss(name, f"{text!r} is not a date such as 2026-03-02")
+        return None
+
+
+def _flag(text: str | None, default: bool) -> bool:
+    if text is None:
+        return default
+    return text.strip().lower() not in ("false", "no", "0", "否", "不公开")
+
+
+def _contact(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    return {
+        "person": need.own(event, "contact_person", "contact.person"),
+        "phone": need.own(event, "contact_phone", "contact.phone"),
+    }
+
+
+def _remedies(need: _Need, *actions: str) -> dict[str, Any]:
+    return {
+        "review_authority": need.note(
+            "review_authority", *actions, field_name="remedies.review_authority"
+        ),
+        "court": need.note("court", *actions, field_name="remedies.court"),
+    }
+
+
+def _account(need: _Need, event: CaseEvent, name: str) -> tuple[int, str] | None:
+    """The unit's account an event names by login name (who presides, who records)."""
+    login = need.own(event, name)
+    if login is None:
+        return None
+    found = need.snap.accounts.get(login)
+    if found is None:
+        need.miss(name, f"{login!r} is not the login name of an account of the unit")
+    return found
+
+
+def _facts_text(need: _Need, event: CaseEvent) -> str | None:
+    """The facts found: given with this action, else as the investigation-end report states
+    them."""
+    return need.optional(event, "facts") or need.note("facts", "end_investigation")
+
+
+def _non_filing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    case = need.snap.case
+    kind = need.own(event, "non_filing_ground", "grounds[0].kind")
+    if kind is not None and kind not in _data()["grounds"]["non_filing"]:
+        need.miss("grounds[0].kind", f"one of {', '.join(_data()['grounds']['non_filing'])}")
+    number = need.snap.case.number or need.own(event, "document_number", "case_number")
+    data = _base(need, "non_filing_approval", event, number or "")
+    notify = case.source == "complaint"
+    data.update(
+        received_on=_day(case.received_at),
+        source_ref={"title": "案件来源登记表"},
+        verification_facts=need.own(event, "verification_facts"),
+        grounds=[{"kind": kind, "explanation": str(event.details.get("reasons") or "")}],
+        notify_complainant=notify,
+        officers=_officers(need, least=1),
+        officer_opinion=need.own(event, "officer_opinion"),
+        approval=_approval(need, "approve_non_filing"),
+    )
+    if need.snap.parties:
+        data["party"] = _party(need)
+    if notify:
+        data["complainant"] = {"name": case.complainant_name, "phone": case.complainant_contact}
+    if need.optional(event, "transfer_to"):
+        data["transfer_to"] = need.optional(event, "transfer_to")
+    return data
+
+
+def _inquiry_notice(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    data = _base(need, "inquiry_notice", event)
+    data.update(
+        party=_party(need),
+        matter=need.own(event, "matter"),
+        inquiry_at=_moment(need, need.own(event, "inquiry_at"), "inquiry_at"),
+        place=need.own(event, "place"),
+        persons_to_bring=_lines(need.own(event, "persons_to_bring")),
+        documents_to_bring=_lines(need.own(event, "documents_to_bring")),
+        officers=_officers(need),
+        contact=_contact(need, event),
+    )
+    return data
+
+
+def _qa(need: _Need, text: str | None) -> list[dict[str, str]]:
+    """Questions and answers as the officer wrote them: lines starting 问： and 答：."""
+    out: list[dict[str, str]] = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        head, body = line[:1], line[1:].lstrip("：: ").strip()
+        if head == "问":
+            out.append({"question": body, "answer": ""})
+        elif head == "答" and out and not out[-1]["answer"]:
+            out[-1]["answer"] = body
+        elif out:
+            key = "answer" if out[-1]["answer"] else "question"
+            out[-1][key] = f"{out[-1][key]}\n{line}"
+        else:
+            need.miss("qa", "write each question as 问：… and its answer as 答：…")
+            return []
+    if text is not None and (not out or any(not qa["answer"] for qa in out)):
+        need.miss("qa", "every question (问：…) needs its answer (答：…)")
+    return out
+
+
+def _inquiry_record(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    started = _moment(need, need.own(event, "started_at"), "started_at")
+    data = _base(need, "inquiry_record", event)
+    if started is not None:
+        data["date"] = dt.datetime.fromisoformat(started).astimezone(BEIJING).date().isoformat()
+    person: dict[str, Any] = {
+        "name": need.own(event, "person_name", "person.name"),
+        "id_type": need.optional(event, "person_id_type") or "resident_id",
+        "id_number": need.own(event, "person_id_number", "person.id_number"),
+        "role": need.own(event, "person_role", "person.role"),
+    }
+    if need.optional(event, "person_phone"):
+        person["phone"] = need.optional(event, "person_phone")
+    data.update(
+        party=_party(need),
+        started_at=started,
+        ended_at=_moment(need, need.own(event, "ended_at"), "ended_at"),
+        place=need.own(event, "place"),
+        inquirers=_officers(need),
+        recorder=need.optional(event, "recorder") or _person(need, event),
+        person=person,
+        qa=_qa(need, need.own(event, "qa")),
+    )
+    if need.optional(event, "rights_answer"):
+        data["rights_answer"] = need.optional(event, "rights_answer")
+    return data
+
+
+def _capture_of(need: _Need, event: CaseEvent) -> tuple[CaseEvidence, Capture] | None:
+    """The capture an event is about: the one it names (``capture_id``), else the newest
+    capture attached to the case before it."""
+    wanted = need.optional(event, "capture_id")
+    found = [
+        e
+        for e in need.snap.evidence
+        if e.kind == "capture" and e.capture_id and e.event_seq < event.seq
+    ]
+    if wanted:
+        found = [e for e in found if e.capture_id == wanted]
+    if not found:
+        need.miss(
+            "capture",
+            f"attach the sealed capture {wanted} to the case first"
+            if wanted
+            else "attach a sealed capture to the case first (the capture button, or link one)",
+        )
+        return None
+    evidence = found[-1]
+    row = need.snap.captures.get(str(evidence.capture_id))
+    if row is None:
+        need.miss("capture", f"capture {evidence.capture_id} is not in the store")
+        return None
+    return evidence, row
+
+
+def _utc(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def _capture_facts(need: _Need, evidence: CaseEvidence, row: Capture) -> dict[str, Any]:
+    """What the stored capture row knows of its sealed package (the extraction record states
+    these; a court checks them against the package with ``evidence verify``)."""
+    summary = row.summary or {}
+    files = {
+        str(r["path"]): str(r["hash"])
+        for r in summary.get("resources") or []
+        if isinstance(r, Mapping) and r.get("path") and str(r.get("hash", "")).startswith("sha256:")
+    }
+    if row.status != "stored" or not row.package_sha256:
+        need.miss("capture", f"capture {row.id} is not sealed yet ({row.status})")
+    for name, value in (
+        ("capture.capture_started", row.started_at),
+        ("capture.capture_ended", row.ended_at),
+        ("capture.trusted_time", row.trusted_time),
+        ("capture.tsa", row.tsa_name),
+        ("capture.tsa_serial", row.tsa_serial),
+        ("capture.manifest_sha256", row.manifest_sha256),
+    ):
+        if not value:
+            need.miss(name, f"the stored capture {row.id} does not record it")
+    if not files:
+        need.miss("capture.files", f"the stored capture {row.id} lists no sealed files")
+    out: dict[str, Any] = {
+        "package_id": row.id,
+        "requested_url": row.requested_url,
+        "capture_started": _utc(row.started_at),
+        "capture_ended": _utc(row.ended_at),
+        "trusted_time": _utc(row.trusted_time),
+        "tsa": row.tsa_name,
+        "tsa_serial": row.tsa_serial,
+        "manifest_sha256": row.manifest_sha256,
+        "package_sha256": row.package_sha256 or evidence.sha256,
+        "package_size": row.package_size or evidence.size,
+        "package_name": evidence.file_name[:200],
+        "files": files,
+    }
+    extra: tuple[tuple[str, object], ...] = (
+        ("final_url", row.final_url),
+        ("title", row.title),
+        ("http_status", row.http_status),
+    )
+    for key, known in extra:
+        if known:
+            out[key] = known
+    return out
+
+
+def _evidence_extraction_record(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    found = _capture_of(need, event)
+    data = _base(need, "evidence_extraction_record", event)
+    data.update(
+        capture=_capture_facts(need, *found) if found else None,
+        place=need.own(event, "place"),
+        officers=_officers(need),
+    )
+    if need.snap.parties:
+        data["party"] = _party(need)
+    for key in ("witness", "remarks"):
+        if need.optional(event, key):
+            data[key] = need.optional(event, key)
+    return data
+
+
+def _preserved_items(need: _Need, text: str | None) -> list[dict[str, Any]]:
+    """Items as 名称｜数量｜单位｜存放地点[｜规格], one a line."""
+    out = []
+    for line in _lines(text):
+        parts = _FIELD_SEP.split(line)
+        if len(parts) < 4:
+            need.miss("items", f"{line!r}: write 名称｜数量｜单位｜存放地点[｜规格型号]")
+            continue
+        item: dict[str, Any] = {
+            "name": parts[0],
+            "quantity": parts[1],
+            "unit": parts[2],
+            "location": parts[3],
+        }
+        if len(parts) > 4 and parts[4]:
+            item["specification"] = parts[4]
+        out.append(item)
+    return out
+
+
+def _evidence_preservation_notice(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    data = _base(need, "evidence_preservation_notice", event)
+    data.update(
+        party=_party(need),
+        reason=need.own(event, "reason"),
+        items=_preserved_items(need, need.own(event, "items")),
+        approved_by=need.own(event, "approved_by"),
+        approved_on=_iso_date(need, need.optional(event, "approved_on"), "approved_on")
+        or _day(event.at),
+        officers=_officers(need),
+        remedies=_remedies(need, "preserve_evidence"),
+    )
+    return data
+
+
+def _service_address_confirmation(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    party = _party(need)
+    account = next(
+        (need.snap.merchants.get(p.merchant_id) for p in need.snap.parties if p.merchant_id),
+        None,
+    )
+    electronic: dict[str, Any] = {"consent": False}
+    for key in ("email", "mobile"):
+        if need.optional(event, key):
+            electronic[key] = need.optional(event, key)
+    if account is not None:
+        electronic["portal_account"] = f"{account.name}（{account.credit_code}）"[:200]
+    electronic["consent"] = len(electronic) > 1
+    recipient: dict[str, Any] = {
+        "name": need.own(event, "recipient_name", "recipient.name"),
+        "phone": need.own(event, "recipient_phone", "recipient.phone"),
+        "address": need.own(event, "recipient_address", "recipient.address"),
+    }
+    if need.optional(event, "postal_code"):
+        recipient["postal_code"] = need.optional(event, "postal_code")
+    data = _base(need, "service_address_confirmation", event)
+    data.update(party=party, recipient=recipient, electronic_service=electronic)
+    return data
+
+
+def _order_to_correct(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    data = _base(need, "order_to_correct", event)
+    data.update(
+        party=_party(need),
+        facts=need.own(event, "facts"),
+        violated_provisions=_citations(need),
+        correction=need.own(event, "correction"),
+        deadline=need.fact("correction_due_on", "give correction_due_on with order_correction"),
+        officers=_officers(need),
+    )
+    return data
+
+
+def _matter(need: _Need) -> str:
+    suspected = need.snap.latest("propose_filing")
+    what = str((suspected.details if suspected else {}).get("suspected_violation") or "")
+    matter = f"当事人{what or need.snap.case.title}一案"
+    proposed = _penalty(need.snap.facts.get("notified_penalty"))
+    if proposed and proposed.get("fine_yuan"):
+        matter += f"，拟作出罚款 {proposed['fine_yuan']} 元的行政处罚"
+    elif proposed:
+        matter += "，拟作出警告的行政处罚"
+    return matter
+
+
+def _hearing_notice(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    presiding = _account(need, event, "hearing_officer")
+    recorder = _account(need, event, "recorder")
+    public = _flag(need.optional(event, "public"), True)
+    data = _base(need, "hearing_notice", event)
+    data.update(
+        party=_party(need),
+        matter=_matter(need),
+        requested_on=need.snap.facts.get("hearing_requested_on"),
+        hearing_at=_moment(need, need.own(event, "hearing_at"), "hearing_at"),
+        place=need.own(event, "place"),
+        hearing_officer=presiding[1] if presiding else None,
+        recorder=recorder[1] if recorder else None,
+        public=public,
+        investigators=_officers(need),
+        contact=_contact(need, event),
+    )
+    if not public:
+        data["non_public_reason"] = need.own(event, "non_public_reason")
+    return data
+
+
+def _participants(need: _Need, text: str | None) -> list[dict[str, Any]]:
+    """The investigators (the case's officers) and the people the record names, one a line
+    as 姓名｜角色｜单位 (角色: party, agent, third_party, witness, interpreter, other)."""
+    out: list[dict[str, Any]] = [
+        {"name": o["name"], "role": "investigator", "officer_id": o["officer_id"]}
+        for o in _officers(need)
+    ]
+    for line in _lines(text):
+        parts = _FIELD_SEP.split(line)
+        if len(parts) < 2:
+            need.miss("participants", f"{line!r}: write 姓名｜角色[｜单位]")
+            continue
+        person: dict[str, Any] = {"name": parts[0], "role": parts[1]}
+        if len(parts) > 2 and parts[2]:
+            person["organization"] = parts[2]
+        out.append(person)
+    return out
+
+
+def _utterances(need: _Need, text: str | None, name: str) -> list[dict[str, str]]:
+    out = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        m = _SPEAKER.match(line)
+        if m is None:
+            need.miss(name, f"{line[:40]!r}: write 发言人：内容, one a line")
+            continue
+        out.append({"speaker": m.group("who").strip(), "text": m.group("text").strip()})
+    return out
+
+
+def _hearing_record(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    scheduled = need.snap.latest("schedule_hearing")
+    if scheduled is None:
+        need.miss("hearing_officer", "schedule the hearing first")
+        return {}
+    presiding = _account(need, scheduled, "hearing_officer")
+    recorder = _account(need, scheduled, "recorder")
+    data = _base(need, "hearing_record", event)
+    data.update(
+        party=_party(need),
+        started_at=_moment(need, need.own(event, "started_at"), "started_at"),
+        ended_at=_moment(need, need.own(event, "ended_at"), "ended_at"),
+        place=need.optional(event, "place") or need.own(scheduled, "place"),
+        public=_flag(need.optional(scheduled, "public"), True),
+        hearing_officer=presiding[1] if presiding else None,
+        recorder=recorder[1] if recorder else None,
+        participants=_participants(need, need.own(event, "participants")),
+        investigators_case=need.own(event, "investigators_case"),
+        party_statement=need.own(event, "party_statement"),
+        cross_examination=_utterances(
+            need, need.own(event, "cross_examination"), "cross_examination"
+        ),
+        final_statements=_utterances(need, need.own(event, "final_statements"), "final_statements"),
+    )
+    return data
+
+
+def _correction(need: _Need, event: CaseEvent) -> dict[str, Any] | None:
+    """How the correction was verified: the confirming event and the re-capture before it."""
+    confirmed = next(
+        (
+            e
+            for e in reversed(need.snap.events)
+            if e.action == "confirm_correction" and e.seq < event.seq
+        ),
+        None,
+    )
+    if confirmed is None:
+        need.miss("correction", "confirm the correction (confirm_correction) first")
+        return None
+    out: dict[str, Any] = {
+        "verified_on": _day(confirmed.at),
+        "method": need.optional(event, "correction_method")
+        or "对当事人网店页面重新进行电子数据取证（封存的取证包），核查页面已改正。",
+    }
+    found = _capture_of(need, confirmed)
+    if found is not None:
+        evidence, row = found
+        out["recapture"] = {
+            "package_id": row.id,
+            "package_sha256": row.package_sha256 or evidence.sha256,
+            "captured_at": _utc(row.trusted_time or row.started_at),
+            "url": row.final_url or row.requested_url,
+        }
+    return out
+
+
+def _no_penalty_decision(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    ground = need.fact("no_penalty_ground", "give the ground with decide_no_penalty")
+    grounds = _data()["no_penalty_grounds"]
+    statement = need.snap.latest("record_statement")
+    data = _base(need, "no_penalty_decision", event)
+    data.update(
+        party=_party(need),
+        facts=_facts_text(need, event),
+        evidence=_evidence_lines(need),
+        violated_provisions=_citations(need),
+        grounds=[grounds.get(str(ground), "other")] if ground else [],
+        reasoning=need.own(event, "reasoning"),
+        guidance=need.own(event, "guidance"),
+        remedies=_remedies(need, "decide_no_penalty"),
+    )
+    if ground in ("first_violation", "minor_violation"):
+        data["correction"] = _correction(need, event)
+    if statement is not None:
+        data["statement_summary"] = statement.details.get("statement")
+    return data
+
+
 #: The templates the case can fill so far, by name. Others are reported as not built yet.
 BUILDERS: Mapping[str, Builder] = {
     "case_source_registration": _case_source_registration,
@@ -655,6 +1402,16 @@ BUILDERS: Mapping[str, Builder] = {
     "penalty_decision": _penalty_decision,
     "payment_receipt": _payment_receipt,
     "closing_approval": _closing_approval,
+    "non_filing_approval": _non_filing_approval,
+    "inquiry_notice": _inquiry_notice,
+    "inquiry_record": _inquiry_record,
+    "evidence_extraction_record": _evidence_extraction_record,
+    "evidence_preservation_notice": _evidence_preservation_notice,
+    "service_address_confirmation": _service_address_confirmation,
+    "order_to_correct": _order_to_correct,
+    "hearing_notice": _hearing_notice,
+    "hearing_record": _hearing_record,
+    "no_penalty_decision": _no_penalty_decision,
 }
 
 
@@ -669,12 +1426,41 @@ def build(snap: CaseSnapshot, template: str, event_seq: int) -> dict[str, Any]:
     need = _Need(snap)
     data = builder(need, snap.event(event_seq))
     if need.missing:
-        raise MissingCaseData(template, need.missing)
+        raise MissingCaseData(template, need.missing, need.notes)
     try:
         model = validate_data(template, data)
     except DocumentDataError as exc:
         raise MissingCaseData(template, exc.errors) from None
     return dict(model.model_dump(mode="json", exclude_none=True))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An owed document as the case page shows it: what it waits for (``missing``, as
+    ``MissingCaseData`` names it; empty: it is being made), and which of those are notes an
+    officer can give now (``notes``: ``(action, note)``)."""
+
+    template: str
+    title_zh: str
+    event_seq: int
+    action: str
+    missing: list[tuple[str, str]]
+    notes: list[tuple[str, str]]
+
+
+def waiting(snap: CaseSnapshot) -> list[Waiting]:
+    """Every document the case owes, with what it waits for (no rendering: data only)."""
+    out = []
+    for item in owed(snap):
+        missing: list[tuple[str, str]] = []
+        notes: list[tuple[str, str]] = []
+        try:
+            build(snap, item.template, item.event_seq)
+        except MissingCaseData as exc:
+            missing, notes = exc.fields, exc.notes
+        title = TEMPLATES[item.template].title_zh if item.template in TEMPLATES else item.template
+        out.append(Waiting(item.template, title, item.event_seq, item.action, missing, notes))
+    return out
 
 
 # -- rendering, signing, storing, linking -----------------------------------------------------
@@ -723,12 +1509,19 @@ class CaseDocuments:
                 )
 
     def generate_pending(self, who: Actor, case_id: str) -> list[Outcome]:
-        """Try every owed document of the case, oldest first; never raises for one document."""
+        """Try every owed document of the case, oldest first; never raises for one document.
+
+        After each document made, what was served is put in the party's account or marked
+        served (:meth:`deliver`), so that a proof of service made next states its service."""
         snap = load_snapshot(self.cases, case_id)
-        out = []
+        out: list[Outcome] = []
         for item in owed(snap):
             try:
-                out.append(self._generate(who, snap, item))
+                made = self._generate(who, snap, item)
+                out.append(made)
+                snap = load_snapshot(self.cases, case_id)
+                if self._deliver(who, snap)[1]:
+                    snap = load_snapshot(self.cases, case_id)
             except MissingCaseData as exc:
                 out.append(
                     Outcome(item.template, item.event_seq, error=str(exc), missing=exc.fields)
@@ -738,23 +1531,104 @@ class CaseDocuments:
                 out.append(
                     Outcome(item.template, item.event_seq, error=f"{type(exc).__name__}: {exc}")
                 )
+        try:
+            out += self._deliver(who, snap)[0]
+        except Exception as exc:  # the store or the database failed: retried later
+            _log.warning("case %s: documents not delivered: %s", case_id, exc)
         return out
+
+    def deliver(self, who: Actor, case_id: str) -> list[Outcome]:
+        """Put what the case served in the party's account (electronic service: served when
+        it reaches it, recorded with :func:`service.record_delivery`), mark documents served
+        by other methods as served on their legal date, and put the records the party signs
+        in the portal in its account. Returns what is still waiting (a party without an
+        account)."""
+        return self._deliver(who, load_snapshot(self.cases, case_id))[0]
+
+    def _deliver(self, who: Actor, snap: CaseSnapshot) -> tuple[list[Outcome], bool]:
+        account = next((p.merchant_id for p in snap.parties if p.merchant_id), None)
+        waiting: list[Outcome] = []
+        changed = False
+        for event in serving_events(snap):
+            served = service_of(snap, event)
+            doc = (
+                snap.portal_documents.get(served.document.document_id) if served.document else None
+            )
+            if doc is None or served.document is None:
+                continue
+            if served.method == "electronic" and served.completion is None:
+                if account is None and doc.served_at is None:
+                    waiting.append(
+                        Outcome(
+                            served.document.template,
+                            event.seq,
+                            error="electronic service waits for the party's portal account "
+                            "(link_party)",
+                            missing=[("party.merchant", "link the party to its portal account")],
+                        )
+                    )
+                    continue
+                at = doc.served_at or self._put_in_account(who, doc.id, account, None, "electronic")
+                service.record_delivery(self.cases, who, snap.case.id, event.seq, doc.id, at)
+                changed = True
+            elif doc.served_at is None and served.served_at is not None:
+                self._put_in_account(who, doc.id, account, served.served_at, served.method)
+                changed = True
+        if account is not None:
+            for cd in snap.documents:
+                doc = snap.portal_documents.get(cd.document_id)
+                if (
+                    cd.template in _data()["portal_signing"]["templates"]
+                    and doc is not None
+                    and doc.served_at is None
+                ):
+                    self._put_in_account(who, doc.id, account, None, "portal_signing")
+                    changed = True
+        return waiting, changed
+
+    def _put_in_account(
+        self,
+        who: Actor,
+        document_id: str,
+        merchant_id: str | None,
+        served_at: dt.datetime | None,
+        method: str,
+    ) -> dt.datetime:
+        """Mark a case document served (``served_at``: its legal time; None: now, when it
+        reaches the account) and, when the party has an account, make it the party's."""
+        now = self.portal.now()
+        user_id = int(who.actor.split(":", 1)[1]) if who.actor.startswith("user:") else None
+        with session_scope(self.portal.sessions) as session:
+            doc = session.get(Document, document_id)
+            assert doc is not None
+            if doc.served_at is not None:
+                return doc.served_at
+            doc.merchant_id = doc.merchant_id or merchant_id
+            doc.served_at = served_at or now
+            doc.served_by_id = user_id
+            doc.status = "served"
+            audit.record(
+                session,
+                "document.served",
+                actor_type="officer" if user_id is not None else "system",
+                actor_id=who.actor,
+                at=now,
+                unit_id=doc.unit_id,
+                merchant_id=doc.merchant_id,
+                document_id=doc.id,
+                details={
+                    "method": method,
+                    "served_at": doc.served_at.isoformat(),
+                    "delivered_to": f"portal account {merchant_id}" if merchant_id else None,
+                },
+            )
+            return doc.served_at
 
     def _generate(self, who: Actor, snap: CaseSnapshot, item: Pending) -> Outcome:
         data = build(snap, item.template, item.event_seq)
+        # A party without a portal account still gets its documents: kept as the unit's
+        # (no merchant) until an officer links the party to an account (link_party).
         merchant_id = snap.parties[0].merchant_id if snap.parties else None
-        if merchant_id is None:
-            raise MissingCaseData(
-                item.template,
-                [
-                    (
-                        "party.merchant",
-                        f"{snap.parties[0].name if snap.parties else 'the party'} has no "
-                        "portal account (merchant): invite it in the portal, then link it to "
-                        "the case; its documents are kept as merchant documents",
-                    )
-                ],
-            )
         signers = self._signers(snap, item)
         now = self.portal.now()
         actor = who.actor
@@ -812,7 +1686,9 @@ class CaseDocuments:
                 add_version(session, doc.id, obj, kind=kind, actor=actor, at=now, **extra)
             document_id = doc.id
         sha256 = stored[-1][1].sha256
-        service.link_document(self.cases, who, snap.case.id, document_id, item.template, sha256)
+        service.link_document(
+            self.cases, who, snap.case.id, document_id, item.template, sha256, item.event_seq
+        )
         return Outcome(item.template, item.event_seq, document_id=document_id, sha256=sha256)
 
     def _signers(self, snap: CaseSnapshot, item: Pending) -> list[_Signer]:
@@ -830,19 +1706,26 @@ class CaseDocuments:
                 serial = unit_seal_serial(self.portal, snap.case.unit_id)
                 unit.append(_Signer(slot.name, serial, "unit-signed", "行政机关盖章 / Sealed"))
             elif slot.kind == "merchant":
-                if item.template == "statement" and event.actor.startswith("merchant:"):
+                if item.template in _PARTY_ACTS and event.actor.startswith("merchant:"):
                     people.append(self._merchant_signer(snap, slot.name, event))
                 # else the party signs it in the portal
             else:
                 index = 1 if slot.name.endswith("_2") else 0
+                user_id: int | None = None
                 if slot.name in ("officer", "officer_2"):
                     staff = officers[index] if len(officers) > index else None
+                    user_id = staff.user_id if staff else None
+                elif slot.name in _ACCOUNT_NOTES:
+                    scheduled = snap.latest("schedule_hearing")
+                    login = str((scheduled.details if scheduled else {}).get(slot.name) or "")
+                    user_id = snap.accounts.get(login.strip(), (None, ""))[0]
                 else:
                     staff = by_role.get(slot.name)
-                if staff is None:
+                    user_id = staff.user_id if staff else None
+                if user_id is None:
                     missing.append((f"signer.{slot.name}", f"assign the case's {slot.name}"))
                     continue
-                serial = officer_certificate_serial(self.portal, staff.user_id)
+                serial = officer_certificate_serial(self.portal, user_id)
                 people.append(_Signer(slot.name, serial, "officer-signed", slot.label_zh))
         if missing:
             raise MissingCaseData(item.template, missing)

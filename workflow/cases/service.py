@@ -37,17 +37,21 @@ from storage.models import (
     CaseNumberSequence,
     CaseParty,
     CaseStaff,
+    Document,
     LogLeaf,
+    Merchant,
     Unit,
     User,
 )
-from workflow.deadlines import Deadline, Suspension, SuspensionKind, beijing_today, due
+from workflow.deadlines import CHINA, Deadline, Suspension, SuspensionKind, beijing_today, due
 
-from . import process
+from . import delivery, process
+from .delivery import Serves
 from .guards import CaseFacts, NoPenaltyGround, Officer, Penalty, ServiceMethod
 from .process import Option, Transition
 
 __all__ = [
+    "GIVE_NOTES",
     "Actor",
     "CaseContext",
     "CaseError",
@@ -62,8 +66,13 @@ __all__ = [
     "case_view",
     "chained_event",
     "deadlines_of",
+    "give_notes",
+    "link_party",
     "list_cases",
     "open_case",
+    "record_delivery",
+    "record_event",
+    "record_service_receipt",
     "roles_of",
 ]
 
@@ -125,7 +134,7 @@ def _unit_of_work(ctx: CaseContext) -> Iterator[Session]:
 # -- effects (data) -----------------------------------------------------------------------------
 
 _FACT_FIELDS = {f.name for f in fields(CaseFacts)}
-_EFFECT_KEYS = {"set", "payload", "text", "notes", "today", "dates"}
+_EFFECT_KEYS = {"set", "payload", "text", "notes", "today", "dates", "serves"}
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,9 @@ class Effect:
     dates: tuple[str, ...]
     #: Optional free text (kept in the event's details when given): what the documents need.
     notes: tuple[str, ...] = ()
+    #: The action serves a document: how, and which fact gets the legal date of service
+    #: (:mod:`workflow.cases.delivery`).
+    serves: Serves | None = None
 
 
 @cache
@@ -161,8 +173,18 @@ def effects() -> Mapping[str, Effect]:
             today=tuple(entry.get("today", ())),
             dates=tuple(entry.get("dates", ())),
             notes=tuple(entry.get("notes", ())),
+            serves=_serves(action, entry.get("serves")),
         )
     return out
+
+
+def _serves(action: str, entry: Any) -> Serves | None:
+    if entry is None:
+        return None
+    try:
+        return Serves.parse(action, entry)
+    except ValueError as exc:
+        raise CaseError(f"effects.toml: {exc}") from None
 
 
 _NONE = Effect({}, (), (), (), ())
@@ -204,6 +226,8 @@ def _apply_effect(
     facts = dict(stored)
     details: dict[str, Any] = {}
     allowed = set(effect.payload) | set(effect.text) | set(effect.dates) | set(effect.notes)
+    if effect.serves is not None:
+        allowed |= {effect.serves.method, *delivery.PARTICULARS}
     extra = set(payload) - allowed
     if extra:
         raise PayloadError(sorted(extra)[0], "this action does not take it")
@@ -227,6 +251,14 @@ def _apply_effect(
             raise PayloadError(name, "a date, YYYY-MM-DD") from None
     for name in effect.today:
         facts[name] = today.isoformat()
+    if effect.serves is not None:
+        try:
+            served, details["service"] = delivery.record_sending(
+                effect.serves, payload, today, facts
+            )
+        except delivery.ParticularsError as exc:
+            raise PayloadError(exc.field, exc.message) from None
+        facts.update(served)
     return facts, details
 
 
@@ -314,6 +346,10 @@ def case_facts(
     correction_due = _date(f, "correction_due_on")
     if correction_due is not None:
         values["correction_period_ended"] = today > correction_due
+    for effect in effects().values():
+        if effect.serves is not None and effect.serves.flag:
+            served_on = delivery.served_date(f, effect.serves)
+            values[effect.serves.flag] = served_on is not None and served_on <= today
     return CaseFacts(**values)
 
 
@@ -562,10 +598,174 @@ def add_evidence(
         return row.id
 
 
-def link_document(
-    ctx: CaseContext, who: Actor, case_id: str, document_id: str, template: str, sha256: str
+def link_party(
+    ctx: CaseContext, who: Actor, case_id: str, party_id: int, merchant_id: str
 ) -> None:
-    """Put a generated document in the case file (an event touching it by hash)."""
+    """Link a party of the case (``CaseParty``) to its portal account (an officer's step, an
+    event in the case chain, like :func:`assign`). From then on the merchant sees the case in
+    the portal, and the case's documents kept as the unit's while the party had no account
+    become the merchant's (those served on it are visible to it).
+
+    Refused (:class:`CaseError`) for anyone but an officer of the case's unit, an account of
+    another unit, a credit code that differs from the party's, or a party linked already."""
+    if who.role != "officer":
+        raise CaseError("only an officer links a party to its portal account")
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        party = session.get(CaseParty, party_id)
+        if party is None or party.case_id != case.id:
+            raise CaseError(f"party {party_id} is not a party of this case")
+        merchant = session.get(Merchant, merchant_id)
+        if merchant is None or merchant.unit_id != case.unit_id:
+            raise CaseError(f"merchant {merchant_id} is not a portal account of the case's unit")
+        if party.merchant_id is not None:
+            if party.merchant_id == merchant.id:
+                return
+            raise CaseError(f"{party.name} is already linked to another portal account")
+        if party.credit_code and party.credit_code.upper() != merchant.credit_code.upper():
+            raise CaseError(
+                f"{merchant.name} has the credit code {merchant.credit_code}, the party "
+                f"{party.name} {party.credit_code}: link the party's own account"
+            )
+        party.merchant_id = merchant.id
+        if not party.credit_code:
+            party.credit_code = merchant.credit_code
+        orphans = select(CaseDocument.document_id).where(CaseDocument.case_id == case.id)
+        for doc in session.scalars(
+            select(Document).where(Document.id.in_(orphans), Document.merchant_id.is_(None))
+        ):
+            doc.merchant_id = merchant.id
+        _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            "link_party",
+            from_state=case.state,
+            to_state=case.state,
+            details={
+                "party_id": party.id,
+                "party_name": party.name,
+                "merchant_id": merchant.id,
+                "merchant_name": merchant.name,
+                "credit_code": merchant.credit_code,
+            },
+        )
+
+
+def _serving_event(session: Session, case: Case, event_seq: int) -> tuple[CaseEvent, Serves]:
+    event = session.scalar(
+        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.seq == event_seq)
+    )
+    effect = effects().get(event.action) if event is not None else None
+    if event is None or effect is None or effect.serves is None:
+        raise CaseError(f"event {event_seq} of the case serves no document")
+    return event, effect.serves
+
+
+def _served_on(session: Session, case: Case, serves: Serves, served: date) -> None:
+    facts = dict(case.facts or {})
+    facts[serves.on] = served.isoformat()
+    case.facts = facts
+
+
+def record_service_receipt(
+    ctx: CaseContext,
+    who: Actor,
+    case_id: str,
+    event_seq: int,
+    received_on: date,
+    receiver: str | None = None,
+) -> None:
+    """The return receipt of a postal service came back: the document was served on the day
+    the receipt says (``received_on``), which becomes the date later deadlines count from.
+    ``event_seq``: the event that posted it."""
+    if who.role != "officer":
+        raise CaseError("only an officer records a postal receipt")
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        event, serves = _serving_event(session, case, event_seq)
+        sent = dict(event.details.get("service") or {})
+        if sent.get("method") != "postal":
+            raise CaseError(f"event {event_seq} did not serve its document by post")
+        receipts = session.scalars(
+            select(CaseEvent.details).where(
+                CaseEvent.case_id == case.id, CaseEvent.action == "record_service_receipt"
+            )
+        )
+        if any((d or {}).get("event_seq") == event_seq for d in receipts):
+            raise CaseError(f"the receipt of event {event_seq} is recorded already")
+        posted = date.fromisoformat(str(sent.get("posted_on")))
+        if received_on < posted or received_on > ctx.today():
+            raise PayloadError(
+                "received_on",
+                f"between the posting ({posted.isoformat()}) and today, not "
+                f"{received_on.isoformat()}",
+            )
+        _served_on(session, case, serves, received_on)
+        _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            "record_service_receipt",
+            from_state=case.state,
+            to_state=case.state,
+            details={
+                "event_seq": event_seq,
+                "action": event.action,
+                "tracking_number": sent.get("tracking_number"),
+                "received_on": received_on.isoformat(),
+                **({"receiver": receiver.strip()[:100]} if receiver and receiver.strip() else {}),
+            },
+        )
+
+
+def record_delivery(
+    ctx: CaseContext,
+    who: Actor,
+    case_id: str,
+    event_seq: int,
+    document_id: str,
+    served_at: datetime,
+) -> None:
+    """An electronically served document reached the party's portal account at
+    ``served_at`` (the legal time of electronic service): recorded in the chain, and its date
+    becomes the date of service (correcting the sending's date if it reached the account
+    later)."""
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        event, serves = _serving_event(session, case, event_seq)
+        _served_on(session, case, serves, served_at.astimezone(CHINA).date())
+        _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            "deliver_document",
+            from_state=case.state,
+            to_state=case.state,
+            details={
+                "event_seq": event_seq,
+                "action": event.action,
+                "document_id": document_id,
+                "served_at": served_at.astimezone(UTC).isoformat(),
+            },
+        )
+
+
+def link_document(
+    ctx: CaseContext,
+    who: Actor,
+    case_id: str,
+    document_id: str,
+    template: str,
+    sha256: str,
+    for_event: int | None = None,
+) -> None:
+    """Put a generated document in the case file (an event touching it by hash);
+    ``for_event``: the event whose action owed it (documents may be made out of order, when
+    an earlier one waits for data)."""
     with _unit_of_work(ctx) as session:
         case = _case_for(session, who, case_id)
         event = _append_event(
@@ -576,7 +776,10 @@ def link_document(
             "add_document",
             from_state=case.state,
             to_state=case.state,
-            details={"template": template},
+            details={
+                "template": template,
+                **({"for_event": for_event} if for_event is not None else {}),
+            },
             touches=[{"kind": "document", "id": document_id, "sha256": sha256}],
         )
         session.add(
@@ -586,19 +789,113 @@ def link_document(
         )
 
 
+def record_event(
+    ctx: CaseContext,
+    who: Actor,
+    case_id: str,
+    action: str,
+    details: Mapping[str, Any] | Callable[[Session, Case], Mapping[str, Any] | None],
+) -> int | None:
+    """Append one event that records something beside the process, without moving the case
+    (as ``assign``, ``add_evidence`` and ``link_document`` do for their own rows): a payment
+    notice issued, a payment counted, a receipt issued. ``action`` must not be a step of
+    ``process.toml`` (those go through :func:`act` and its guards).
+
+    ``details`` may be a function run in the same unit of work with the case row locked: it
+    writes the caller's own rows and returns the event's details, or None to record no event
+    (its rows are still kept); rows and event are committed together or not at all. Returns
+    the event's number, or None."""
+    if action in process.default_process().actions:
+        raise CaseError(f"{action} is a step of the case process: take it with act()")
+    with _unit_of_work(ctx) as session:
+        case = _case_for(session, who, case_id)
+        body = details(session, case) if callable(details) else details
+        if body is None:
+            return None
+        event = _append_event(
+            ctx,
+            session,
+            case,
+            who,
+            action,
+            from_state=case.state,
+            to_state=case.state,
+            details=body,
+        )
+        return event.seq
+
+
+#: The event that gives an earlier action's notes afterwards (``give_notes``).
+GIVE_NOTES = "give_notes"
+
+
+def give_notes(
+    ctx: CaseContext, who: Actor, case_id: str, action: str, notes: Mapping[str, Any]
+) -> int:
+    """Give the notes of an action already taken (``effects.toml`` ``notes``), for the
+    documents still waiting for them: an officer who left out the facts of the investigation
+    end report gives them now, and the document is made from them.
+
+    A new event in the chain (the earlier one is never changed); the documents read the
+    newest text of each note, whether given with the action or later. Only a role that may
+    take the action may give its notes, and only after the case took it."""
+    allowed = effects().get(action, _NONE).notes
+    if not allowed:
+        raise PayloadError(action, f"{action} has no notes to give")
+    given: dict[str, str] = {}
+    for name, value in notes.items():
+        if name not in allowed:
+            raise PayloadError(
+                name, f"{action} has no note {name!r}; its notes: {', '.join(allowed)}"
+            )
+        text = str(value or "").strip()
+        if text:
+            given[name] = text[:20000]
+    if not given:
+        raise PayloadError(action, f"give at least one of {', '.join(allowed)}")
+    rules = process.default_process().rules
+    roles = {r for rule in rules if rule.action == action for r in rule.roles}
+    if who.role not in roles:
+        raise PayloadError("role", f"a {who.role} may not give the notes of {action}")
+
+    def body(session: Session, case: Case) -> Mapping[str, Any]:
+        taken = session.scalar(
+            select(CaseEvent.seq)
+            .where(CaseEvent.case_id == case.id, CaseEvent.action == action)
+            .order_by(CaseEvent.seq.desc())
+            .limit(1)
+        )
+        if taken is None:
+            raise PayloadError(action, f"the case has not taken {action} yet")
+        return {"for_action": action, "for_event": int(taken), **given}
+
+    seq = record_event(ctx, who, case_id, GIVE_NOTES, body)
+    assert seq is not None
+    return seq
+
+
 def act(
     ctx: CaseContext,
     who: Actor,
     case_id: str,
     action: str,
     payload: Mapping[str, Any] | None = None,
+    *,
+    also: Callable[[Session, Case], object] | None = None,
 ) -> Transition:
     """Take ``action`` on the case: its facts recorded, the guards judged, the state moved,
     the event appended, in one unit of work. Raises :class:`process.TransitionRefused` (with
-    every reason) or :class:`PayloadError`; nothing is kept then."""
+    every reason) or :class:`PayloadError`; nothing is kept then.
+
+    ``also``: the caller's own rows that belong to the action (a publicity entry, the
+    payment order marked as recorded), written in the same unit of work once the action was
+    judged, with the case row locked: committed together with the event, or, when it raises,
+    neither -- which is how a caller running in several processes takes an action once."""
     with _unit_of_work(ctx) as session:
         case = _case_for(session, who, case_id)
         transition = _take(ctx, session, case, who, action, dict(payload or {}))
+        if also is not None:
+            also(session, case)
     if ctx.after_action is not None:
         try:
             ctx.after_action(case_id, who, transition)
@@ -834,3 +1131,20 @@ def roles_of(ctx: CaseContext, user_id: int, case_id: str) -> set[str]:
                 )
             )
         )
+
+
+def find_case(ctx: CaseContext, ref: str) -> str:
+    """The id of the case ``ref`` names, by its id or its case number (示市监处〔2026〕12号).
+
+    One look-up for everything that takes a case from a person (the ``evidence case``
+    commands, the export), because people give whichever they have at hand: the number is on
+    every document, the id in every link. Who may see the case is checked by the caller (as
+    for an id). Raises :class:`CaseNotFound` saying what was given and what is accepted."""
+    value = ref.strip()
+    with ctx.sessions() as session:
+        found = session.scalar(
+            select(Case.id).where((Case.id == value) | (Case.number == value)).limit(1)
+        )
+    if found is None:
+        raise CaseNotFound(f"no case {ref!r} (give its id or its case number)")
+    return str(found)

@@ -69,6 +69,9 @@ class Notification:
     paid_at: datetime
     sent_at: datetime
     nonce: str
+    #: Which of the provider's keys verified the signature (as the channel names its keys):
+    #: recorded with the payment, so that the record says which key vouched for it.
+    key_id: str = ""
 
 
 class CallbackRefused(Exception):

@@ -204,6 +204,7 @@ class SandboxBank:
                 paid_at=datetime.fromisoformat(str(data["paid_at"])),
                 sent_at=sent_at,
                 nonce=str(data["nonce"]),
+                key_id=_key_id(self.public_key()),
             )
             if data.get("status") != "SUCCESS" or data.get("currency") != "CNY":
                 raise ValueError("only successful payments in CNY are notified")

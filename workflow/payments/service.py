@@ -19,10 +19,26 @@
    ``record_payment`` action is taken as the ``system`` actor, and each paid order gets an
    electronic receipt (``payment_receipt`` template) sealed by the unit, PAdES B-LTA. Both
    steps are idempotent and retried by :func:`complete_pending` if something was down.
+
+**Every step is in the case's record as it happens**: each is an event in the case's hash
+chain (:func:`workflow.cases.service.record_event`), written in the same unit of work as the
+payment's own rows, so neither exists without the other: ``payment_notice_issued``, the
+arrangement ``payment_arrangement_requested`` / ``_approved`` / ``_refused`` (who, why, the
+schedule), ``payment_received`` for each notification that counts (amount, channel order,
+transaction, the id of the key whose signature was verified; a duplicate or refused one
+records no event: it is in ``payment_callbacks``), ``record_payment`` (the process step) and
+``payment_receipt_issued`` (the receipt's SHA-256).
+
+**One set of receipt figures** (:class:`ReceiptFigures`: fine, surcharge, total, paid at,
+channel, payment number, payee) is computed here from the paid orders and used by both
+receipts: the channel's receipt of each order, and the case file's receipt document, which
+copies the figures the ``payment_received`` event that settled the fine recorded
+(``settlement``). So the two cannot disagree, the surcharge included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -38,6 +54,7 @@ from sqlalchemy.orm import Session
 from storage.db import session_scope
 from storage.models import (
     Case,
+    CaseEvent,
     CaseParty,
     PaymentArrangement,
     PaymentCallback,
@@ -79,6 +96,13 @@ from .numbers import InvalidPaymentNumber, new_payment_number, normalize_payment
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ARRANGEMENT_APPROVED",
+    "ARRANGEMENT_REFUSED",
+    "ARRANGEMENT_REQUESTED",
+    "NOTICE_ISSUED",
+    "PAYMENT_EVENTS",
+    "PAYMENT_RECEIVED",
+    "RECEIPT_ISSUED",
     "AmountDue",
     "ArrangementKind",
     "ArrangementView",
@@ -88,6 +112,7 @@ __all__ = [
     "NoticeView",
     "PaymentContext",
     "PaymentView",
+    "ReceiptFigures",
     "ReceiptView",
     "amount_due",
     "approve_arrangement",
@@ -99,13 +124,34 @@ __all__ = [
     "issue_receipt",
     "order_status",
     "payment_view",
+    "receipt_figures",
     "receipt_pdf",
+    "refuse_arrangement",
+    "request_arrangement",
+    "settlement_figures",
     "yuan",
 ]
 
 ArrangementKind = Literal["deferral", "instalments", "partial"]
 #: The most of a callback's body kept in the record (a notification is a few hundred bytes).
 MAX_KEPT_BODY = 64 * 1024
+
+#: The case events of the payment flow (not steps of process.toml: the case does not move;
+#: ``record_payment`` is the step). Their details are listed where each is recorded.
+NOTICE_ISSUED = "payment_notice_issued"
+ARRANGEMENT_REQUESTED = "payment_arrangement_requested"
+ARRANGEMENT_APPROVED = "payment_arrangement_approved"
+ARRANGEMENT_REFUSED = "payment_arrangement_refused"
+PAYMENT_RECEIVED = "payment_received"
+RECEIPT_ISSUED = "payment_receipt_issued"
+PAYMENT_EVENTS = (
+    NOTICE_ISSUED,
+    ARRANGEMENT_REQUESTED,
+    ARRANGEMENT_APPROVED,
+    ARRANGEMENT_REFUSED,
+    PAYMENT_RECEIVED,
+    RECEIPT_ISSUED,
+)
 
 
 @dataclass
@@ -212,6 +258,41 @@ class ReceiptView:
 
 
 @dataclass(frozen=True)
+class ReceiptFigures:
+    """The figures a receipt states, made here once for both receipts: the channel's receipt
+    of one paid order (:func:`issue_receipt`) and the case file's receipt document
+    (罚没款收据, ``workflow.cases.documents``), which copies :meth:`fields` from the
+    ``payment_received`` event that settled the fine. ``fine_fen`` is the part of the fine
+    paid (all of it, or an instalment); money is integer fen until :meth:`fields` writes it
+    as the documents do."""
+
+    payment_number: str
+    fine_fen: int
+    surcharge_fen: int
+    paid_at: dt.datetime
+    #: How it was paid, as printed: the channel and its transaction number(s).
+    channel: str
+    payee: str
+
+    @property
+    def total_fen(self) -> int:
+        return self.fine_fen + self.surcharge_fen
+
+    def fields(self) -> dict[str, str]:
+        """The ``payment_receipt`` template's fields (its names; yuan with two decimals;
+        the time in Beijing, to the second)."""
+        return {
+            "payment_number": self.payment_number,
+            "fine_yuan": yuan(self.fine_fen),
+            "surcharge_yuan": yuan(self.surcharge_fen),
+            "total_yuan": yuan(self.total_fen),
+            "paid_at": self.paid_at.astimezone(BEIJING).replace(microsecond=0).isoformat(),
+            "channel": self.channel,
+            "payee": self.payee,
+        }
+
+
+@dataclass(frozen=True)
 class PaymentView:
     """The payment page: the notice, what is due today, the arrangement and the receipts."""
 
@@ -258,9 +339,26 @@ def _notice_view(n: PaymentNotice) -> NoticeView:
     )
 
 
+def _notices_actor(unit_id: int) -> cases.Actor:
+    return cases.Actor("system", "缴款通知（系统）/ payment notices", "system", unit_id)
+
+
+def _notice_details(row: PaymentNotice) -> dict[str, Any]:
+    """What the ``payment_notice_issued`` event keeps: the number and what it asks for."""
+    due = _whole_due(row, row.served_on)
+    return {
+        "payment_number": row.number,
+        "decision_number": row.decision_number,
+        "fine_fen": row.fine_fen,
+        "fine_yuan": yuan(row.fine_fen),
+        "served_on": row.served_on.isoformat(),
+        "pay_by": due.pay_by.isoformat() if due.pay_by else None,
+    }
+
+
 def issue_notice(ctx: PaymentContext, case_id: str) -> NoticeView:
     """The case's payment notice, made on first call once a fine was decided and served
-    (idempotent: the number never changes)."""
+    (idempotent: the number never changes), with its ``payment_notice_issued`` event."""
     with ctx.cases.sessions() as session:
         existing = session.scalar(select(PaymentNotice).where(PaymentNotice.case_id == case_id))
         if existing is not None:
@@ -290,17 +388,35 @@ def issue_notice(ctx: PaymentContext, case_id: str) -> NoticeView:
         }
     for _attempt in range(5):
         number = new_payment_number(ctx.today().year, int(values["unit_id"]))
+        made: list[NoticeView] = []
+
+        def insert(
+            session: Session, _case: Case, number: str = number, made: list[NoticeView] = made
+        ) -> dict[str, Any] | None:
+            meanwhile = session.scalar(
+                select(PaymentNotice).where(PaymentNotice.case_id == case_id)
+            )
+            if meanwhile is not None:  # made by another call while we read (case now locked)
+                made.append(_notice_view(meanwhile))
+                return None
+            row = PaymentNotice(number=number, created_at=ctx.now(), **values)
+            session.add(row)
+            session.flush()
+            made.append(_notice_view(row))
+            return _notice_details(row)
+
         try:
-            with session_scope(ctx.cases.sessions) as session:
-                row = PaymentNotice(number=number, created_at=ctx.now(), **values)
-                session.add(row)
-                session.flush()
-                return _notice_view(row)
+            cases.record_event(
+                ctx.cases, _notices_actor(int(values["unit_id"])), case_id, NOTICE_ISSUED, insert
+            )
+            return made[0]
         except IntegrityError:  # the same number (1 in 10^13), or a notice made meanwhile
             with ctx.cases.sessions() as session:
-                made = session.scalar(select(PaymentNotice).where(PaymentNotice.case_id == case_id))
-                if made is not None:
-                    return _notice_view(made)
+                found = session.scalar(
+                    select(PaymentNotice).where(PaymentNotice.case_id == case_id)
+                )
+                if found is not None:
+                    return _notice_view(found)
     raise PaymentError("no free payment number was found; try again")
 
 
@@ -396,6 +512,120 @@ def _check_schedule(
         raise ArrangementRefused(f"{kind}: give two or more dates and amounts", field="schedule")
 
 
+def _schedule_json(schedule: Sequence[Instalment]) -> list[dict[str, Any]]:
+    return [{"due_on": i.due_on.isoformat(), "amount_fen": i.amount_fen} for i in schedule]
+
+
+def _reason(reason: str, what: str) -> str:
+    why = (reason or "").strip()
+    if not why:
+        raise ArrangementRefused(f"reason: record {what}", field="reason")
+    return why[:2000]
+
+
+def _head_of(ctx: PaymentContext, who: cases.Actor, case_id: str, verb: str) -> int:
+    """The user id of ``who`` if it is the head of unit staffed on the case (the one who
+    decides on an arrangement), else :class:`ArrangementRefused`."""
+    if who.role != "head" or not who.actor.startswith("user:"):
+        raise ArrangementRefused(f"only the head of unit (机关负责人) {verb} an arrangement")
+    user_id = int(who.actor.split(":", 1)[1])
+    if "head" not in cases.roles_of(ctx.cases, user_id, case_id):
+        raise ArrangementRefused(f"the head who {verb} must be staffed on the case as its head")
+    return user_id
+
+
+def _check_head_access(who: cases.Actor, case: Case) -> None:
+    decision = access.can(
+        "head", "act", access.Subject(actor_unit=str(who.unit_id), case_unit=str(case.unit_id))
+    )
+    if not decision:
+        raise ArrangementRefused(decision.en)
+
+
+def _nothing_paid(session: Session, row: PaymentNotice) -> None:
+    paid = session.scalar(
+        select(PaymentOrder.id).where(
+            PaymentOrder.notice_id == row.id, PaymentOrder.status == "paid"
+        )
+    )
+    if paid is not None:
+        raise ArrangementRefused("a payment was already made on this notice")
+
+
+def _pending_request(session: Session, case_id: str) -> CaseEvent | None:
+    """The party's request for an arrangement that no approval or refusal answered yet (the
+    case's chain is its record: a request has no table of its own)."""
+    last = session.scalar(
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_id == case_id,
+            CaseEvent.action.in_(
+                (ARRANGEMENT_REQUESTED, ARRANGEMENT_APPROVED, ARRANGEMENT_REFUSED)
+            ),
+        )
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    )
+    return last if last is not None and last.action == ARRANGEMENT_REQUESTED else None
+
+
+def request_arrangement(
+    ctx: PaymentContext,
+    who: cases.Actor,
+    case_id: str,
+    *,
+    kind: ArrangementKind,
+    schedule: Sequence[Instalment],
+    reason: str,
+) -> int:
+    """The party asks for a deferral, instalments or partial payment (the 申请 of 经申请和批准),
+    itself (a merchant of the case) or through an officer of the case who writes it down.
+    Recorded as the ``payment_arrangement_requested`` event (kind, schedule, reason, who), for
+    the head to approve (:func:`approve_arrangement`) or refuse (:func:`refuse_arrangement`).
+    The schedule must be one the head could approve. Returns the event's number."""
+    why = _reason(reason, "why the party asks (e.g. its financial hardship)")
+    if who.role == "merchant" and who.actor.startswith("merchant:"):
+        merchant_id = who.actor.split(":", 1)[1]
+        with ctx.cases.sessions() as session:
+            party = session.scalar(
+                select(CaseParty.id).where(
+                    CaseParty.case_id == case_id, CaseParty.merchant_id == merchant_id
+                )
+            )
+        if party is None:
+            raise ArrangementRefused("only a party of the case asks for an arrangement")
+    elif who.role == "officer" and who.actor.startswith("user:"):
+        user_id = int(who.actor.split(":", 1)[1])
+        if "officer" not in cases.roles_of(ctx.cases, user_id, case_id):
+            raise ArrangementRefused("the officer must be staffed on the case")
+    else:
+        raise ArrangementRefused(
+            "the party asks for an arrangement (or an officer of the case for it)"
+        )
+    notice = issue_notice(ctx, case_id)
+
+    def record(session: Session, _case: Case) -> dict[str, Any]:
+        row = _notice(session, notice.number)
+        _nothing_paid(session, row)
+        waiting = _pending_request(session, case_id)
+        if waiting is not None:
+            raise ArrangementRefused(
+                f"a request (event {waiting.seq}) is waiting for the head of unit's decision"
+            )
+        normal = _whole_due(row, ctx.today()).pay_by
+        _check_schedule(kind, schedule, row.fine_fen, normal, ctx.today())
+        return {
+            "payment_number": row.number,
+            "kind": kind,
+            "schedule": _schedule_json(schedule),
+            "reason": why,
+        }
+
+    seq = cases.record_event(ctx.cases, who, case_id, ARRANGEMENT_REQUESTED, record)
+    assert seq is not None
+    return seq
+
+
 def approve_arrangement(
     ctx: PaymentContext,
     who: cases.Actor,
@@ -407,43 +637,27 @@ def approve_arrangement(
 ) -> ArrangementView:
     """Record the head of unit's approval of a deferral, instalment plan or partial payment
     (行政处罚法: 当事人确有经济困难，经申请和批准，可以暂缓或者分期缴纳): who, when, why and
-    the schedule. Only a head staffed on the case approves; nothing may be paid yet."""
-    why = (reason or "").strip()
-    if not why:
-        raise ArrangementRefused(
-            "reason: record why the payment is deferred or split", field="reason"
-        )
-    if who.role != "head" or not who.actor.startswith("user:"):
-        raise ArrangementRefused("only the head of unit (机关负责人) approves an arrangement")
-    user_id = int(who.actor.split(":", 1)[1])
-    if "head" not in cases.roles_of(ctx.cases, user_id, case_id):
-        raise ArrangementRefused("the head approving must be staffed on the case as its head")
+    the schedule, in ``payment_arrangements`` and as the ``payment_arrangement_approved``
+    event (which names the request it answers, when the request was recorded here; one made
+    on paper is cited in ``reason``). Only a head staffed on the case approves; nothing may
+    be paid yet."""
+    why = _reason(reason, "why the payment is deferred or split")
+    user_id = _head_of(ctx, who, case_id, "approves")
     notice = issue_notice(ctx, case_id)
-    with session_scope(ctx.cases.sessions) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        decision = access.can(
-            "head", "act", access.Subject(actor_unit=str(who.unit_id), case_unit=str(case.unit_id))
-        )
-        if not decision:
-            raise ArrangementRefused(decision.en)
+    views: list[ArrangementView] = []
+
+    def approve(session: Session, case: Case) -> dict[str, Any]:
+        _check_head_access(who, case)
         row = _notice(session, notice.number)
-        paid = session.scalar(
-            select(PaymentOrder.id).where(
-                PaymentOrder.notice_id == row.id, PaymentOrder.status == "paid"
-            )
-        )
-        if paid is not None:
-            raise ArrangementRefused("a payment was already made on this notice")
+        _nothing_paid(session, row)
         normal = _whole_due(row, ctx.today()).pay_by
         _check_schedule(kind, schedule, row.fine_fen, normal, ctx.today())
+        request = _pending_request(session, case_id)
         arrangement = PaymentArrangement(
             notice_id=row.id,
             kind=kind,
-            schedule=[
-                {"due_on": i.due_on.isoformat(), "amount_fen": i.amount_fen} for i in schedule
-            ],
-            reason=why[:2000],
+            schedule=_schedule_json(schedule),
+            reason=why,
             approved_by_id=user_id,
             approved_by_name=who.name,
             approved_at=ctx.now(),
@@ -452,7 +666,46 @@ def approve_arrangement(
         session.flush()
         view = _arrangement_view(arrangement)
         assert view is not None
-        return view
+        views.append(view)
+        return {
+            "payment_number": row.number,
+            "arrangement_id": arrangement.id,
+            "kind": kind,
+            "schedule": list(arrangement.schedule),
+            "reason": why,
+            "approved_by": who.name,
+            "approved_by_id": user_id,
+            "request_seq": request.seq if request is not None else None,
+        }
+
+    cases.record_event(ctx.cases, who, case_id, ARRANGEMENT_APPROVED, approve)
+    return views[0]
+
+
+def refuse_arrangement(ctx: PaymentContext, who: cases.Actor, case_id: str, *, reason: str) -> int:
+    """The head of unit refuses the party's pending request (its reason, who): the
+    ``payment_arrangement_refused`` event; the fine stays due as served. Returns the
+    event's number."""
+    why = _reason(reason, "why the request is refused")
+    user_id = _head_of(ctx, who, case_id, "refuses")
+    notice = issue_notice(ctx, case_id)
+
+    def refuse(session: Session, case: Case) -> dict[str, Any]:
+        _check_head_access(who, case)
+        request = _pending_request(session, case_id)
+        if request is None:
+            raise ArrangementRefused("there is no request for an arrangement to decide on")
+        return {
+            "payment_number": notice.number,
+            "request_seq": request.seq,
+            "reason": why,
+            "refused_by": who.name,
+            "refused_by_id": user_id,
+        }
+
+    seq = cases.record_event(ctx.cases, who, case_id, ARRANGEMENT_REFUSED, refuse)
+    assert seq is not None
+    return seq
 
 
 # -- what is due ------------------------------------------------------------------------------
@@ -788,11 +1041,30 @@ def handle_callback(
             _record_callback(session, channel.name, body, result, at=now, nonce=None, ip=ip)
         log.warning("payment callback refused: %s", result.message)
         return result
+    with ctx.cases.sessions() as session:
+        owner = session.execute(
+            select(PaymentNotice.case_id, PaymentNotice.unit_id)
+            .join(PaymentOrder, PaymentOrder.notice_id == PaymentNotice.id)
+            .where(PaymentOrder.id == note.order_id)
+        ).first()
+    judged: list[CallbackResult] = []
+
+    def judge(session: Session, _case: Case | None = None) -> dict[str, Any] | None:
+        result = _judge(session, note, channel.name)
+        nonce = None if result.code == "replay" else note.nonce
+        _record_callback(session, channel.name, body, result, at=now, nonce=nonce, ip=ip)
+        judged.append(result)
+        if result.outcome != "accepted" or result.order_id is None:
+            return None
+        return _received_details(session, result.order_id, note, body, ctx.today())
+
     try:
-        with session_scope(ctx.cases.sessions) as session:
-            result = _judge(session, note, channel.name)
-            nonce = None if result.code == "replay" else note.nonce
-            _record_callback(session, channel.name, body, result, at=now, nonce=nonce, ip=ip)
+        if owner is None:  # no such order: nothing of a case to record
+            with session_scope(ctx.cases.sessions) as session:
+                judge(session)
+        else:  # counted and in the case's record in one unit of work, or neither
+            cases.record_event(ctx.cases, _system(owner[1]), owner[0], PAYMENT_RECEIVED, judge)
+        result = judged[-1]
     except IntegrityError:  # the same notification arrived twice at once: one counted
         result = _refused("replay", f"nonce {note.nonce} was received before", note.order_id)
         with session_scope(ctx.cases.sessions) as session:
@@ -804,11 +1076,126 @@ def handle_callback(
     return result
 
 
+def _received_details(
+    session: Session, order_id: str, note: Notification, body: bytes, today: dt.date
+) -> dict[str, Any]:
+    """What the ``payment_received`` event keeps of a counted payment: the money, the
+    channel's order and transaction, the key whose signature was verified, the hash of the
+    notification as received, this payment's receipt figures and -- when it settles the debt
+    -- the figures of the whole (``settlement``: what the case's receipt states)."""
+    order = session.get(PaymentOrder, order_id)
+    assert order is not None and order.paid_at is not None
+    notice = session.get(PaymentNotice, order.notice_id)
+    assert notice is not None
+    unit = session.get(Unit, notice.unit_id)
+    assert unit is not None
+    due = _due(session, notice, today)
+    details: dict[str, Any] = {
+        "payment_number": notice.number,
+        "order_id": order.id,
+        "channel": order.channel,
+        "channel_order_id": order.channel_order_id or note.channel_order_id,
+        "txn_id": order.txn_id,
+        "amount_fen": order.amount_fen,
+        "principal_fen": order.principal_fen,
+        "surcharge_fen": order.surcharge_fen,
+        "instalment": order.instalment,
+        "paid_at": order.paid_at.astimezone(dt.UTC).isoformat(),
+        "key_id": note.key_id,
+        "notification_sha256": hashlib.sha256(body).hexdigest(),
+        "receipt": _order_figures(order, notice, unit).fields(),
+        "settled": due.settled,
+    }
+    if due.settled:
+        details["settlement"] = _settlement_figures(session, notice, unit).fields()
+    return details
+
+
+# -- receipt figures ----------------------------------------------------------------------------
+
+
+def _is_sandbox(channel: str) -> bool:
+    return channel == "sandbox"
+
+
+def _channel_name(channel: str) -> str:
+    return "沙箱银行（模拟渠道，非真实银行）" if _is_sandbox(channel) else channel
+
+
+def _payee(channel: str, unit: Unit) -> str:
+    return "沙箱模拟收款账户" if _is_sandbox(channel) else f"{unit.name}罚没款收缴账户"
+
+
+def _order_figures(order: PaymentOrder, notice: PaymentNotice, unit: Unit) -> ReceiptFigures:
+    assert order.paid_at is not None
+    return ReceiptFigures(
+        payment_number=notice.number,
+        fine_fen=order.principal_fen,
+        surcharge_fen=order.surcharge_fen,
+        paid_at=order.paid_at,
+        channel=f"{_channel_name(order.channel)}，交易号 {order.txn_id}"[:200],
+        payee=_payee(order.channel, unit),
+    )
+
+
+def _settlement_figures(session: Session, notice: PaymentNotice, unit: Unit) -> ReceiptFigures:
+    """The figures of everything paid on the notice (one order, or every instalment)."""
+    paid = list(
+        session.scalars(
+            select(PaymentOrder)
+            .where(PaymentOrder.notice_id == notice.id, PaymentOrder.status == "paid")
+            .order_by(PaymentOrder.paid_at, PaymentOrder.id)
+        )
+    )
+    if not paid:
+        raise ReceiptNotReady(f"nothing was paid on payment number {notice.number}")
+    if len(paid) == 1:
+        return _order_figures(paid[0], notice, unit)
+    last = paid[-1]
+    assert last.paid_at is not None
+    channels = list(dict.fromkeys(_channel_name(o.channel) for o in paid))
+    txns = "、".join(str(o.txn_id) for o in paid)
+    return ReceiptFigures(
+        payment_number=notice.number,
+        fine_fen=sum(o.principal_fen for o in paid),
+        surcharge_fen=sum(o.surcharge_fen for o in paid),
+        paid_at=last.paid_at,
+        channel=f"{'、'.join(channels)}，{len(paid)} 笔，交易号 {txns}"[:200],
+        payee=_payee(last.channel, unit),
+    )
+
+
+def receipt_figures(ctx: PaymentContext, order_id: str) -> ReceiptFigures:
+    """The figures of one paid order's receipt."""
+    with ctx.cases.sessions() as session:
+        order = session.get(PaymentOrder, order_id)
+        if order is None or order.status != "paid":
+            raise ReceiptNotReady(f"order {order_id} is not paid")
+        notice = session.get(PaymentNotice, order.notice_id)
+        assert notice is not None
+        unit = session.get(Unit, notice.unit_id)
+        assert unit is not None
+        return _order_figures(order, notice, unit)
+
+
+def settlement_figures(ctx: PaymentContext, number: str) -> ReceiptFigures:
+    """The figures of all that was paid on the notice ``number`` (the case's receipt)."""
+    with ctx.cases.sessions() as session:
+        notice = _notice(session, number)
+        unit = session.get(Unit, notice.unit_id)
+        assert unit is not None
+        return _settlement_figures(session, notice, unit)
+
+
 # -- after payment: the case, the receipt ----------------------------------------------------------
 
 
 def _system(unit_id: int) -> cases.Actor:
     return cases.Actor("system", "缴款渠道回调 / payment channel", "system", unit_id)
+
+
+def _receipts_actor(unit_id: int) -> cases.Actor:
+    return cases.Actor("system", "电子缴款凭证（系统）/ payment receipts", "system", unit_id)
 
 
 def _notes(action: str, **values: str) -> dict[str, str]:
@@ -824,10 +1211,17 @@ def _channel_label(ctx: PaymentContext, channel: str) -> str:
     return channel
 
 
+class _AlreadyRecorded(Exception):
+    """Another process took ``record_payment`` for this order first (nothing to do)."""
+
+
 def complete_payment(ctx: PaymentContext, order_id: str) -> None:
     """What follows a counted payment, each step at most once: ``record_payment`` on the case
-    when the debt is settled (as ``system``), then the sealed receipt. A failure is logged and
-    noted on the order; :func:`complete_pending` tries again."""
+    when the debt is settled (as ``system``, with the payment number and channel as its
+    notes), then the sealed receipt. The order is marked as recorded in the action's own unit
+    of work, so two processes finishing the same payment (the bank called back twice) take
+    the action once. A failure is logged and noted on the order; :func:`complete_pending`
+    tries again."""
     with ctx.cases.sessions() as session:
         order = session.get(PaymentOrder, order_id)
         if order is None or order.status != "paid":
@@ -842,10 +1236,20 @@ def complete_payment(ctx: PaymentContext, order_id: str) -> None:
         )
     note: str | None = None
     if not recorded and due.settled:
+
+        def mark(session: Session, _case: Case) -> None:
+            row = session.get(PaymentOrder, order_id, with_for_update=True)
+            assert row is not None
+            if row.case_recorded:
+                raise _AlreadyRecorded(order_id)
+            row.case_recorded = True
+            row.case_note = "record_payment taken"
+
         try:
             notes = _notes("record_payment", payment_number=number, payment_channel=channel_label)
-            cases.act(ctx.cases, _system(unit_id), case_id, "record_payment", notes)
-            note, recorded = "record_payment taken", True
+            cases.act(ctx.cases, _system(unit_id), case_id, "record_payment", notes, also=mark)
+        except _AlreadyRecorded:
+            pass
         except TransitionRefused as exc:
             note = "record_payment refused: " + "; ".join(r.en for r in exc.reasons)
         except (ProcessError, cases.CaseError) as exc:  # e.g. the case was marked paid by hand
@@ -854,10 +1258,10 @@ def complete_payment(ctx: PaymentContext, order_id: str) -> None:
         note = f"instalment {due.instalment or '?'} of {due.instalments}: case not yet paid"
     if note is not None:
         with session_scope(ctx.cases.sessions) as session:
-            row = session.get(PaymentOrder, order_id)
+            row = session.get(PaymentOrder, order_id, with_for_update=True)
             assert row is not None
-            row.case_recorded = recorded
-            row.case_note = note
+            if not row.case_recorded:  # a concurrent completion may have recorded it
+                row.case_note = note
     if has_receipt is None:
         try:
             issue_receipt(ctx, order_id)
@@ -900,28 +1304,21 @@ def _receipt_data(session: Session, order: PaymentOrder, now: dt.datetime) -> di
             "name": name,
             "credit_code": party.credit_code if party is not None else None,
         }
-    sandbox = order.channel == "sandbox"
-    channel_label = "沙箱银行（模拟渠道，非真实银行）" if sandbox else order.channel
     return {
         "case_number": notice.decision_number,
         "issuing_unit": unit.name,
         "date": local_date(now),
         "legal_basis": default_legal_basis("payment_receipt"),
-        "payment_number": notice.number,
         "party": payer,
         "decision": {"title": "行政处罚决定书", "number": notice.decision_number},
-        "fine_yuan": yuan(order.principal_fen),
-        "surcharge_yuan": yuan(order.surcharge_fen),
-        "total_yuan": yuan(order.amount_fen),
-        "paid_at": order.paid_at.astimezone(BEIJING).isoformat(),
-        "channel": f"{channel_label}，交易号 {order.txn_id}",
-        "payee": "沙箱模拟收款账户" if sandbox else f"{unit.name}罚没款收缴账户",
+        **_order_figures(order, notice, unit).fields(),
     }
 
 
 def issue_receipt(ctx: PaymentContext, order_id: str) -> ReceiptView:
     """The sealed electronic receipt (电子缴款凭证) of a paid order, made once: rendered from
-    the order, signed by the unit's seal (certifying, B-LTA), kept in the object store."""
+    the order's :class:`ReceiptFigures`, signed by the unit's seal (certifying, B-LTA), kept in
+    the object store, and its SHA-256 recorded in the case (``payment_receipt_issued``)."""
     now = ctx.now()
     with ctx.cases.sessions() as session:
         order = session.get(PaymentOrder, order_id)
@@ -932,7 +1329,8 @@ def issue_receipt(ctx: PaymentContext, order_id: str) -> ReceiptView:
             data = _receipt_data(session, order, now)
             notice = session.get(PaymentNotice, order.notice_id)
             assert notice is not None
-            unit_id, unit_name = notice.unit_id, data["issuing_unit"]
+            unit_id, unit_name, case_id = notice.unit_id, data["issuing_unit"], notice.case_id
+            instalment = order.instalment
     if existing is None:
         portal = ctx.portal
         seal = unit_seal_serial(portal, unit_id)
@@ -948,20 +1346,36 @@ def issue_receipt(ctx: PaymentContext, order_id: str) -> ReceiptView:
                 certify=True,
             )
             stored = put_pdf(portal, signed)
-        try:
-            with session_scope(ctx.cases.sessions) as session:
-                session.add(
-                    PaymentReceipt(
-                        order_id=order_id,
-                        object_key=stored.key,
-                        sha256=stored.sha256,
-                        size=stored.size,
-                        signer_serial=seal,
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:  # made meanwhile by a concurrent retry: keep the first
-            pass
+
+        def keep(session: Session, _case: Case) -> dict[str, Any] | None:
+            made = session.scalar(
+                select(PaymentReceipt.id).where(PaymentReceipt.order_id == order_id)
+            )
+            if made is not None:  # made meanwhile by a concurrent retry: keep the first
+                return None
+            row = PaymentReceipt(
+                order_id=order_id,
+                object_key=stored.key,
+                sha256=stored.sha256,
+                size=stored.size,
+                signer_serial=seal,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return {
+                "payment_number": data["payment_number"],
+                "order_id": order_id,
+                "instalment": instalment,
+                "receipt_id": row.id,
+                "sha256": stored.sha256,
+                "size": stored.size,
+                "signer_serial": seal,
+                "total_yuan": data["total_yuan"],
+            }
+
+        with contextlib.suppress(IntegrityError):  # made meanwhile (unique order_id): the first
+            cases.record_event(ctx.cases, _receipts_actor(unit_id), case_id, RECEIPT_ISSUED, keep)
     with ctx.cases.sessions() as session:
         order = session.get(PaymentOrder, order_id)
         assert order is not None

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from evidence_service.sealing.capture_record import FILE_KINDS
 from evidence_service.sealing.case_file import case_context
-from evidence_service.web.auth import can_view, require_api_user, services_of
+from evidence_service.web.auth import actor_name, can_view, require_api_user, services_of
 from evidence_service.web.params import DB_INT_MAX, Offset
 from storage.models import Capture, Case, CaseEvidence, Merchant, User
 from workflow.cases import access, graph, process, service
@@ -528,7 +528,7 @@ def account_role(user: User) -> str:
 
 
 def actor_of(user: User, role: str) -> Actor:
-    return Actor(f"user:{user.id}", user.display_name, role, user.unit_id)
+    return Actor(f"user:{user.id}", actor_name(user), role, user.unit_id)
 
 
 def held_roles(ctx: CaseContext, user: User, case_id: str) -> list[str]:
@@ -915,6 +915,64 @@ def post_action(
         step=transition.step,
         case=_call(view_of, ctx, user, case_id),
     )
+
+
+class NotesIn(BaseModel):
+    """The notes of an action already taken (``effects.toml`` ``notes``) that its documents
+    wait for, e.g. ``{"notes": {"facts": "..."}}`` for ``end_investigation``."""
+
+    notes: dict[Annotated[str, Field(max_length=64)], StorableText] = Field(
+        min_length=1, max_length=32
+    )
+    role: StaffRole | None = Field(None, description="In which of your roles you give them")
+
+
+def give_notes(ctx: CaseContext, user: User, case_id: str, action: str, body: NotesIn) -> int:
+    """Record the notes as a new event (``service.give_notes``), in a role the user holds on
+    the case that may take the action."""
+    unit_id = visible_unit(ctx, user, case_id)
+    held = held_roles(ctx, user, case_id)
+    rules = process.default_process().rules
+    may = [r for r in held if any(t.action == action and r in t.roles for t in rules)]
+    if body.role is not None:
+        may = [r for r in may if r == body.role]
+    if not may:
+        raise CaseApiError(
+            403, "not_staffed", f"you hold no role on case {case_id} that may take {action}"
+        )
+    _require(may[0], "act", user, unit_id)
+    try:
+        return service.give_notes(ctx, actor_of(user, may[0]), case_id, action, body.notes)
+    except CaseNotFound as exc:
+        raise CaseApiError(404, "not_found", str(exc)) from exc
+    except PayloadError as exc:
+        raise CaseApiError(422, "invalid_payload", str(exc), field=exc.field) from exc
+
+
+@router.post(
+    "/{case_id}/notes/{action}",
+    response_model=CaseOut,
+    summary="Give the notes of an action already taken, for the documents waiting for them",
+    responses={
+        **_AUTH,
+        403: {"description": "You hold no role on the case that may take the action"},
+        **_NOT_FOUND,
+        422: {"description": "Not a note of the action, or the action was not taken yet"},
+    },
+)
+def post_notes(
+    case_id: CaseId,
+    action: Annotated[str, PathParam(min_length=1, max_length=64)],
+    body: NotesIn,
+    request: Request,
+    user: ApiUser,
+) -> CaseOut:
+    """A new event in the case's chain (the action's own event is never changed); the
+    worker then makes the documents from the newest text of each note."""
+    ctx = _ctx(request)
+    _call(give_notes, ctx, user, case_id, action, body)
+    out: CaseOut = _call(view_of, ctx, user, case_id)
+    return out
 
 
 def staffing_role(ctx: CaseContext, user: User, case_id: str) -> str:

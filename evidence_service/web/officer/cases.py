@@ -28,7 +28,7 @@ from sqlalchemy import CursorResult, select, update
 from starlette.concurrency import run_in_threadpool
 
 from evidence_service.sealing.pipeline import CaptureRequestError, create_capture
-from evidence_service.web.auth import check_csrf, services_of
+from evidence_service.web.auth import actor_name, check_csrf, services_of
 from evidence_service.web.case_views import (
     STAFF_ROLES,
     FieldProblem,
@@ -57,7 +57,7 @@ from storage.models import (
     Merchant,
     User,
 )
-from workflow.cases import access, service
+from workflow.cases import access, documents, service
 from workflow.cases.guards import Refusal
 from workflow.cases.process import TransitionRefused, UnknownAction, default_process
 from workflow.cases.service import Actor, CaseContext, CaseNotFound, PartyIn, PayloadError
@@ -74,7 +74,7 @@ STALE_CLAIM = timedelta(minutes=5)
 
 
 def _actor(user: User, role: str) -> Actor:
-    return Actor(f"user:{user.id}", user.display_name or user.username, role, user.unit_id)
+    return Actor(f"user:{user.id}", actor_name(user), role, user.unit_id)
 
 
 def _refused_page(request: Request, user: User, decision: access.Decision) -> Response:
@@ -581,6 +581,7 @@ def _case_page(
             )
         }
         session.expunge_all()
+    waiting = documents.waiting(documents.load_snapshot(ctx, case_id)) if shows["documents"] else []
     today = ctx.today()
     lang = language(request)
     shop_urls = list(
@@ -598,6 +599,7 @@ def _case_page(
         judged=judged,
         shows=shows,
         pending=pending,
+        waiting=waiting,
         docs=docs,
         templates_=TEMPLATES,
         chart=deadline_chart(view.deadlines, today, lang),
@@ -608,7 +610,15 @@ def _case_page(
         terminal=default_process().states[case.state].terminal,
         error=error,
         values=values or {},
-        done=done if done in default_process().actions or done in ("assign", "capture") else "",
+        done=(
+            done
+            if done in default_process().actions
+            or done in ("assign", "capture", "link_party", "give_notes")
+            else ""
+        ),
+        merchants=_merchants(ctx, case.unit_id)
+        if any(p.merchant_id is None for p in view.parties)
+        else [],
         **_context(request),
     )
 
@@ -703,6 +713,80 @@ def assign(
             request, user, case_id, roles, access_as, 422, {"kind": "assign", "action": "assign"}
         )
     return RedirectResponse(f"/cases/{case_id}?done=assign#staff", status_code=303)
+
+
+@router.post("/cases/{case_id}/notes")
+async def give_notes(request: Request, case_id: str) -> Response:
+    """Give the notes a waiting document needs, for an action already taken: recorded as a
+    new event; the worker then makes the document from them."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, form.get("csrf"))
+    user = require_officer(request)
+    if isinstance(user, Response):
+        return user
+    gate = _gate(request, user, case_id, "act")
+    if isinstance(gate, Response):
+        return gate
+    roles, role = gate
+    action = form.get("for_action", "")
+    values = {k: v for k, v in form.items() if k != "csrf"}
+    notes = {k[len("note:") :]: v for k, v in form.items() if k.startswith("note:")}
+    rules = default_process().rules
+    may = [
+        r
+        for r in sorted(roles, key=STAFF_ROLES.index)
+        if any(rule.action == action and r in rule.roles for rule in rules)
+    ]
+    if not may:
+        error = {"kind": "not_staffed", "role": "officer", "action": f"notes-{action}"}
+        return _case_page(request, user, case_id, roles, role, 403, error, values)
+    try:
+        await run_in_threadpool(
+            service.give_notes, case_ctx(request), _actor(user, may[0]), case_id, action, notes
+        )
+    except PayloadError as exc:
+        error = {
+            "kind": "field",
+            "field": exc.field,
+            "key": "cases.err.payload",
+            "detail": str(exc),
+            "action": f"notes-{action}",
+        }
+        return _case_page(request, user, case_id, roles, role, 422, error, values)
+    except CaseNotFound:
+        return _not_found(request, user)
+    return RedirectResponse(f"/cases/{case_id}?done=give_notes#documents", status_code=303)
+
+
+@router.post("/cases/{case_id}/parties/{party_id}/link")
+def link_party(
+    request: Request,
+    case_id: str,
+    party_id: int,
+    merchant_id: str = Form(..., min_length=1, max_length=64),
+    csrf: str = Form(""),
+) -> Response:
+    """Link a party the case knows by name (a complaint names the shop, not its account) to
+    the merchant's portal account, so that the merchant sees the case and acts in it there."""
+    check_csrf(request, csrf)
+    user = require_officer(request)
+    if isinstance(user, Response):
+        return user
+    gate = _gate(request, user, case_id, "act")
+    if isinstance(gate, Response):
+        return gate
+    roles, role = gate
+    if "officer" not in roles:
+        error = {"kind": "not_staffed", "role": "officer", "action": "link_party"}
+        return _case_page(request, user, case_id, roles, role, 403, error)
+    try:
+        service.link_party(
+            case_ctx(request), _actor(user, "officer"), case_id, party_id, merchant_id
+        )
+    except service.CaseError as exc:
+        error = {"kind": "link", "action": f"link-{party_id}", "detail": str(exc)}
+        return _case_page(request, user, case_id, roles, role, 422, error)
+    return RedirectResponse(f"/cases/{case_id}?done=link_party#parties", status_code=303)
 
 
 @router.post("/cases/{case_id}/capture")

@@ -5,14 +5,11 @@ streaming stored files, and the HTTP form of workflow errors."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import HTTPException, Request
 
-from evidence_service.security import hash_password, verify_password
-from evidence_service.services import Services
+from evidence_service.services import build_portal_context as build_context
 from evidence_service.web.auth import client_of, services_of
 from storage.models import User
 from workflow.context import OfficerRef, PortalContext
@@ -26,6 +23,7 @@ from workflow.errors import (
 )
 
 __all__ = [
+    "build_context",
     "client_of",
     "http_error",
     "local_time",
@@ -34,37 +32,12 @@ __all__ = [
 ]
 
 
-def _extra_roots(services: Services) -> bytes:
-    """Extra trust anchors for PDFs merchants sign with certificates from other CAs:
-    ``EVIDENCE_PORTAL_TRUST_ROOTS_FILE`` (a PEM file)."""
-    path = services.settings.portal_trust_roots_file
-    if not path:
-        return b""
-    return Path(path).read_bytes()
-
-
-def build_context(services: Services) -> PortalContext:
-    settings = services.settings
-    pki = services.pki
-    return PortalContext(
-        sessions=services.sessions,
-        store=services.store,
-        pki=pki,
-        timestampers=services.timestampers,
-        work_dir=settings.work_dir / "portal",
-        hash_password=hash_password,
-        verify_password=verify_password,
-        trust_roots_pem=pki.root.public_bytes(Encoding.PEM) + _extra_roots(services),
-        portal_url=settings.effective_public_url,
-    )
-
-
 def portal_context(request: Request) -> PortalContext:
     """The app's portal context (made on first use, kept on ``app.state``)."""
     state = request.app.state
     ctx: PortalContext | None = getattr(state, "portal_context", None)
     if ctx is None:
-        ctx = build_context(services_of(request))
+        ctx = services_of(request).portal
         state.portal_context = ctx
     return ctx
 

@@ -21,11 +21,10 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from evidence_service.sealing.case_file import case_context
+from evidence_service.sealing.case_file import payment_context as payment_context_of
 from evidence_service.web.auth import check_csrf, services_of
 from evidence_service.web.pages import render
 from evidence_service.web.params import RowId
-from evidence_service.web.portal.deps import portal_context
 from workflow import payments
 from workflow.payments import (
     ArrangementRequired,
@@ -71,20 +70,7 @@ def payment_context(request: Request) -> PaymentContext:
     state = request.app.state
     ctx: PaymentContext | None = getattr(state, "payment_context", None)
     if ctx is None:
-        services = services_of(request)
-        settings = services.settings
-        base = settings.effective_public_url
-        channel = (
-            SandboxBank(settings.data_dir / "sandbox-bank", page_url=f"{base}/sandbox-bank/orders")
-            if settings.payment_sandbox
-            else None
-        )
-        ctx = PaymentContext(
-            cases=case_context(services),
-            portal=portal_context(request),
-            channel=channel,
-            public_url=base,
-        )
+        ctx = payment_context_of(services_of(request))
         state.payment_context = ctx
     return ctx
 
