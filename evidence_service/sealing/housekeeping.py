@@ -1,9 +1,9 @@
 """What a capture worker does when it has nothing to capture. Every few seconds: make the
 documents cases owe (``case_documents``). Every half minute: log case events the log missed,
-publish decisions due and take down those whose period ended, finish paid orders a stopped
-process left undone, and publish the transparency log's tree head when due (and with it the
-new proofs sidecars). Once a day per process: renew the archive time-stamps of packages whose
-certificates near expiry and audit the log.
+publish decisions due and take down those whose period ended, issue the payment notices of
+served fines, finish paid orders a stopped process left undone, and publish the transparency
+log's tree head when due (and with it the new proofs sidecars). Once a day per process: renew
+the archive time-stamps of packages whose certificates near expiry and audit the log.
 
 Its own module because it uses both the log and the renewal, which must not use each other
 both ways. Nothing here raises: a failure is logged and tried again at the next idle moment.
@@ -21,7 +21,7 @@ from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
 from workflow import publicity
 from workflow.cases.service import log_unlogged_events
-from workflow.payments import complete_pending
+from workflow.payments import complete_pending, issue_due_notices
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,13 @@ def periodic(services: Services) -> None:
             log.warning("case %s could not be published: %s", case_id, why)
     except Exception:
         log.exception("publishing or taking down decisions failed; retrying later")
+    pay = payment_context(services, cases)
+    try:  # fines whose decision was served: the payment number the party pays with
+        issue_due_notices(pay)
+    except Exception:
+        log.exception("issuing payment notices failed; retrying later")
     try:  # paid orders whose case action or receipt a stopped process left undone
-        complete_pending(payment_context(services, cases))
+        complete_pending(pay)
     except Exception:
         log.exception("finishing paid orders failed; retrying later")
     try:

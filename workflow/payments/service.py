@@ -1269,6 +1269,30 @@ def complete_payment(ctx: PaymentContext, order_id: str) -> None:
             log.exception("receipt of payment order %s not issued yet", order_id)
 
 
+def issue_due_notices(ctx: PaymentContext, limit: int = 200) -> list[NoticeView]:
+    """Issue the payment notice of every case whose fine's decision was served and that has
+    none yet (housekeeping): the party then sees its payment number in the portal and can pay
+    online. Idempotent, like :func:`issue_notice`; a case that cannot have one is skipped."""
+    with ctx.cases.sessions() as session:
+        rows = session.execute(
+            select(Case.id, Case.facts)
+            .outerjoin(PaymentNotice, PaymentNotice.case_id == Case.id)
+            .where(Case.state == "served", PaymentNotice.number.is_(None))
+            .order_by(Case.updated_at)
+            .limit(limit)
+        ).all()
+    out = []
+    for case_id, facts in rows:
+        penalty = (facts or {}).get("decided_penalty") or {}
+        if penalty.get("kind") != "fine" or not (facts or {}).get("decision_served_on"):
+            continue
+        try:
+            out.append(issue_notice(ctx, case_id))
+        except NoticeNotIssuable as exc:
+            log.info("case %s: no payment notice yet: %s", case_id, exc)
+    return out
+
+
 def complete_pending(ctx: PaymentContext) -> int:
     """Finish paid orders whose case action or receipt is missing (housekeeping)."""
     with ctx.cases.sessions() as session:

@@ -33,11 +33,11 @@ from evidence_service.web.case_views import (
 from evidence_service.web.i18n import language
 from evidence_service.web.portal.deps import portal_context
 from evidence_service.web.portal.routes import _check_csrf, _csrf_failed, _gate, _not_found, render
-from storage.models import Case, CaseParty, Merchant
+from storage.models import Case, CaseParty, Merchant, PaymentNotice
 from workflow import serving
 from workflow.cases import access, service
 from workflow.cases.process import TransitionRefused, UnknownAction
-from workflow.cases.service import Actor, CaseNotFound, PayloadError
+from workflow.cases.service import Actor, CaseContext, CaseNotFound, PayloadError
 from workflow.deadlines import Deadline
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
@@ -65,9 +65,13 @@ class Expectation:
     key: str
     due: date | None
     amount_fen: int | None = None
+    #: The payment notice's number, once issued: the party pays online with it (/pay/...).
+    payment_number: str | None = None
 
 
-def _expectations(judged: list[Judged], deadlines: list[Deadline], facts: Any) -> list[Expectation]:
+def _expectations(
+    judged: list[Judged], deadlines: list[Deadline], facts: Any, payment_number: str | None
+) -> list[Expectation]:
     by_rule = {d.rule_id: d for d in open_deadlines(deadlines)}
     statement = by_rule.get("statement_defence")
     out = [
@@ -83,7 +87,7 @@ def _expectations(judged: list[Judged], deadlines: list[Deadline], facts: Any) -
     payment = by_rule.get("fine_payment")
     if payment is not None and not facts.paid:
         amount = facts.decided_penalty.amount_fen if facts.decided_penalty else None
-        out.append(Expectation("portal.cases.expect.pay", payment.due_date, amount))
+        out.append(Expectation("portal.cases.expect.pay", payment.due_date, amount, payment_number))
     return out
 
 
@@ -111,6 +115,7 @@ def cases_page(request: Request) -> Response:
             )
         )
         session.expunge_all()
+    numbers = _payment_numbers(ctx, [c.id for c in cases])
     rows = []
     for case in cases:
         view = service.case_view(ctx, _actor(merchant, case), case.id)
@@ -122,7 +127,7 @@ def cases_page(request: Request) -> Response:
         rows.append(
             (
                 case,
-                _expectations(judged, view.deadlines, view.facts),
+                _expectations(judged, view.deadlines, view.facts, numbers.get(case.id)),
                 _party_deadlines(view.deadlines),
             )
         )
@@ -134,6 +139,19 @@ def cases_page(request: Request) -> Response:
         today=today,
         **helpers(language(request)),
     )
+
+
+def _payment_numbers(ctx: CaseContext, case_ids: list[str]) -> dict[str, str]:
+    """The payment notices' numbers of these cases (issued once the decision was served)."""
+    if not case_ids:
+        return {}
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(PaymentNotice.case_id, PaymentNotice.number).where(
+                PaymentNotice.case_id.in_(case_ids)
+            )
+        )
+        return {case_id: number for case_id, number in rows}
 
 
 def _party_deadlines(deadlines: list[Deadline]) -> list[Deadline]:
@@ -193,7 +211,9 @@ def _case_page(
         case=case,
         parties=[p for p in view.parties if p.merchant_id == merchant.id],
         judged=judged,
-        expectations=_expectations(judged, view.deadlines, view.facts),
+        expectations=_expectations(
+            judged, view.deadlines, view.facts, _payment_numbers(ctx, [case.id]).get(case.id)
+        ),
         deadlines=_party_deadlines(view.deadlines),
         documents=documents,
         evidence=evidence,
