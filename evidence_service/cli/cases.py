@@ -276,13 +276,13 @@ def export_command(case: str, output: Path, as_json: bool) -> None:
         CaseExportError,
         CaseExportPending,
         export_case,
-        find_case_id,
     )
-    from workflow.cases.service import CaseNotFound
+    from evidence_service.sealing.case_file import case_context
+    from workflow.cases.service import CaseNotFound, find_case
 
     services = open_services()
     try:
-        case_id = find_case_id(services, case)
+        case_id = find_case(case_context(services), case)
         result = export_case(services, case_id, output, exported_by="cli")
     except CaseNotFound as exc:
         error_exit(str(exc), EXIT_USAGE)
@@ -345,16 +345,14 @@ def _as_user(services: Services, username: str | None, what: str = "--as ") -> U
         return user
 
 
-def _case_id(services: Services, text: str) -> str:
+def _case_id(ctx: CaseContext, text: str) -> str:
     """The id of the case with this id or number (示市监处〔2026〕12号); exit 2 if none."""
-    from storage.models import Case
+    from workflow.cases.service import CaseNotFound, find_case
 
-    value = text.strip()
-    with services.session() as session:
-        found = session.scalar(select(Case.id).where((Case.id == value) | (Case.number == value)))
-    if found is None:
-        error_exit(f"no case {text!r} (give its id or its number)", EXIT_USAGE)
-    return str(found)
+    try:
+        return find_case(ctx, text)
+    except CaseNotFound as exc:
+        error_exit(str(exc), EXIT_USAGE)
 
 
 def _refuse(exc: CaseApiError, as_json: bool) -> NoReturn:
@@ -558,7 +556,7 @@ def show_command(case: str, username: str | None, as_json: bool) -> None:
 
     services, ctx = _case_services()
     user = _as_user(services, username)
-    case_id = _case_id(services, case)
+    case_id = _case_id(ctx, case)
     try:
         out = view_of(ctx, user, case_id) if user is not None else _system_view(ctx, case_id)
     except CaseApiError as exc:
@@ -698,7 +696,7 @@ def act_command(
     payload = _payload(action, assignments)
     services, ctx = _case_services()
     user = _as_user(services, username)
-    case_id = _case_id(services, case)
+    case_id = _case_id(ctx, case)
     try:
         if user is not None:
             done = take_action(ctx, user, case_id, action, payload, role)
@@ -756,7 +754,7 @@ def assign_command(case: str, username: str, role: str, acting: str | None) -> N
 
     services, ctx = _case_services()
     user = _as_user(services, acting)
-    case_id = _case_id(services, case)
+    case_id = _case_id(ctx, case)
     target = _as_user(services, username, "")
     assert target is not None
     try:

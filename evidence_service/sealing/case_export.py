@@ -11,11 +11,15 @@ time-stamped (``manifest.tsr``, checkable with ``openssl ts -verify``) and signe
 WACZ packages are (``manifest-digest.json``, ``signing.wacz_sign``). ``evidence verify
 case.zip`` (``signing.verify.casefile``) checks all of it.
 
-Streaming: files go from the store into the ZIP in 1 MiB pieces, hashed on the way, so
-memory stays flat whatever the case holds (20 captures of a few hundred MB each are fine);
-only the small JSON members and the index are made in memory. The store verifies each object
-against its key while it is read, so a damaged object stops the export instead of being
-signed.
+Streaming: files go from the store into the ZIP in large pieces, so memory stays flat
+whatever the case holds (20 captures of a few hundred MB each are fine); only the small JSON
+members and the index are made in memory. The store verifies each object against its key (its
+SHA-256) while it is read, so a damaged object stops the export instead of being signed, and
+the manifest takes that verified digest instead of hashing the same bytes again. The case
+file's own SHA-256 is taken by a thread behind the writer (:class:`_TrailingDigest`) instead
+of in a second pass over the finished file, and each object is read a piece ahead of the
+writer (:func:`_read_ahead`): where the machine has a core to spare, verifying, writing and
+hashing the file overlap.
 
 The service refuses to sign a history it cannot vouch for: a broken event chain, an event the
 log cannot prove, or evidence that is not sealed yet stops the export with a message saying
@@ -24,20 +28,23 @@ what to do.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from evidence_service import __version__
 from evidence_service.sealing.case_file import CASE_EVENT_KIND
@@ -62,7 +69,7 @@ from storage.models import (
     Unit,
     User,
 )
-from storage.objects import CHUNK_SIZE
+from storage.objects import CHUNK_SIZE, digest_of_key
 from workflow.cases.service import CaseNotFound, chained_event
 
 __all__ = [
@@ -72,7 +79,6 @@ __all__ = [
     "CaseExportPending",
     "ExportResult",
     "export_case",
-    "find_case_id",
     "write_case_file",
 ]
 
@@ -86,6 +92,12 @@ FORMAT_VERSION = 1
 #: that a verifier reads a nested package in place.
 _DEFLATE = (".json", ".jsonl")
 _ZIP64_FROM = 1 << 31
+#: How much of a stored object is read and written at a time: large pieces keep the per-call
+#: cost of the store, the ZIP writer and the file small beside hashing and copying the bytes,
+#: and memory stays flat (a few pieces at most are held at once).
+_PIECE = CHUNK_SIZE
+#: How much of the case file is handed to the disk at a time while it is being written.
+_SYNC_EVERY = 32 * CHUNK_SIZE
 
 
 class CaseExportError(Exception):
@@ -186,17 +198,6 @@ def _safe_name(name: str, fallback: str) -> str:
     return text
 
 
-def find_case_id(services: Services, case: str) -> str:
-    """The id of a case given by its id or its case number (e.g. 示市监处〔2026〕12号)."""
-    with services.sessions() as session:
-        row = session.get(Case, case)
-        if row is None:
-            row = session.scalar(select(Case).where(Case.number == case))
-        if row is None:
-            raise CaseNotFound(f"no case {case!r} (give its id or its case number)")
-        return row.id
-
-
 def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapshot:
     """Everything the case file states, read in one transaction (a consistent moment)."""
     with services.sessions() as session:
@@ -223,16 +224,20 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
                 .order_by(CaseDocument.event_seq)
             )
         )
+        # Read in three queries, not two per document: the same rows, fewer round trips.
+        linked = [link.document_id for link in links]
+        docs = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(linked)))}
+        all_versions: dict[str, list[DocumentVersion]] = {}
+        for v in session.scalars(
+            select(DocumentVersion)
+            .where(DocumentVersion.document_id.in_(linked))
+            .order_by(DocumentVersion.document_id, DocumentVersion.seq)
+        ):
+            all_versions.setdefault(v.document_id, []).append(v)
         documents: list[_Document] = []
         for link in links:
-            doc = session.get(Document, link.document_id)
-            rows = list(
-                session.scalars(
-                    select(DocumentVersion)
-                    .where(DocumentVersion.document_id == link.document_id)
-                    .order_by(DocumentVersion.seq)
-                )
-            )
+            doc = docs.get(link.document_id)
+            rows = all_versions.get(link.document_id, [])
             directory = f"documents/{link.event_seq:03d}-{_safe_name(link.template, 'document')}"
             versions = [
                 _Version(
@@ -276,9 +281,21 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
                 )
             )
         evidence: list[_Evidence] = []
-        rows_e = session.scalars(
-            select(CaseEvidence).where(CaseEvidence.case_id == case.id).order_by(CaseEvidence.id)
+        rows_e = list(
+            session.scalars(
+                select(CaseEvidence)
+                .where(CaseEvidence.case_id == case.id)
+                .order_by(CaseEvidence.id)
+            )
         )
+        captures = {
+            c.id: c
+            for c in session.scalars(
+                select(Capture).where(
+                    Capture.id.in_([ev.capture_id for ev in rows_e if ev.capture_id])
+                )
+            )
+        }
         # An upload's seal (its time-stamped record) is kept in the event that attached it.
         seals = {
             e.seq: (e.details or {}).get("proof")
@@ -286,7 +303,7 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
             if e.action == "attach_evidence" and isinstance((e.details or {}).get("proof"), dict)
         }
         for n, ev in enumerate(rows_e, 1):
-            evidence.append(_evidence_item(session, n, ev, seals.get(ev.event_seq)))
+            evidence.append(_evidence_item(captures, n, ev, seals.get(ev.event_seq)))
         facts = {
             "id": case.id,
             "number": case.number,
@@ -352,7 +369,7 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
 
 
 def _evidence_item(
-    session: Any, n: int, ev: CaseEvidence, seal: dict[str, Any] | None = None
+    captures: Mapping[str, Capture], n: int, ev: CaseEvidence, seal: dict[str, Any] | None = None
 ) -> _Evidence:
     row = {
         "n": n,
@@ -367,7 +384,7 @@ def _evidence_item(
         "event_seq": ev.event_seq,
     }
     if ev.kind == "capture":
-        cap = session.get(Capture, ev.capture_id) if ev.capture_id else None
+        cap = captures.get(ev.capture_id) if ev.capture_id else None
         if cap is None or cap.status != "stored" or not cap.package_key:
             state = "missing" if cap is None else cap.status
             raise CaseExportPending(
@@ -438,22 +455,24 @@ def _log_proofs(
         if lh not in found:  # committed while the log was unavailable: logged now
             indexes.append(log.append(bytes.fromhex(digest), kind=CASE_EVENT_KIND).leaf_index)
     needed = max(indexes, default=-1) + 1
-    with services.sessions() as session:
-        for item in snapshot.evidence:
-            if item.capture_id is not None:
-                index = session.scalar(
-                    select(Capture.log_leaf_index).where(Capture.id == item.capture_id)
-                )
-                if index is not None:
-                    needed = max(needed, int(index) + 1)
+    captures = [item.capture_id for item in snapshot.evidence if item.capture_id is not None]
+    if captures:
+        with services.sessions() as session:
+            last = session.scalar(
+                select(func.max(Capture.log_leaf_index)).where(Capture.id.in_(captures))
+            )
+        if last is not None:
+            needed = max(needed, int(last) + 1)
     sth = log.latest_sth()
     if sth is None or int(sth["tree_size"]) < needed:
         sth = publish_tree_head(services)
     size = int(sth["tree_size"])
-    proofs = []
-    for _event, digest in snapshot.events:
-        proof = log.inclusion_proof(leaf_hash(bytes.fromhex(digest)).hex(), tree_size=size)
-        proofs.append({k: proof[k] for k in ("leaf_index", "tree_size", "leaf_hash", "audit_path")})
+    proofs = [
+        {k: proof[k] for k in ("leaf_index", "tree_size", "leaf_hash", "audit_path")}
+        for proof in log.inclusion_proofs(
+            [leaf_hash(bytes.fromhex(d)).hex() for _e, d in snapshot.events], tree_size=size
+        )
+    ]
     refreshed: list[_Evidence] = []
     for item in snapshot.evidence:
         if item.capture_id is not None and item.proofs_key is None:
@@ -477,13 +496,22 @@ def _log_proofs(
 
 
 class _Writer:
-    """Entries into the ZIP, each hashed as written; the manifest's file list as it grows."""
+    """Entries into the ZIP, each hashed as written; the manifest's file list as it grows.
 
-    def __init__(self, zf: zipfile.ZipFile, when: datetime) -> None:
+    ``settled`` is called after each entry, once the ZIP writer has gone back to patch its
+    local header: everything written so far is final then (how :class:`_TrailingDigest` hashes
+    the file while the next entry is written)."""
+
+    def __init__(
+        self, zf: zipfile.ZipFile, when: datetime, settled: Callable[[], None] | None = None
+    ) -> None:
         self.zf = zf
         self.date_time = when.astimezone(UTC).timetuple()[:6]
         self.files: list[dict[str, Any]] = []
         self.payload = 0
+        #: The manifest row of the entry written last.
+        self.last: dict[str, Any] = {}
+        self._settled = settled
 
     def _info(self, name: str, size: int | None) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=self.date_time)
@@ -495,41 +523,108 @@ class _Writer:
 
     @contextmanager
     def entry(
-        self, name: str, size: int | None = None, *, listed: bool = True
+        self, name: str, size: int | None = None, *, listed: bool = True, sha256: str | None = None
     ) -> Iterator[Callable[[bytes], None]]:
+        """One entry, written piece by piece through the function it yields. ``sha256``: the
+        digest the caller already has proof of for exactly these bytes (a stored object, which
+        the store verifies against its key as it is read), so it is not computed again."""
         info = self._info(name, size)
-        digest = hashlib.sha256()
+        hasher = hashlib.sha256() if sha256 is None else None
         count = 0
         with self.zf.open(info, "w", force_zip64=(size or 0) >= _ZIP64_FROM) as out:
+            put = out.write
+            if hasher is not None:
+                update = hasher.update
 
-            def write(data: bytes) -> None:
-                nonlocal count
-                digest.update(data)
-                count += len(data)
-                out.write(data)
+                def write(data: bytes) -> None:
+                    nonlocal count
+                    update(data)
+                    count += len(data)
+                    put(data)
+
+            else:
+
+                def write(data: bytes) -> None:
+                    nonlocal count
+                    count += len(data)
+                    put(data)
 
             yield write
         self.payload += count
+        self.last = {
+            "path": name,
+            "sha256": hasher.hexdigest() if hasher is not None else sha256,
+            "size": count,
+        }
         if listed:
-            self.files.append({"path": name, "sha256": digest.hexdigest(), "size": count})
+            self.files.append(self.last)
+        if self._settled is not None:
+            self._settled()
 
     def bytes(self, name: str, data: bytes, *, listed: bool = True) -> str:
+        """A small entry made in memory; returns its SHA-256."""
         with self.entry(name, len(data), listed=listed) as write:
             write(data)
-        return hashlib.sha256(data).hexdigest()
+        return str(self.last["sha256"])
 
     def stored(
         self, services: Services, name: str, key: str, size: int | None, sha256: str
     ) -> None:
-        """A stored object, streamed; its hash must be the one the case recorded."""
-        with services.store.open(key) as src, self.entry(name, size) as write:
-            while chunk := src.read(CHUNK_SIZE):
-                write(chunk)
-        if self.files[-1]["sha256"] != sha256:
+        """A stored object, streamed in large pieces; it must be the one the case recorded.
+
+        The store's key is the SHA-256 of the object and the store refuses to deliver its
+        last byte unless what it read matches that key (``storage.objects.VerifyingReader``),
+        so a read to the end proves the bytes written are the object the key names: the
+        manifest records that digest instead of hashing the same bytes a second time."""
+        held = digest_of_key(key)
+        if held != sha256:
             raise CaseExportError(
-                f"{name}: the store holds {self.files[-1]['sha256']} for object {key}, but the "
-                f"case recorded {sha256}; nothing was exported"
+                f"{name}: the store holds {held} under object {key}, but the case recorded "
+                f"{sha256}; nothing was exported"
             )
+        with (
+            services.store.open(key) as src,
+            self.entry(name, size, sha256=held) as write,
+            contextlib.closing(_read_ahead(src)) as pieces,
+        ):
+            for piece in pieces:
+                write(piece)
+
+
+def _read_ahead(src: IO[bytes]) -> Generator[bytes, None, None]:
+    """The pieces of ``src`` to its end, read in a second thread one piece ahead of the caller.
+
+    Why: reading a stored object costs its verification (the store hashes what it reads);
+    writing it into the ZIP costs its CRC-32 and the copy into the file. hashlib, zlib and
+    file I/O release the GIL, so the two overlap instead of adding up. At most two pieces are
+    in flight, so memory stays flat. An error of the read (a damaged object) is raised here,
+    in the caller's thread, before the piece that would have completed the object."""
+    ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                piece = src.read(_PIECE)
+                ahead.put(piece or None)
+                if not piece:
+                    return
+        except BaseException as exc:  # handed to the caller, who raises it
+            ahead.put(exc)
+
+    reader = threading.Thread(target=run, name="case-file-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to hand over a piece
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.05)
+        reader.join()
 
 
 def _json(obj: Any) -> bytes:
@@ -545,16 +640,21 @@ def write_case_file(
     exported_by_name: str | None = None,
     unit_id: int | None = None,
     now: datetime | None = None,
+    settled: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the case file of ``case_id`` to the binary stream ``out`` (a seekable file gives
     the most compact ZIP; an unseekable stream works too). ``unit_id``: the unit the person
     exporting works for (another unit's case is not found: :class:`CaseNotFound`).
+    ``settled``: called, after each entry and at the end, with how many bytes of ``out`` are
+    final (flushed, and never patched again), e.g. to hash the file while it is written.
 
     Raises :class:`CaseExportPending` when the time-stamp authority or the store cannot be
     reached now, :class:`CaseExportError` for anything the service must not sign; ``out``
     then holds an unusable partial file (:func:`export_case` removes it)."""
     try:
-        return _write_case_file(services, case_id, out, exported_by, exported_by_name, unit_id, now)
+        return _write_case_file(
+            services, case_id, out, exported_by, exported_by_name, unit_id, now, settled
+        )
     except (TsaUnavailableError, StoreUnavailableError) as exc:
         raise CaseExportPending(f"{exc}; nothing was exported, try again later") from exc
     except (SigningError, StorageError, TransparencyError) as exc:
@@ -569,14 +669,21 @@ def _write_case_file(
     exported_by_name: str | None,
     unit_id: int | None,
     now: datetime | None,
+    settled: Callable[[int], None] | None = None,
 ) -> ExportResult:
     snapshot = _snapshot(services, case_id, unit_id)
     sth, proofs = _log_proofs(services, snapshot)
     exported_at = (now or datetime.now(UTC)).astimezone(UTC)
     counter = _Counting(out)
     start = counter.tell() if counter.seekable() else 0
+
+    def flushed() -> None:
+        if settled is not None:
+            counter.flush()
+            settled(counter.tell() if counter.seekable() else counter.count)
+
     with zipfile.ZipFile(counter, "w", allowZip64=True) as zf:
-        w = _Writer(zf, exported_at)
+        w = _Writer(zf, exported_at, flushed)
         w.bytes("mimetype", CASE_FILE_MIME.encode("ascii"))
         case_doc = {
             "type": CASE_TYPE,
@@ -642,6 +749,7 @@ def _write_case_file(
             listed=False,
         )
         files, payload = len(w.files), w.payload
+    flushed()  # the central directory
     return ExportResult(
         case_id=snapshot.case_id,
         case_number=snapshot.number,
@@ -706,11 +814,14 @@ def export_case(
     exported_by_name: str | None = None,
     unit_id: int | None = None,
 ) -> ExportResult:
-    """Write the case file to ``path`` (whole or not at all: written beside it, renamed)."""
+    """Write the case file to ``path`` (whole or not at all: written beside it, renamed).
+
+    The file's own SHA-256 (for the download's ``X-Content-SHA256``) is taken from the bytes
+    on disk, as they were written, by :class:`_TrailingDigest`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb") as fh, _TrailingDigest(tmp) as digest:
             result = write_case_file(
                 services,
                 case_id,
@@ -718,24 +829,92 @@ def export_case(
                 exported_by=exported_by,
                 exported_by_name=exported_by_name,
                 unit_id=unit_id,
+                settled=digest.advance,
             )
             fh.flush()
             os.fsync(fh.fileno())
-        size, sha = _file_digest(tmp)
+            size, sha = digest.result(fh.tell())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return replace(result, size=size, sha256=sha)
 
 
-def _file_digest(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+#: fdatasync where the system has it (Linux), else fsync.
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
+class _TrailingDigest:
+    """The SHA-256 of a file being written, computed by a second thread a little behind.
+
+    Why a thread: the ZIP writer goes back to patch each entry's local header once it knows
+    the entry's CRC, so the file's bytes are final only entry by entry and cannot be hashed
+    on their way out. Hashing the finished file afterwards was a second pass as long as the
+    export itself; here each finished stretch (up to what :meth:`advance` is told) is read back
+    from the page cache and hashed while the next entry is written (``os.pread`` and hashlib
+    release the GIL), and :meth:`result` only waits for the last stretch. What is final is
+    also handed to the disk as it goes (``fdatasync`` every :data:`_SYNC_EVERY` bytes), so the
+    closing ``fsync`` of the export waits for the last stretch only, not for the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._todo: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._digest = hashlib.sha256()
+        self._done = 0
+        self._synced = 0
+        self._error: OSError | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name="case-file-digest", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> _TrailingDigest:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        self._abandoned = kind is not None  # the export failed: the rest is not worth hashing
+        self._stop()
+
+    def advance(self, upto: int) -> None:
+        """The first ``upto`` bytes of the file are final: hash them (in the background)."""
+        self._todo.put(upto)
+
+    def result(self, size: int) -> tuple[int, str]:
+        """(size, SHA-256 hex) of the whole file, once the thread has caught up with ``size``."""
+        self.advance(size)
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        if self._done != size:
+            raise OSError(f"the case file was hashed to {self._done} of its {size} bytes")
+        return size, self._digest.hexdigest()
+
+    def _run(self) -> None:
+        try:
+            while (upto := self._todo.get()) is not None:
+                while self._done < upto and not self._abandoned:
+                    data = os.pread(self._fd, min(_PIECE, upto - self._done), self._done)
+                    if not data:
+                        raise OSError(
+                            f"the case file ends at {self._done} bytes, before the {upto} "
+                            "already written"
+                        )
+                    self._digest.update(data)
+                    self._done += len(data)
+                if self._done - self._synced >= _SYNC_EVERY:
+                    # Have the disk take what is final while the writer goes on, so that the
+                    # export's closing fsync waits for the last stretch only.
+                    _datasync(self._fd)
+                    self._synced = self._done
+        except OSError as exc:
+            self._error = exc
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def stream_file(path: Path, *, remove: bool = True) -> Iterator[bytes]:

@@ -45,17 +45,8 @@ import struct
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO, Protocol
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
-
-from certs.pki import load_pem_certificates
-from certs.profiles import dns_names
 
 from ..case_chain import ChainedEvent, chain_problems, event_body
 from ..translog import leaf_hash, verify_inclusion
@@ -69,10 +60,18 @@ from .container import (
     read_layout,
     scan,
 )
+from .manifest_signature import (
+    Policy,
+    Wording,
+    check_identity_signature,
+    fold_revocation,
+    parse_time,
+    pem_certs,
+)
 from .merkle import check_sth, hexes
 from .model import Check, Report, Status, Sub, Text, iso, tech
-from .paths import cert_facts, check_path, check_revocation
-from .trust import TrustStore, sound
+from .package import guarded
+from .trust import TrustStore
 from .tst import check_token, digest_of
 
 __all__ = [
@@ -102,9 +101,6 @@ MAX_JSON = 16 * 1024 * 1024
 MAX_EVENTS = 256 * 1024 * 1024
 MAX_TOKEN = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
-CERT_WINDOW = timedelta(days=7)
-STAMP_WINDOW = timedelta(minutes=10)
-STAMP_GRACE = timedelta(seconds=1)
 _MAX_DETAILS = 50
 
 T_CONTAINER = Text("ZIP 容器结构", "ZIP container")
@@ -120,6 +116,43 @@ T_TOUCHES = Text("事件所涉文书与证据", "Documents and evidence the even
 SIGNATURE = Text("案卷签名", "the case file signature")
 SIGNER = Text("案卷签名者", "the case file signer")
 MANIFEST_DATA = Text("案卷清单", "the case file manifest")
+CASE_FILE_WORDING = Wording(
+    signature_id="casefile.signature",
+    signature_title=T_SIGNATURE,
+    revocation_id="casefile.signature.revocation",
+    revocation_title=T_SIG_REVOCATION,
+    timestamp_id="casefile.signature.timestamp",
+    timestamp_title=T_SIG_TS,
+    stamped=SIGNATURE,
+    signer=SIGNER,
+    invalid=Text(
+        "清单的签名值无效：不是用该证书的私钥对此清单做出的。",
+        "The manifest's signature is invalid: it was not made over this manifest with the "
+        "certificate's key.",
+    ),
+    no_timestamp=Text(
+        "案卷签名没有时间戳：没有可信时间证明签名何时产生。",
+        "The case file signature has no time-stamp: nothing proves when it was made.",
+    ),
+    late=Text(
+        "时间戳时间 {when} 不在签名声称的创建时间之后 10 分钟内。",
+        "The time-stamp's time {when} is not within 10 minutes after the signature's stated "
+        "creation time.",
+    ),
+    created_invalid=Text(
+        "签名创建时间不在签名证书生效后 7 天内。",
+        "The signature's created time is not within 7 days after the certificate's start.",
+    ),
+    created_window=Text(
+        "签名创建时间不在签名证书生效后 7 天内。",
+        "The signature's created time is not within 7 days after the certificate's start.",
+    ),
+    passed=Text(
+        "清单签名有效：由 {who} 的证书签署，证书链可追溯到信任的根证书（{root}）。",
+        "Valid manifest signature by {who}'s certificate, whose chain leads to the trusted "
+        "root {root}.",
+    ),
+)
 
 
 def is_case_file(head: bytes) -> bool:
@@ -313,8 +346,6 @@ def _run_checks(state: _State) -> None:
         ("casefile.document", Text("文书", "Document"), lambda: _check_documents(state)),
         ("casefile.evidence", Text("证据", "Evidence"), lambda: _check_evidence(state)),
     ]
-    from .package import guarded
-
     for check_id, title, step in steps:
         for check in guarded(check_id, title, step):
             state.add(check)
@@ -339,38 +370,6 @@ def _json_member(state: _State, name: str) -> tuple[Any, Text | None]:
         return json.loads(state.collected.small[name].decode("utf-8")), None
     except (UnicodeDecodeError, ValueError) as exc:
         return None, tech(f"{name} 不是有效的 JSON。", f"{name} is not valid JSON.", str(exc)[:200])
-
-
-def _pem_certs(value: Any) -> list[x509.Certificate]:
-    if not isinstance(value, str):
-        return []
-    try:
-        return sound(load_pem_certificates(value.encode("ascii")))
-    except (ValueError, UnicodeError):
-        return []
-
-
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
-
-
-def _verify_signature(key: Any, signature: bytes, data: bytes) -> bool:
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return False
-    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
-        return False
-    return True
 
 
 # -- the container and the format ------------------------------------------------------------
@@ -539,7 +538,7 @@ def _check_signature(state: _State) -> list[Check]:
                 facts={"manifest_sha256": manifest_sha, "signed_hash": signed.get("hash")},
             )
         ]
-    certs = _pem_certs(signed.get("domainCert"))
+    certs = pem_certs(signed.get("domainCert"))
     try:
         signature = base64.b64decode(str(signed.get("signature", "")), validate=True)
     except (binascii.Error, ValueError):
@@ -553,173 +552,22 @@ def _check_signature(state: _State) -> list[Check]:
                 Sub.FORMAT_FAILURE,
             )
         ]
-    leaf = certs[0]
-    facts: dict[str, Any] = {"signer": cert_facts(leaf), "created": signed.get("created")}
-    if not _verify_signature(leaf.public_key(), signature, expected.encode("ascii")):
-        return [
-            _failed(
-                "casefile.signature",
-                T_SIGNATURE,
-                Text(
-                    "清单的签名值无效：不是用该证书的私钥对此清单做出的。",
-                    "The manifest's signature is invalid: it was not made over this manifest "
-                    "with the certificate's key.",
-                ),
-                Sub.SIG_CRYPTO_FAILURE,
-                facts=facts,
-            )
-        ]
-    tokens, poe = _signature_tokens(state, signed)
-    at = poe or state.now
-    path = check_path(leaf, certs[1:], state.trust, at=at, poe=poe is not None, what=SIGNER)
-    if path.path:
-        facts["chain"] = [cert_facts(c) for c in path.path]
-    facts["validated_at"] = iso(at)
-    if not path.ok:
-        return [
-            Check(
-                "casefile.signature", T_SIGNATURE, path.status, path.reason, path.sub, facts=facts
-            ),
-            *tokens,
-        ]
-    revocation = check_revocation(path.path, state.trust, at=at, poe=poe is not None, what=SIGNER)
-    revocation_check = Check(
-        "casefile.signature.revocation",
-        T_SIG_REVOCATION,
-        revocation.status,
-        revocation.reason,
-        revocation.sub,
-        facts={"checked_at": iso(at), "certificates": revocation.per_cert},
-        counts=not revocation.unavailable or state.require_revocation,
-    )
-    state.facts["signer"] = {
-        "domain": signed.get("domain"),
-        "subject": leaf.subject.rfc4514_string(),
-        "serial": f"{leaf.serial_number:x}",
-    }
-    constraint = _constraints(signed, leaf)
-    if constraint is not None:
-        main = Check(
-            "casefile.signature",
-            T_SIGNATURE,
-            Status.INDETERMINATE,
-            constraint,
-            Sub.SIG_CONSTRAINTS_FAILURE,
-            facts=facts,
-        )
-    else:
-        who = signed.get("domain") or leaf.subject.rfc4514_string()
-        main = Check(
-            "casefile.signature",
-            T_SIGNATURE,
-            Status.PASSED,
-            Text(
-                f"清单签名有效：由 {who} 的证书签署，证书链可追溯到信任的根证书"
-                f"（{path.path[-1].subject.rfc4514_string()}）。",
-                f"Valid manifest signature by {who}'s certificate, whose chain leads to the "
-                f"trusted root {path.path[-1].subject.rfc4514_string()}.",
-            ),
-            facts=facts,
-        )
-    return [main, revocation_check, *tokens]
-
-
-def _constraints(signed: Mapping[str, Any], leaf: x509.Certificate) -> Text | None:
-    """The rules of the package signing (``signing.wacz_sign``) applied to the case file."""
-    names = dns_names(leaf)
-    cn = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    domain = signed.get("domain")
-    if domain not in names and not (cn and domain == cn[0].value):
-        return Text(
-            f"签名数据声称的域名 {domain!r} 不在签名证书中。",
-            f"The domain {domain!r} claimed by the signature data is not in the certificate.",
-        )
-    created = _parse_time(signed.get("created"))
-    start = leaf.not_valid_before_utc
-    if created is None or not start <= created <= start + CERT_WINDOW:
-        return Text(
-            "签名创建时间不在签名证书生效后 7 天内。",
-            "The signature's created time is not within 7 days after the certificate's start.",
-        )
-    return None
-
-
-def _signature_tokens(
-    state: _State, signed: Mapping[str, Any]
-) -> tuple[list[Check], datetime | None]:
-    entries: list[tuple[Any, Any]] = []
-    if signed.get("timeSignature"):
-        entries.append((signed.get("timeSignature"), signed.get("timestampCert")))
-    for item in signed.get("additionalTimeSignatures") or []:
-        if isinstance(item, dict):
-            entries.append((item.get("timeSignature"), item.get("timestampCert")))
-    if not entries:
-        return [
-            Check(
-                "casefile.signature.timestamp",
-                T_SIG_TS,
-                Status.INDETERMINATE,
-                Text(
-                    "案卷签名没有时间戳：没有可信时间证明签名何时产生。",
-                    "The case file signature has no time-stamp: nothing proves when it was made.",
-                ),
-                Sub.NO_POE,
-            )
-        ], None
-    created = _parse_time(signed.get("created"))
-    stamped = str(signed.get("signature", "")).encode("ascii", "replace")
-    checks: list[Check] = []
-    times: list[datetime] = []
-    for i, (b64, chain_pem) in enumerate(entries):
-        check_id = "casefile.signature.timestamp" + ("" if i == 0 else f".{i + 1}")
-        try:
-            der = base64.b64decode(str(b64), validate=True)
-        except (binascii.Error, ValueError):
-            checks.append(
-                _failed(
-                    check_id,
-                    T_SIG_TS,
-                    Text("时间戳不是 base64。", "The time-stamp is not base64."),
-                    Sub.FORMAT_FAILURE,
-                )
-            )
-            continue
-        token = check_token(
-            der,
-            digest=digest_of(stamped),
-            trust=state.trust,
-            shipped=_pem_certs(chain_pem),
-            what=SIGNATURE,
-            valid_until=state.now,
+    result = check_identity_signature(
+        signed,
+        certs,
+        signature,
+        wording=CASE_FILE_WORDING,
+        policy=Policy(
+            state.trust,
+            state.now,
             validation_time=state.validation_time,
-        )
-        check = Check(check_id, T_SIG_TS, token.status, token.reason, token.sub, facts=token.facts)
-        if token.ok and token.gen_time is not None:
-            if created is None or not (
-                created - STAMP_GRACE <= token.gen_time <= created + STAMP_WINDOW
-            ):
-                check.status, check.sub_indication = (
-                    Status.INDETERMINATE,
-                    Sub.TIMESTAMP_ORDER_FAILURE,
-                )
-                check.reason = Text(
-                    f"时间戳时间 {iso(token.gen_time)} 不在签名声称的创建时间之后 10 分钟内。",
-                    f"The time-stamp's time {iso(token.gen_time)} is not within 10 minutes after "
-                    "the signature's stated creation time.",
-                )
-            else:
-                times.append(token.gen_time)
-            rev = token.revocation
-            if rev is not None and rev.status is not Status.PASSED:
-                check.details.append(rev.reason)
-                if not rev.unavailable or state.require_revocation:
-                    check.status, check.sub_indication, check.reason = (
-                        rev.status,
-                        rev.sub,
-                        rev.reason,
-                    )
-        checks.append(check)
-    return checks, (min(times) if times else None)
+            require_revocation=state.require_revocation,
+        ),
+        facts={"created": signed.get("created")},
+    )
+    if result.signer is not None:
+        state.facts["signer"] = result.signer
+    return result.checks
 
 
 def _check_manifest_tokens(state: _State) -> list[Check]:
@@ -767,11 +615,8 @@ def _check_manifest_tokens(state: _State) -> list[Check]:
             check_id, T_MANIFEST_TS, token.status, token.reason, token.sub, facts=token.facts
         )
         check.facts["file"] = name
-        rev = token.revocation
-        if token.ok and rev is not None and rev.status is not Status.PASSED:
-            check.details.append(rev.reason)
-            if not rev.unavailable or state.require_revocation:
-                check.status, check.sub_indication, check.reason = rev.status, rev.sub, rev.reason
+        if token.ok:
+            fold_revocation(check, token, required=state.require_revocation)
         if i == 0 and check.status is Status.PASSED:
             state.facts["time_stamped"] = token.facts.get("gen_time")
             state.facts["tsa"] = token.facts.get("tsa")
@@ -894,7 +739,7 @@ def _events(state: _State) -> tuple[list[dict[str, Any]] | None, Text | None]:
 
 
 def _chained(body: Mapping[str, Any]) -> ChainedEvent:
-    at = _parse_time(body["at"])
+    at = parse_time(body["at"])
     if at is None:
         raise ValueError(f"event {body.get('seq')}: 'at' is not a time")
     return ChainedEvent(
@@ -1509,11 +1354,8 @@ def _upload_seal(
     )
     check = Check(check_id, title, token.status, token.reason, token.sub, facts=token.facts)
     check.facts.update(path=path, record=record_path, uploaded_by=facts.get("uploaded_by"))
-    rev = token.revocation
-    if token.ok and rev is not None and rev.status is not Status.PASSED:
-        check.details.append(rev.reason)
-        if not rev.unavailable or state.require_revocation:
-            check.status, check.sub_indication, check.reason = rev.status, rev.sub, rev.reason
+    if token.ok:
+        fold_revocation(check, token, required=state.require_revocation)
     if check.status is Status.PASSED:
         check.reason = Text(
             f"{path}：上传时即已固定——其上传记录（SHA-256 与文件一致）由 "

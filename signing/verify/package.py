@@ -21,24 +21,27 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, BinaryIO
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import NameOID
-
-from certs.pki import load_pem_certificates
-from certs.profiles import dns_names
 
 from ..timestamp import parse_any
 from .container import Consumer, Entry, Layout, Limits, MemberReader, ScanResult, read_layout, scan
+from .manifest_signature import (
+    STAMP_GRACE,
+    Policy,
+    Wording,
+    check_identity_signature,
+    fold_revocation,
+    parse_time,
+    pem_certs,
+    verify_hash_signature,
+)
 from .merkle import canonical_json, check_sth, hexes, leaf_hash_of, verify_inclusion_path
 from .model import Check, Status, Sub, Text, iso, tech
-from .paths import cert_facts, check_path, check_revocation
 from .pdf import PdfReport, pdf_checks, validate_pdf
-from .trust import TrustStore, sound
-from .tst import TokenResult, check_token, digest_of
+from .trust import TrustStore
+from .tst import check_token, digest_of
 from .warc import WarcResult, check_warc
 
 __all__ = ["PackageOptions", "guarded", "verify_package"]
@@ -58,11 +61,6 @@ MAX_JSON = 16 * 1024 * 1024
 MAX_TOKEN = 1024 * 1024
 MAX_PDF = 256 * 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
-#: WACZ signing spec / authsign: signature within 7 days of the certificate's start,
-CERT_WINDOW = timedelta(days=7)
-#: ... and the time-stamp within 10 minutes of ``created`` (1 s grace: created has no fraction)
-STAMP_WINDOW = timedelta(minutes=10)
-STAMP_GRACE = timedelta(seconds=1)
 #: The manifest is stamped after the capture ends (local clock: allow this much skew).
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -349,30 +347,6 @@ def _na(check_id: str, title: Text, reason: Text) -> Check:
     return Check(check_id, title, Status.NOT_APPLICABLE, reason)
 
 
-def _fold_revocation(check: Check, token: TokenResult, state: _State) -> None:
-    """A time-stamp whose TSA certificate is revoked (or, under a policy that requires it,
-    whose revocation status is unknown) is not a proof of time, however good its signature."""
-    revocation = token.revocation
-    if revocation is None or revocation.status is Status.PASSED:
-        return
-    check.details.append(revocation.reason)
-    if not revocation.unavailable or state.options.require_revocation:
-        check.status, check.sub_indication = revocation.status, revocation.sub
-        check.reason = revocation.reason
-
-
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
-
-
 # -- the container ----------------------------------------------------------------------------
 
 
@@ -511,49 +485,6 @@ def _check_digest(state: _State) -> Check:
 # -- the package signature --------------------------------------------------------------------
 
 
-def _ecdsa_der(sig: bytes, key: ec.EllipticCurvePublicKey) -> bytes:
-    """WebCrypto (ArchiveWeb.page) signs with raw r||s; X.509 tools with DER."""
-    size = (key.curve.key_size + 7) // 8
-    if len(sig) == 2 * size and sig[0] != 0x30:
-        return encode_dss_signature(
-            int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big")
-        )
-    return sig
-
-
-def _verify_hash_signature(key: Any, signature: bytes, data: bytes) -> bool:
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            der = _ecdsa_der(signature, key)
-            try:
-                key.verify(der, data, ec.ECDSA(hashes.SHA256()))
-            except InvalidSignature:
-                if der is signature and len(signature) == 2 * ((key.curve.key_size + 7) // 8):
-                    raise
-                key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return False
-    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def _cn(cert: x509.Certificate) -> str | None:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(attrs[0].value) if attrs else None
-
-
-def _pem_certs(value: Any) -> list[x509.Certificate]:
-    if not isinstance(value, str):
-        return []
-    try:
-        return sound(load_pem_certificates(value.encode("ascii")))
-    except (ValueError, UnicodeError):
-        return []
-
-
 def _signed_data(state: _State) -> dict[str, Any] | None:
     digest = state.collected.small.get(DIGEST)
     if digest is None:
@@ -606,7 +537,7 @@ def _check_signature(state: _State) -> tuple[Check, list[Check], Check | None]:
         )
     hash_str = str(signed.get("hash", ""))
     if signed.get("domainCert"):
-        return _identity_signature(state, signed, signature, hash_str, facts)
+        return _identity_signature(state, signed, signature, facts)
     if signed.get("publicKey"):
         return (
             _anonymous_signature(state, signed, signature, hash_str, facts),
@@ -656,7 +587,7 @@ def _anonymous_signature(
             facts,
         )
     facts["public_key_sha256"] = hashlib.sha256(spki).hexdigest()
-    if not _verify_hash_signature(key, signature, hash_str.encode("utf-8")):
+    if not verify_hash_signature(key, signature, hash_str.encode("utf-8")):
         return _signature_failed(
             Text(
                 "签名值与公钥不符：签名无效。", "The signature does not verify with its public key."
@@ -691,10 +622,48 @@ def _anonymous_signature(
     )
 
 
+PACKAGE_WORDING = Wording(
+    signature_id="package.signature",
+    signature_title=T_SIGNATURE,
+    revocation_id="package.signature.revocation",
+    revocation_title=T_SIG_REVOCATION,
+    timestamp_id="package.timestamp",
+    timestamp_title=T_TIMESTAMP,
+    number_timestamps=True,
+    stamped=PACKAGE_SIGNATURE,
+    signer=SIGNER,
+    invalid=Text(
+        "签名值无效：签名不是用该证书的私钥对此证据包做出的。",
+        "The signature is invalid: it was not made over this package with the certificate's key.",
+    ),
+    no_timestamp=Text(
+        "证据包签名没有时间戳：没有可信时间证明签名何时产生。",
+        "The package signature has no time-stamp: nothing proves when it was made.",
+    ),
+    late=Text(
+        "时间戳时间 {when} 不在签名声称的创建时间 {created} 之后 10 分钟内。",
+        "The time-stamp's time {when} is not within 10 minutes after the signature's stated "
+        "creation time {created}.",
+    ),
+    created_invalid=Text(
+        "签名数据中的创建时间无效。", "The signature data's created time is invalid."
+    ),
+    created_window=Text(
+        "签名创建时间不在签名证书生效后 7 天内（WACZ 签名规范的要求）。",
+        "The signature's created time is not within 7 days after the certificate's start "
+        "(a rule of the WACZ signing specification).",
+    ),
+    passed=Text(
+        "签名有效：由 {who} 的证书签署，证书链可追溯到信任的根证书（{root}）。",
+        "Valid signature by {who}'s certificate, whose chain leads to the trusted root {root}.",
+    ),
+)
+
+
 def _identity_signature(
-    state: _State, signed: dict[str, Any], signature: bytes, hash_str: str, facts: dict[str, Any]
+    state: _State, signed: dict[str, Any], signature: bytes, facts: dict[str, Any]
 ) -> tuple[Check, list[Check], Check | None]:
-    certs = _pem_certs(signed.get("domainCert"))
+    certs = pem_certs(signed.get("domainCert"))
     if not certs:
         return (
             _signature_failed(
@@ -708,130 +677,32 @@ def _identity_signature(
             [],
             None,
         )
-    leaf = certs[0]
-    facts["signer"] = cert_facts(leaf)
-    if not _verify_hash_signature(leaf.public_key(), signature, hash_str.encode("utf-8")):
-        return (
-            _signature_failed(
-                Text(
-                    "签名值无效：签名不是用该证书的私钥对此证据包做出的。",
-                    "The signature is invalid: it was not made over this package with the "
-                    "certificate's key.",
-                ),
-                Sub.SIG_CRYPTO_FAILURE,
-                facts,
-            ),
-            [],
-            None,
-        )
-    tokens = _package_tokens(state, signed)
-    valid_times = [t.gen_time for _c, t in tokens if t is not None and t.ok and t.gen_time]
-    poe = min(valid_times) if valid_times else None
-    state.package_poe = poe
-    created = _parse_time(signed.get("created"))
-    at = poe or state.now
-    shipped = certs[1:] + _pem_certs(signed.get("crossSignedCert"))
-    path = check_path(leaf, shipped, state.trust, at=at, poe=poe is not None, what=SIGNER)
-    cross = _pem_certs(signed.get("crossSignedCert"))
-    if not path.ok and cross and cross[0].public_key() == leaf.public_key():
-        alt = check_path(cross[0], cross[1:], state.trust, at=at, poe=poe is not None, what=SIGNER)
-        if alt.ok:
-            path = alt
-            facts["trust_path"] = "crossSignedCert"
-    if path.path:
-        facts["chain"] = [cert_facts(c) for c in path.path]
-    facts["validated_at"] = iso(at)
-    facts["proof_of_existence"] = iso(poe)
-    token_checks = [c for c, _t in tokens]
-    if not path.ok:
-        return (
-            Check(
-                "package.signature", T_SIGNATURE, path.status, path.reason, path.sub, facts=facts
-            ),
-            token_checks,
-            None,
-        )
-    constraints = _signature_constraints(state, signed, leaf, created)
-    revocation = check_revocation(path.path, state.trust, at=at, poe=poe is not None, what=SIGNER)
-    revocation_check = Check(
-        "package.signature.revocation",
-        T_SIG_REVOCATION,
-        revocation.status,
-        revocation.reason,
-        revocation.sub,
-        facts={
-            "checked_at": iso(at),
-            "certificates": revocation.per_cert,
-            "policy": "required" if state.options.require_revocation else "if-available",
-        },
-        counts=not revocation.unavailable or state.options.require_revocation,
-    )
-    if revocation.unavailable and not state.options.require_revocation:
-        revocation_check.details.append(
-            Text(
-                "按照验证策略（有则检查），缺少吊销信息不影响总体结论；如需强制检查请使用 "
-                "--require-revocation。",
-                "Under the validation policy (check if available), missing revocation data does "
-                "not change the overall result; use --require-revocation to make it required.",
-            )
-        )
-    state.facts["signer"] = {
-        "domain": signed.get("domain"),
-        "subject": leaf.subject.rfc4514_string(),
-        "serial": f"{leaf.serial_number:x}",
-    }
-    if constraints is not None:
-        return (
-            Check(
-                "package.signature",
-                T_SIGNATURE,
-                Status.INDETERMINATE,
-                constraints,
-                Sub.SIG_CONSTRAINTS_FAILURE,
-                facts=facts,
-            ),
-            token_checks,
-            revocation_check,
-        )
-    who = signed.get("domain") or _cn(leaf)
-    return (
-        Check(
-            "package.signature",
-            T_SIGNATURE,
-            Status.PASSED,
-            Text(
-                f"签名有效：由 {who} 的证书签署，证书链可追溯到信任的根证书"
-                f"（{path.path[-1].subject.rfc4514_string()}）。",
-                f"Valid signature by {who}'s certificate, whose chain leads to the trusted root "
-                f"{path.path[-1].subject.rfc4514_string()}.",
-            ),
-            facts=facts,
+    result = check_identity_signature(
+        signed,
+        certs,
+        signature,
+        wording=PACKAGE_WORDING,
+        policy=Policy(
+            state.trust,
+            state.now,
+            validation_time=state.past,
+            require_revocation=state.options.require_revocation,
+            archive_poe=state.archive_poe,
         ),
-        token_checks,
-        revocation_check,
+        facts=facts,
+        constraints=lambda: _same_created(state, signed),
     )
+    state.package_poe = result.poe
+    if result.first_stamp is not None:
+        state.facts["package_time_stamped"] = iso(result.first_stamp.gen_time)
+        state.facts["package_tsa"] = result.first_stamp.facts.get("tsa")
+    if result.signer is not None:
+        state.facts["signer"] = result.signer
+    return result.signature, result.timestamps, result.revocation
 
 
-def _signature_constraints(
-    state: _State, signed: dict[str, Any], leaf: x509.Certificate, created: datetime | None
-) -> Text | None:
-    """The WACZ signing spec's rules on ``domain`` and ``created`` (unsigned fields)."""
-    names = dns_names(leaf)
-    domain = signed.get("domain")
-    if domain not in names and domain != _cn(leaf):
-        return Text(
-            f"签名数据声称的域名 {domain!r} 不在签名证书中。",
-            f"The domain {domain!r} claimed by the signature data is not in the certificate.",
-        )
-    if created is None:
-        return Text("签名数据中的创建时间无效。", "The signature data's created time is invalid.")
-    start = leaf.not_valid_before_utc
-    if not start <= created <= start + CERT_WINDOW:
-        return Text(
-            "签名创建时间不在签名证书生效后 7 天内（WACZ 签名规范的要求）。",
-            "The signature's created time is not within 7 days after the certificate's start "
-            "(a rule of the WACZ signing specification).",
-        )
+def _same_created(state: _State, signed: dict[str, Any]) -> Text | None:
+    """The package's own rule beside the spec's: datapackage.json states the same created."""
     dp = state.datapackage or _datapackage(state)
     if isinstance(dp, dict) and dp.get("created") not in (None, signed.get("created")):
         return Text(
@@ -839,89 +710,6 @@ def _signature_constraints(
             "The signature data's created time differs from datapackage.json's.",
         )
     return None
-
-
-def _package_tokens(
-    state: _State, signed: dict[str, Any]
-) -> list[tuple[Check, TokenResult | None]]:
-    entries: list[tuple[Any, Any]] = []
-    if signed.get("timeSignature"):
-        entries.append((signed.get("timeSignature"), signed.get("timestampCert")))
-    extra = signed.get("additionalTimeSignatures") or []
-    if isinstance(extra, list):
-        for item in extra:
-            if isinstance(item, dict):
-                entries.append((item.get("timeSignature"), item.get("timestampCert")))
-    if not entries:
-        return [
-            (
-                Check(
-                    "package.timestamp",
-                    T_TIMESTAMP,
-                    Status.INDETERMINATE,
-                    Text(
-                        "证据包签名没有时间戳：没有可信时间证明签名何时产生。",
-                        "The package signature has no time-stamp: nothing proves when it was made.",
-                    ),
-                    Sub.NO_POE,
-                ),
-                None,
-            )
-        ]
-    created = _parse_time(signed.get("created"))
-    stamped = str(signed.get("signature", "")).encode("ascii", "replace")
-    out: list[tuple[Check, TokenResult | None]] = []
-    for i, (b64, chain_pem) in enumerate(entries):
-        check_id = "package.timestamp" if i == 0 else f"package.timestamp.{i + 1}"
-        title = T_TIMESTAMP if i == 0 else T_TIMESTAMP + Text(f"（第 {i + 1} 个）", f"(#{i + 1})")
-        try:
-            der = base64.b64decode(str(b64), validate=True)
-        except (binascii.Error, ValueError):
-            out.append(
-                (
-                    Check(
-                        check_id,
-                        title,
-                        Status.FAILED,
-                        Text("时间戳不是 base64。", "The time-stamp is not base64."),
-                        Sub.FORMAT_FAILURE,
-                    ),
-                    None,
-                )
-            )
-            continue
-        token = check_token(
-            der,
-            digest=digest_of(stamped),
-            trust=state.trust,
-            shipped=_pem_certs(chain_pem),
-            what=PACKAGE_SIGNATURE,
-            valid_until=state.now,
-            poe=state.archive_poe,
-            validation_time=state.past,
-        )
-        check = Check(check_id, title, token.status, token.reason, token.sub, facts=token.facts)
-        if token.ok and token.gen_time is not None:
-            if created is None or not (
-                created - STAMP_GRACE <= token.gen_time <= created + STAMP_WINDOW
-            ):
-                check.status, check.sub_indication = (
-                    Status.INDETERMINATE,
-                    Sub.TIMESTAMP_ORDER_FAILURE,
-                )
-                check.reason = Text(
-                    f"时间戳时间 {iso(token.gen_time)} 不在签名声称的创建时间 "
-                    f"{signed.get('created')} 之后 10 分钟内。",
-                    f"The time-stamp's time {iso(token.gen_time)} is not within 10 minutes after "
-                    f"the signature's stated creation time {signed.get('created')}.",
-                )
-            else:
-                if i == 0:
-                    state.facts["package_time_stamped"] = iso(token.gen_time)
-                    state.facts["package_tsa"] = token.facts.get("tsa")
-            _fold_revocation(check, token, state)
-        out.append((check, token))
-    return out
 
 
 # -- datapackage.json resources ---------------------------------------------------------------
@@ -1517,7 +1305,7 @@ def _check_manifest_tokens(state: _State) -> list[Check]:
             )
         ]
     manifest_bytes = state.collected.small.get(MANIFEST)
-    ended = _parse_time(state.manifest.get("capture_ended")) if state.manifest else None
+    ended = parse_time(state.manifest.get("capture_ended")) if state.manifest else None
     out = []
     for i, name in enumerate(names):
         check_id = "manifest.timestamp" if i == 0 else f"manifest.timestamp.{i + 1}"
@@ -1576,7 +1364,7 @@ def _check_manifest_tokens(state: _State) -> list[Check]:
             elif i == 0:
                 state.facts["trusted_capture_time"] = iso(gen)
                 state.facts["capture_tsa"] = token.facts.get("tsa")
-            _fold_revocation(check, token, state)
+            fold_revocation(check, token, required=state.options.require_revocation)
         out.append(check)
     return out
 
@@ -1823,7 +1611,7 @@ def _load_proofs(state: _State, proofs: bytes | None) -> Check | None:
             except (ValueError, TypeError, binascii.Error):
                 continue
         for pem in entry.get("certificates") or []:
-            certs += _pem_certs(pem)
+            certs += pem_certs(pem)
     state.trust = state.trust.with_extra(certs=certs, crls=crls, ocsps=ocsps)
     same = data.get("package_sha256") == state.scan.sha256
     if not same:
@@ -2086,7 +1874,7 @@ def _check_archive(state: _State) -> Check:
                 Text("归档时间戳不是 base64。", "An archive time-stamp is not base64."),
                 Sub.FORMAT_FAILURE,
             )
-        shipped = [c for pem in entry.get("certificates") or [] for c in _pem_certs(pem)]
+        shipped = [c for pem in entry.get("certificates") or [] for c in pem_certs(pem)]
         token = check_token(
             der,
             digest=digest_of(data),

@@ -1001,9 +1001,17 @@ def _signature_timestamp(
 
 
 def _signature_token(emb: Any) -> bytes | None:
-    """DER of the first ``signature-time-stamp`` token among the unsigned attributes."""
-    attrs = emb.signer_info["unsigned_attrs"]
-    if not attrs or attrs.native is None:
+    """DER of the first ``signature-time-stamp`` token among the unsigned attributes.
+
+    Read from a fresh parse of the signature's CMS bytes, not from ``emb.signer_info``: once
+    pyHanko has validated that structure, asn1crypto re-encodes the whole token (its
+    certificates included) to dump it, and asking its ``.native`` decodes all of it -- that
+    was a third of the time of verifying a case file of 20 packages."""
+    from asn1crypto import cms
+
+    (signer_info,) = cms.ContentInfo.load(emb.pkcs7_content)["content"]["signer_infos"]
+    attrs = signer_info["unsigned_attrs"]
+    if not attrs or not len(attrs):
         return None
     for attr in attrs:
         if attr["type"].native == "signature_time_stamp_token" and len(attr["values"]):

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterator
@@ -35,7 +36,9 @@ from evidence_service.sealing import pipeline
 from evidence_service.sealing.case_evidence import seal_upload
 from evidence_service.sealing.case_export import (
     CASE_FILE_MIME,
+    CaseExportError,
     CaseExportPending,
+    _read_ahead,
     export_case,
 )
 from evidence_service.sealing.case_file import case_context
@@ -59,7 +62,8 @@ from signing.verify import (
     verify_file,
 )
 from signing.verify import casefile as verifier
-from storage.models import Capture, CaseEvent, DocumentVersion, Unit, User
+from storage.models import Capture, CaseEvent, CaseEvidence, DocumentVersion, Unit, User
+from storage.objects import CHUNK_SIZE
 from tests.conftest import run_cli
 from tests.fixtures.openssl import ts_verify
 from tests.portal.conftest import credit_code, csrf_of, order_data, setup_merchant
@@ -717,6 +721,108 @@ def test_a_large_file_is_streamed_not_held_in_memory(exported: Exported, tmp_pat
     assert report.indication is Indication.TOTAL_PASSED, report.summary.en
     # attached without a seal of its own (by hash only): checked by that hash
     assert report.check("casefile.evidence.1").status is Status.NOT_APPLICABLE
+
+
+def test_what_the_store_verified_is_what_is_sealed_and_a_damaged_object_stops_it(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """The manifest takes a stored object's digest from its key (the store refuses to finish
+    reading bytes that do not match it) and the file's own SHA-256 is taken while it is
+    written: both must be the real ones. A record that names other bytes than the key, or
+    an object damaged in the store, stops the export with nothing written."""
+    w = exported
+    upload = tmp_path / "chat.png"
+    upload.write_bytes(os.urandom(3 * (1 << 20) + 17))  # a few read-ahead pieces and a tail
+    case_id = service.open_case(w.ctx, w.officer, unit_id=w.unit_id, title="聊天", summary="s")
+    sha = attach_upload(w.ctx, w.officer, case_id, w.services, upload, "聊天记录.png")
+    out = tmp_path / "case.zip"
+    result = export_case(w.services, case_id, out)
+    assert result.size == out.stat().st_size
+    assert result.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    files = members(out)
+    listed = {f["path"]: f for f in json.loads(files["manifest.json"])["files"]}
+    name = path_of(files, "evidence/1-")
+    assert listed[name]["sha256"] == sha == hashlib.sha256(files[name]).hexdigest()
+    assert listed[name]["size"] == upload.stat().st_size
+
+    with w.services.session() as session:
+        row = session.scalar(select(CaseEvidence).where(CaseEvidence.case_id == case_id))
+        assert row is not None
+        row.sha256 = "0" * 64
+    try:
+        with pytest.raises(CaseExportError, match=r"the case recorded 0{64}"):
+            export_case(w.services, case_id, tmp_path / "other.zip")
+    finally:
+        with w.services.session() as session:
+            row = session.scalar(select(CaseEvidence).where(CaseEvidence.case_id == case_id))
+            assert row is not None
+            row.sha256 = sha
+
+    stored = w.services.settings.objects_dir / sha[:2] / sha[2:4] / sha
+    stored.chmod(0o644)
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, in the middle of a piece read ahead
+    stored.write_bytes(bytes(data))
+    damaged = tmp_path / "damaged.zip"
+    with pytest.raises(CaseExportError, match=rf"'{sha}' is corrupt.*nothing was exported"):
+        export_case(w.services, case_id, damaged)
+    assert not damaged.exists()
+    assert not list(tmp_path.glob(".damaged.zip.*"))  # the partial file is removed
+
+
+def test_the_read_ahead_thread_ends_with_the_object_or_when_its_reader_stops() -> None:
+    """A stored object is read one piece ahead in a second thread; a writer that stops early
+    (a failed write) must not leave that thread blocked for ever."""
+    data = os.urandom(5 * CHUNK_SIZE + 3)
+    assert b"".join(_read_ahead(io.BytesIO(data))) == data
+    pieces = _read_ahead(io.BytesIO(data))
+    assert next(pieces) == data[:CHUNK_SIZE]
+    pieces.close()
+    assert not [t for t in threading.enumerate() if t.name == "case-file-read-ahead"]
+
+
+def test_a_case_is_found_by_its_id_or_its_number(exported: Exported) -> None:
+    w = exported
+    assert service.find_case(w.ctx, w.number) == w.case_id
+    assert service.find_case(w.ctx, f" {w.case_id} ") == w.case_id  # as pasted
+    with pytest.raises(service.CaseNotFound, match=r"no case '示市监处' \(give its id or its"):
+        service.find_case(w.ctx, "示市监处")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "check_id", "message"),
+    [
+        (
+            "domain",
+            "evil.example",
+            "casefile.signature",
+            "The domain 'evil.example' claimed by the signature data is not in the certificate",
+        ),
+        (
+            "created",
+            "2020-01-01T00:00:00.000Z",
+            "casefile.signature.timestamp",
+            "is not within 10 minutes after the signature's stated creation time",
+        ),
+    ],
+)
+def test_the_unsigned_fields_of_the_case_file_signature_are_held_to_the_spec(
+    exported: Exported, tmp_path: Path, field: str, value: str, check_id: str, message: str
+) -> None:
+    """``domain`` and ``created`` are outside the signature: the signed-manifest checker
+    (``signing.verify.manifest_signature``, shared with the packages) holds them to the WACZ
+    signing spec's rules, so a rewritten one leaves the case file INDETERMINATE."""
+
+    def change(files: dict[str, bytes]) -> dict[str, bytes | None]:
+        digest = json.loads(files["manifest-digest.json"])
+        digest["signedData"][field] = value
+        return {"manifest-digest.json": json.dumps(digest).encode()}
+
+    report = exported.verify(rewrite(exported.case_zip, tmp_path / "case.zip", change))
+    assert report.indication is Indication.INDETERMINATE, report.summary.en
+    check = report.check(check_id)
+    assert check.status is Status.INDETERMINATE and message in check.reason.en
+    assert report.check("casefile.files").status is Status.PASSED  # no file was changed
 
 
 # -- the command line and the download -------------------------------------------------------
