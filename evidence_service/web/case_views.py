@@ -21,7 +21,7 @@ from evidence_service.sealing.case_file import case_context
 from evidence_service.web.auth import services_of
 from evidence_service.web.i18n import MESSAGES, translate
 from storage.models import User
-from workflow.cases import access, process
+from workflow.cases import access, delivery, process
 from workflow.cases.guards import CaseFacts, NoPenaltyGround, Penalty, Refusal, ServiceMethod
 from workflow.cases.process import Option, default_process
 from workflow.cases.service import CaseContext, Effect, effects
@@ -310,6 +310,17 @@ def deadline_chart(deadlines: Sequence[Deadline], today: date, lang: str) -> Cha
 # -- actions: their form fields, and whether some input lets them through ---------------------
 
 PENALTY_FIELDS = ("notified_penalty", "decided_penalty")
+#: The methods of service (workflow.cases.delivery) and what each needs: a postal service
+#: its tracking number and posting date, a public notice where and when it was published
+#: (dates default to today).
+SERVICE_METHODS: tuple[str, ...] = tuple(delivery.METHODS)
+SERVICE_PARTICULARS: tuple[tuple[str, str], ...] = (
+    ("tracking_number", "service"),
+    ("posted_on", "service_date"),
+    ("notice_medium", "service"),
+    ("published_on", "service_date"),
+)
+
 CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
     "no_penalty_ground": get_args(NoPenaltyGround),
     "service_method": get_args(ServiceMethod),
@@ -342,7 +353,13 @@ def action_fields(action: str) -> list[Field]:
             out.append(Field(name, "bool"))
     out += [Field(name, "text") for name in effect.text]
     out += [Field(name, "date") for name in effect.dates]
-    out += [Field(name, "note") for name in effect.notes]
+    serves = effect.serves
+    method = serves.method if serves is not None else None
+    out += [Field(name, "note") for name in effect.notes if name != method]
+    if serves is not None:  # how the document is served, and that method's particulars
+        if method not in effect.payload:
+            out.append(Field(serves.method, "choice", SERVICE_METHODS))
+        out += [Field(name, kind) for name, kind in SERVICE_PARTICULARS]
     return out
 
 
@@ -400,9 +417,17 @@ def payload_from_form(action: str, form: Mapping[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise FieldProblem(f.name, "cases.err.date", value) from None
             payload[f.name] = value
-        elif f.kind == "note":
+        elif f.kind in ("note", "service"):
             value = (form.get(f.name) or "").strip()
             if value:
+                payload[f.name] = value
+        elif f.kind == "service_date":
+            value = (form.get(f.name) or "").strip()
+            if value:
+                try:
+                    date.fromisoformat(value)
+                except ValueError:
+                    raise FieldProblem(f.name, "cases.err.date", value) from None
                 payload[f.name] = value
     return payload
 

@@ -356,3 +356,63 @@ def test_a_waiting_document_names_what_it_needs_and_takes_the_note_on_the_page(
     expect(item).to_contain_text("approval")
     expect(page.locator("#timeline")).to_contain_text("王五")
     _shot(live, page, "21-waiting-document-after-note")
+
+
+def test_a_decision_served_by_post_then_its_receipt_recorded_on_the_page(
+    live: Live, browser: Browser
+) -> None:
+    """Serving by post from the action's form (the method and its tracking number), then the
+    return receipt recorded on the case page: the payment period counts from the day the
+    receipt says, not from the posting."""
+    from evidence_service.sealing.case_file import case_context
+    from workflow.cases import service
+
+    ctx = case_context(live.services)
+    with live.services.session() as session:
+        wang = session.scalars(select(User).where(User.username == "wang")).one()
+        me = service.Actor(f"user:{wang.id}", wang.display_name, "officer", wang.unit_id)
+        assert wang.unit_id is not None
+        unit_id, wang_id = wang.unit_id, wang.id
+    case_id = service.open_case(
+        ctx,
+        me,
+        unit_id=unit_id,
+        title="未公示营业执照",
+        summary="网店首页未公示营业执照信息",
+        parties=[service.PartyIn("某网店", credit_code="9144030071526726XG")],
+        procedure="simplified",
+    )
+    service.assign(ctx, me, case_id, wang_id)
+    service.act(ctx, me, case_id, "register")
+    service.act(
+        ctx, me, case_id, "decide_on_the_spot",
+        {"decided_penalty": {"kind": "fine", "amount_fen": 100_000}},
+    )  # fmt: skip
+
+    page = _page(browser, "zh-CN")
+    _login(page, live, "wang")
+    page.goto(f"{live.url}/cases/{case_id}")
+    form = page.locator("#action-serve_decision")
+    form.get_by_label("送达方式").select_option("postal")
+    form.locator("summary").filter(has_text="邮寄送达").click()
+    form.get_by_label("邮件号").fill("EMS1234567890CN")
+    _shot(live, page, "30-serve-by-post")
+    form.get_by_role("button", name="送达决定书").click()
+    expect(page).to_have_url(re.compile(rf"/cases/{case_id}\?done=serve_decision"))
+    posted = page.locator("#posted li").first
+    expect(posted).to_contain_text("EMS1234567890CN")
+    expect(page.locator("#deadlines")).not_to_contain_text("缴纳罚款")  # not served yet
+
+    today = page.locator("#posted input[name=received_on]").get_attribute("max")
+    assert today
+    posted.get_by_label("回执签收日期").fill(today)
+    posted.get_by_label("签收人（可选）").fill("李四")
+    posted.get_by_role("button", name="登记回执").click()
+    expect(page).to_have_url(re.compile(rf"/cases/{case_id}\?done=record_service_receipt"))
+    expect(page.locator("#posted")).to_have_count(0)
+    expect(page.locator("#timeline")).to_contain_text("登记送达回执")
+    expect(page.locator("#deadlines")).to_contain_text("缴纳罚款")  # counted from the receipt
+    _shot(live, page, "31-receipt-recorded")
+    with live.services.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.facts["decision_served_on"] == today

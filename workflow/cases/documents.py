@@ -379,7 +379,13 @@ _CITATION = re.compile(r"^《?(?P<rule>[^》]+?)》?\s*(?P<article>第\S.*)$")
 
 
 def _citations(need: _Need) -> list[dict[str, str]]:
-    text = need.note("violated_provisions", "propose_filing", "end_investigation")
+    text = need.note(
+        "violated_provisions",
+        "propose_filing",
+        "end_investigation",
+        "notify_penalty",  # fast-track: the notification follows the admission at once
+        "decide_on_the_spot",
+    )
     if text is None:
         return []
     out = []
@@ -550,12 +556,17 @@ def _filing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:
 
 
 def _discretion(need: _Need) -> dict[str, Any]:
-    band = need.note("discretion_band", "end_investigation", field_name="discretion.band")
+    band = need.note(
+        "discretion_band", "end_investigation", "notify_penalty", field_name="discretion.band"
+    )
     reasoning = need.note(
-        "discretion_reasoning", "end_investigation", field_name="discretion.reasoning"
+        "discretion_reasoning",
+        "end_investigation",
+        "notify_penalty",
+        field_name="discretion.reasoning",
     )
     out: dict[str, Any] = {"band": band, "reasoning": reasoning}
-    event = need.snap.latest("end_investigation")
+    event = need.snap.latest("end_investigation", "notify_penalty")
     mitigating = str((event.details if event else {}).get("mitigating") or "")
     items = [m.strip()[:200] for m in re.split(r"[\n；;]+", mitigating) if m.strip()]
     if items:
@@ -581,7 +592,7 @@ def _investigation_end_report(need: _Need, event: CaseEvent) -> dict[str, Any]:
     data.update(
         party=_party(need),
         filed_on=need.fact("filed_on", "the case is filed first (approve_filing)"),
-        facts=need.note("facts", "end_investigation"),
+        facts=need.note("facts", "end_investigation", "notify_penalty"),
         evidence=_evidence_items(need),
         violated_provisions=_citations(need),
         discretion=_discretion(need),
@@ -621,7 +632,7 @@ def _penalty_notification(need: _Need, event: CaseEvent) -> dict[str, Any]:
     data = _base(need, "penalty_notification", event)
     data.update(
         party=_party(need),
-        facts=need.note("facts", "end_investigation"),
+        facts=need.note("facts", "end_investigation", "notify_penalty"),
         evidence=_evidence_lines(need),
         violated_provisions=_citations(need),
         proposed_penalty=_penalty(need.fact("notified_penalty", "give the proposed penalty")),
@@ -787,18 +798,21 @@ def _penalty_decision(need: _Need, event: CaseEvent) -> dict[str, Any]:
     penalty = _penalty(need.fact("decided_penalty", "give the decided penalty"))
     statement = need.snap.latest("record_statement")
     data = _base(need, "penalty_decision", event)
+    # a decision on the spot (简易程序) states the facts and provisions its own action noted:
+    # there was no investigation to end
+    deciding = ("decide_penalty", "decide_on_the_spot")
     data.update(
         party=_party(need),
-        facts=need.note("facts", "end_investigation"),
+        facts=need.note("facts", "end_investigation", "notify_penalty", "decide_on_the_spot"),
         evidence=_evidence_lines(need),
         hearing_held=bool(f.get("hearing_held")),
         violated_provisions=_citations(need),
         penalty=penalty,
         remedies={
             "review_authority": need.note(
-                "review_authority", "decide_penalty", field_name="remedies.review_authority"
+                "review_authority", *deciding, field_name="remedies.review_authority"
             ),
-            "court": need.note("court", "decide_penalty", field_name="remedies.court"),
+            "court": need.note("court", *deciding, field_name="remedies.court"),
         },
     )
     if statement is not None:
@@ -807,7 +821,7 @@ def _penalty_decision(need: _Need, event: CaseEvent) -> dict[str, Any]:
         data["discretion"] = event.details["discretion"]
     if penalty and penalty.get("fine_yuan"):
         data["payment"] = {
-            "channel": need.note("payment_channel", "decide_penalty", field_name="payment.channel")
+            "channel": need.note("payment_channel", *deciding, field_name="payment.channel")
         }
     return data
 
@@ -886,7 +900,10 @@ def _closing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:
     data = _base(need, "closing_approval", event)
     data.update(
         party=_party(need),
-        filed_on=need.fact("filed_on", "the case is filed first"),
+        # a decision on the spot is not filed: the case began when it was registered
+        filed_on=need.fact("filed_on", "the case is filed first")
+        if need.snap.case.procedure != "simplified"
+        else need.fact("registered_on", "the case is registered first"),
         decision=_decision_ref(need) if outcome == "penalty" else {"title": "不予行政处罚决定书"},
         decided_on=f.get("decided_on"),
         outcome=outcome,
@@ -976,7 +993,9 @@ def _account(need: _Need, event: CaseEvent, name: str) -> tuple[int, str] | None
 def _facts_text(need: _Need, event: CaseEvent) -> str | None:
     """The facts found: given with this action, else as the investigation-end report states
     them."""
-    return need.optional(event, "facts") or need.note("facts", "end_investigation")
+    return need.optional(event, "facts") or need.note(
+        "facts", "end_investigation", "notify_penalty"
+    )
 
 
 def _non_filing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -582,6 +582,7 @@ def _case_page(
         }
         session.expunge_all()
     waiting = documents.waiting(documents.load_snapshot(ctx, case_id)) if shows["documents"] else []
+    posted = awaiting_receipt(view.events)
     today = ctx.today()
     lang = language(request)
     shop_urls = list(
@@ -600,6 +601,7 @@ def _case_page(
         shows=shows,
         pending=pending,
         waiting=waiting,
+        posted=posted,
         docs=docs,
         templates_=TEMPLATES,
         chart=deadline_chart(view.deadlines, today, lang),
@@ -613,7 +615,7 @@ def _case_page(
         done=(
             done
             if done in default_process().actions
-            or done in ("assign", "capture", "link_party", "give_notes")
+            or done in ("assign", "capture", "link_party", "give_notes", "record_service_receipt")
             else ""
         ),
         merchants=_merchants(ctx, case.unit_id)
@@ -713,6 +715,66 @@ def assign(
             request, user, case_id, roles, access_as, 422, {"kind": "assign", "action": "assign"}
         )
     return RedirectResponse(f"/cases/{case_id}?done=assign#staff", status_code=303)
+
+
+def awaiting_receipt(events: list[service.EventView]) -> list[service.EventView]:
+    """The events that served a document by post whose return receipt is not recorded yet
+    (until it is, the date of service is unknown and nothing counts from it)."""
+    done = {e.details.get("event_seq") for e in events if e.action == "record_service_receipt"}
+    return [
+        e
+        for e in events
+        if (e.details.get("service") or {}).get("method") == "postal" and e.seq not in done
+    ]
+
+
+@router.post("/cases/{case_id}/service-receipt")
+def service_receipt(
+    request: Request,
+    case_id: str,
+    event_seq: int = Form(..., ge=1, le=2**31 - 1),
+    received_on: str = Form(..., max_length=10),
+    receiver: str = Form("", max_length=100),
+    csrf: str = Form(""),
+) -> Response:
+    """The return receipt of a postal service came back: the date it was signed for is the
+    date of service, which later deadlines count from."""
+    check_csrf(request, csrf)
+    user = require_officer(request)
+    if isinstance(user, Response):
+        return user
+    gate = _gate(request, user, case_id, "act")
+    if isinstance(gate, Response):
+        return gate
+    roles, role = gate
+    action = f"receipt-{event_seq}"
+    values = {"received_on": received_on, "receiver": receiver}
+    if "officer" not in roles:
+        error = {"kind": "not_staffed", "role": "officer", "action": action}
+        return _case_page(request, user, case_id, roles, role, 403, error, values)
+    try:
+        day = date.fromisoformat(received_on)
+    except ValueError:
+        error = {"kind": "field", "field": "received_on", "key": "cases.err.date", "action": action}
+        return _case_page(request, user, case_id, roles, role, 422, error, values)
+    try:
+        service.record_service_receipt(
+            case_ctx(request), _actor(user, "officer"), case_id, event_seq, day, receiver
+        )
+    except CaseNotFound:
+        return _not_found(request, user)
+    except service.CaseError as exc:
+        error = {
+            "kind": "field",
+            "field": "received_on",
+            "key": "cases.err.payload",
+            "detail": str(exc),
+            "action": action,
+        }
+        return _case_page(request, user, case_id, roles, role, 422, error, values)
+    return RedirectResponse(
+        f"/cases/{case_id}?done=record_service_receipt#documents", status_code=303
+    )
 
 
 @router.post("/cases/{case_id}/notes")
