@@ -1,8 +1,9 @@
 """What a capture worker does when it has nothing to capture. Every few seconds: make the
 documents cases owe (``case_documents``). Every half minute: log case events the log missed,
 publish decisions due and take down those whose period ended, issue the payment notices of
-served fines, finish paid orders a stopped process left undone, and publish the transparency
-log's tree head when due (and with it the new proofs sidecars). Once a day per process: renew
+served fines, finish paid orders a stopped process left undone, publish the transparency
+log's tree head when due (and with it the new proofs sidecars), and seal and archive the files
+of ended cases (``case_archive``). Once a day per process: renew
 the archive time-stamps of packages whose certificates near expiry and audit the log.
 
 Its own module because it uses both the log and the renewal, which must not use each other
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 
+from evidence_service.sealing.case_archive import archive_ended_cases
 from evidence_service.sealing.case_documents import generate_due
 from evidence_service.sealing.case_file import case_context, payment_context
 from evidence_service.sealing.renewal import publish_tree_head_if_due, renew_due
@@ -71,6 +73,10 @@ def periodic(services: Services) -> None:
         publish_tree_head_if_due(services)
     except Exception:
         log.exception("publishing the transparency log's tree head failed; retrying later")
+    try:  # ended cases: their file sealed and archived once every event is under a tree head
+        archive_ended_cases(services)
+    except Exception:
+        log.exception("archiving case files failed; retrying later")
     key = str(services.settings.data_dir)
     last = _LAST_RENEWAL.get(key)
     if last is not None and time.monotonic() - last < RENEW_EVERY_S:

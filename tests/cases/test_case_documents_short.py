@@ -6,8 +6,10 @@ waiting."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from evidence_service.sealing.case_evidence import seal_upload
 from tests.cases.test_case_documents import CODE, World
 from tests.cases.test_case_documents import world as world  # the builders' case world
 from tests.cases.test_case_documents_all import CLOSE, _check_signed
@@ -26,7 +28,7 @@ REMEDIES = {
 }
 
 
-def _open(w: World, procedure: str) -> str:
+def _open(w: World, procedure: str, *, upload: bool = False) -> str:
     case_id = service.open_case(
         w.ctx,
         w.officer,
@@ -49,15 +51,26 @@ def _open(w: World, procedure: str) -> str:
         service.assign(w.ctx, w.officer, case_id, w.ids[key])
     service.assign(w.ctx, w.officer, case_id, w.ids["head"], "head")
     service.assign(w.ctx, w.officer, case_id, w.ids["rev"], "reviewer")
-    service.add_evidence(
-        w.ctx,
-        w.officer,
-        case_id,
-        kind="upload",
-        file_name="网店首页截图.png",
-        sha256="ef" * 32,
-        object_key="uploads/front.png",
-    )
+    if upload:  # sealed and stored as an officer's upload is (the archive reads it back)
+        seal_upload(
+            w.services,
+            w.ctx,
+            w.officer,
+            case_id,
+            io.BytesIO(b"\x89PNG front page of the shop"),
+            file_name="网店首页截图.png",
+            media_type="image/png",
+        )
+    else:
+        service.add_evidence(
+            w.ctx,
+            w.officer,
+            case_id,
+            kind="upload",
+            file_name="网店首页截图.png",
+            sha256="ef" * 32,
+            object_key="uploads/front.png",
+        )
     return case_id
 
 
@@ -158,3 +171,64 @@ def test_a_fast_track_case_makes_every_document_it_owes(world: World, tmp_path: 
     data = _check_signed(w, case_id, tmp_path)
     assert {"investigation_end_report", "penalty_notification", "penalty_decision"} <= set(data)
     assert data["investigation_end_report"][0]["facts"] == FACTS["facts"]
+
+
+def test_an_ended_case_is_sealed_and_archived_once(world: World, tmp_path: Path) -> None:
+    """Step 14: once the case is closed and its documents made, the worker seals the whole
+    file and keeps it in the store; the case's last event names it by its SHA-256; the file
+    verifies offline to TOTAL-PASSED; a second run archives nothing more."""
+    from evidence_service.sealing.case_archive import ARCHIVE_EVENT, archive_ended_cases
+    from signing.verify import Indication, Text, load_trust_bundle, verify_file
+
+    w = world
+    case_id = _open(w, "simplified", upload=True)
+    assert archive_ended_cases(w.services) == []  # open: nothing to archive
+    service.act(w.ctx, w.officer, case_id, "register", {"handling_opinion": "当场处罚。"})
+    service.act(
+        w.ctx,
+        w.officer,
+        case_id,
+        "decide_on_the_spot",
+        {"decided_penalty": {"kind": "warning"}, **FACTS, **REMEDIES},
+    )
+    service.act(w.ctx, w.officer, case_id, "serve_decision", {"service_method": "direct"})
+    service.act(w.ctx, w.officer, case_id, "publish", {"url": "https://www.gsxt.gov.cn/z"})
+    service.act(w.ctx, w.head, case_id, "close_case", CLOSE)
+    events_before = service.case_view(w.ctx, w.officer, case_id).case.event_count
+    _nothing_waits(w, case_id)
+
+    archived = archive_ended_cases(w.services)
+    assert [a.case_id for a in archived] == [case_id]
+    assert archive_ended_cases(w.services) == []
+    view = service.case_view(w.ctx, w.officer, case_id)
+    last = view.events[-1]
+    assert last.action == ARCHIVE_EVENT and view.case.event_count == events_before + 1
+    assert last.details["sha256"] == archived[0].sha256
+    assert last.details["events"] == events_before
+
+    path = tmp_path / "archived.zip"
+    path.write_bytes(w.services.store.read_bytes(archived[0].object_key))
+    trust = load_trust_bundle(
+        w.services.trust_bundle_pem(), source="service", description=Text("服务", "service")
+    )
+    report = verify_file(path, trust=trust)
+    assert report.indication is Indication.TOTAL_PASSED, report.summary.en
+
+    # the case page links it, and the officer downloads the very bytes kept
+    from fastapi.testclient import TestClient
+
+    from evidence_service.web.app import create_app
+    from tests.payments.conftest import csrf_of
+
+    with TestClient(create_app(services=w.services), headers={"Accept": "text/html"}) as client:
+        page = client.get("/login")
+        client.post(
+            "/login",
+            data={"username": "wang", "password": "x" * 12, "csrf": csrf_of(page.text)},
+        )
+        case_page = client.get(f"/cases/{case_id}")
+        assert f'href="/cases/{case_id}/archive"' in case_page.text
+        download = client.get(f"/cases/{case_id}/archive")
+        assert download.status_code == 200
+        assert download.headers["x-content-sha256"] == archived[0].sha256
+        assert download.content == path.read_bytes()

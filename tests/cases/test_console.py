@@ -21,7 +21,7 @@ from evidence_service.bootstrap import initialize
 from evidence_service.security import hash_password
 from evidence_service.services import Services
 from evidence_service.web.app import create_app
-from evidence_service.web.case_views import CHOICE_FIELDS, action_fields, fen_from_yuan
+from evidence_service.web.case_views import action_fields, fen_from_yuan
 from evidence_service.web.i18n import MESSAGES
 from evidence_service.web.portal.deps import build_context
 from evidence_service.web.public.complaints import OUTCOMES
@@ -755,7 +755,7 @@ def test_every_form_field_and_choice_has_its_label_in_both_languages() -> None:
         for f in action_fields(action):
             keys.add(f"cases.field.{f.name}")
             if f.kind == "choice":
-                keys |= {f"cases.choice.{f.name}.{c}" for c in CHOICE_FIELDS[f.name]}
+                keys |= {f"cases.choice.{f.name}.{c}" for c in f.choices}
             if f.kind == "penalty":
                 keys |= {f"cases.penalty.{c}" for c in f.choices}
     keys |= {

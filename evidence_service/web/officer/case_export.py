@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from evidence_service.sealing.case_archive import ARCHIVE_EVENT
 from evidence_service.sealing.case_export import (
     CaseExportError,
     CaseExportPending,
@@ -31,7 +33,7 @@ from evidence_service.sealing.case_export import (
 )
 from evidence_service.web.auth import services_of
 from evidence_service.web.pages import require_officer
-from storage.models import Case, CaseStaff, User
+from storage.models import Case, CaseEvent, CaseStaff, User
 from workflow.cases import access
 from workflow.cases.service import CaseNotFound
 
@@ -129,4 +131,70 @@ async def export_case_file(request: Request, case_id: str) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
         background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+@router.get("/cases/{case_id}/archive")
+def archived_case_file(request: Request, case_id: str) -> Response:
+    """The case file of record, sealed and archived when the case ended
+    (``sealing.case_archive``), streamed from the store as it was kept (the store checks its
+    SHA-256 to the last byte)."""
+    user = require_officer(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    services = services_of(request)
+    with services.sessions() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise HTTPException(404, detail={"code": "not_found", "message": "No such case."})
+        unit, number = case.unit_id, case.number
+        staffed = set(
+            session.scalars(
+                select(CaseStaff.role).where(
+                    CaseStaff.case_id == case_id, CaseStaff.user_id == user.id
+                )
+            )
+        )
+        archived = session.scalar(
+            select(CaseEvent.details)
+            .where(CaseEvent.case_id == case_id, CaseEvent.action == ARCHIVE_EVENT)
+            .order_by(CaseEvent.seq)
+            .limit(1)
+        )
+    decision = access.can(
+        _role(user, staffed),
+        "export",
+        access.Subject(
+            actor_unit=str(user.unit_id) if user.unit_id is not None else None,
+            case_unit=str(unit),
+        ),
+    )
+    if not decision:
+        if decision.scope == "own_unit":
+            raise HTTPException(404, detail={"code": "not_found", "message": "No such case."})
+        raise HTTPException(403, detail={"code": "forbidden", "message": decision.en})
+    if not archived:
+        raise HTTPException(
+            404, detail={"code": "not_archived", "message": "The case file is not archived yet."}
+        )
+    key, sha256, size = archived["object_key"], archived["sha256"], int(archived["size"])
+
+    def chunks() -> Iterator[bytes]:
+        with services.store.open(key) as src:
+            while chunk := src.read(1 << 20):
+                yield chunk
+
+    filename = _download_name(number, case_id)
+    return StreamingResponse(
+        chunks(),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"case-{case_id}.zip\"; filename*=UTF-8''{quote(filename)}"
+            ),
+            "Content-Length": str(size),
+            "X-Content-SHA256": sha256,
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
