@@ -24,7 +24,7 @@ from storage.models import User
 from workflow.cases import access, delivery, process
 from workflow.cases.guards import CaseFacts, NoPenaltyGround, Penalty, Refusal, ServiceMethod
 from workflow.cases.process import Option, default_process
-from workflow.cases.service import CaseContext, Effect, effects
+from workflow.cases.service import PROCEDURE, CaseContext, Effect, effects
 from workflow.deadlines import Deadline, DeadlineStatus
 
 __all__ = [
@@ -351,6 +351,8 @@ def action_fields(action: str) -> list[Field]:
             out.append(Field(name, "choice", CHOICE_FIELDS[name]))
         else:
             out.append(Field(name, "bool"))
+    if effect.chooses_procedure:
+        out.append(Field(PROCEDURE, "choice", tuple(default_process().procedures)))
     out += [Field(name, "text") for name in effect.text]
     out += [Field(name, "date") for name in effect.dates]
     serves = effect.serves

@@ -27,6 +27,7 @@ from evidence_service.web.app import create_app
 from storage.models import ApiToken, Capture, CaseEvent, Unit, User
 from tests.service.conftest import make_settings
 from workflow.cases import graph, process, service
+from workflow.cases.delivery import METHODS, PARTICULARS
 
 CHINA = timezone(timedelta(hours=8))
 CREDIT_CODE = "9144030071526726XG"
@@ -645,10 +646,19 @@ def test_case_service_effects_and_the_api_payload_docs_agree() -> None:
     for action, effect in service.effects().items():
         described = {f.name: f for f in payload_fields(action)}
         everything = {*effect.payload, *effect.text, *effect.notes, *effect.dates}
+        if effect.chooses_procedure:
+            everything.add(service.PROCEDURE)
+        if effect.serves is not None:
+            everything |= {effect.serves.method, *PARTICULARS}
         assert set(described) == everything, action
         assert all(described[n].kind == "date" and described[n].required for n in effect.dates)
         assert all(described[n].kind == "text" and described[n].required for n in effect.text)
-        assert all(described[n].kind == "text" and not described[n].required for n in effect.notes)
+        method = effect.serves.method if effect.serves is not None else None
+        notes = [n for n in effect.notes if n != method]
+        assert all(described[n].kind == "text" and not described[n].required for n in notes)
+        if method is not None:  # how it is served: one of the methods, whatever else it is
+            assert described[method].kind == "choice", action
+            assert set(described[method].choices) == set(METHODS), action
 
 
 def test_schemathesis_over_the_case_operations_as_an_officer_of_a_unit(api: Api) -> None:

@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 import time_machine
+from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from evidence_service.web.app import create_app
 from storage.models import Capture, CaseParty, Document
 from tests.cases.test_case_documents import (  # noqa: F401  (world is a fixture)
     CODE,
@@ -33,6 +35,7 @@ from tests.cases.test_case_documents import (  # noqa: F401  (world is a fixture
     _verify,
     world,
 )
+from tests.payments.conftest import csrf_of
 from tests.portal.conftest import PASSWORD
 from workflow import serving
 from workflow.cases import documents, service
@@ -308,7 +311,24 @@ def test_general_procedure_with_a_hearing_every_service_method(
     toc = dict(_table_of_contents(w, case_id))
     record_id = toc["inquiry_record"]
     assert record_id in {d.id for d in serving.documents_for_merchant(w.portal, w.merchant_id)}
-    serving.merchant_sign(w.portal, w.merchant_id, record_id, password=PASSWORD)
+    # the party reads and signs it in the portal, as a person would: the signature is kept
+    # and the party's step is an event of the case, naming the signed version
+    with TestClient(create_app(services=w.services), headers={"Accept": "text/html"}) as portal:
+        page = portal.get("/portal/login")
+        login = {"credit_code": CODE, "password": PASSWORD, "csrf": csrf_of(page.text)}
+        assert portal.post("/portal/login", data=login).status_code in (200, 303)
+        doc_page = portal.get(f"/portal/documents/{record_id}")
+        assert doc_page.status_code == 200, doc_page.text
+        signed = portal.post(
+            f"/portal/documents/{record_id}/sign",
+            data={"password": PASSWORD, "csrf": csrf_of(doc_page.text)},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, signed.text
+    _pdf, _doc, versions = _latest_pdf(w, record_id)
+    last = service.case_view(w.ctx, w.officer, case_id).events[-1]
+    assert last.action == service.PARTY_SIGNED and last.role == "merchant"
+    assert last.details == {"document_id": record_id, "sha256": versions[-1].sha256}
 
     assert w.docs.pending(case_id) == []
     data = _check_signed(w, case_id, tmp_path)

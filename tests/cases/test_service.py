@@ -337,3 +337,38 @@ def test_another_unit_cannot_see_or_act_on_the_case(world: World) -> None:
         service.case_view(world.ctx, stranger, case_id)
     with pytest.raises(service.CaseNotFound):
         service.act(world.ctx, stranger, case_id, "register")
+
+
+def test_registering_chooses_the_procedure_and_a_refusal_keeps_the_old_one(world: World) -> None:
+    """A complaint arrives under the general procedure; the officer registering it decides
+    it is one for the spot (simplified) or, another, for the fast-track: the event records
+    the change, the case then follows that procedure's rows; an unknown one is refused and
+    nothing is kept."""
+    w = world
+    spot = _open(w, "当场处罚")
+    with pytest.raises(PayloadError, match="one of general, simplified, fast_track"):
+        service.act(w.ctx, w.officer, spot, "register", {"procedure": "quick"})
+    assert service.case_view(w.ctx, w.officer, spot).case.state == "received"
+
+    taken = service.act(w.ctx, w.officer, spot, "register", {"procedure": "simplified"})
+    assert (taken.procedure, taken.target) == ("simplified", "on_the_spot")
+    view = service.case_view(w.ctx, w.officer, spot)
+    assert view.case.procedure == "simplified"
+    assert view.events[-1].details["procedure"] == "simplified"
+    assert view.events[-1].details["procedure_was"] == "general"
+
+    fast = _open(w, "快速办理")
+    taken = service.act(w.ctx, w.officer, fast, "register", {"procedure": "fast_track"})
+    assert (taken.procedure, taken.target) == ("fast_track", "verifying")
+    kept = _open(w, "普通")
+    service.act(w.ctx, w.officer, kept, "register", {"procedure": "general"})
+    view = service.case_view(w.ctx, w.officer, kept)
+    assert "procedure_was" not in view.events[-1].details  # no change, none recorded
+    with pytest.raises(PayloadError, match="does not take it"):
+        service.act(
+            w.ctx,
+            w.officer,
+            kept,
+            "propose_non_filing",
+            {"reasons": "x", "procedure": "simplified"},
+        )

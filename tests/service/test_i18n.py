@@ -35,7 +35,7 @@ def test_every_case_event_beside_the_process_has_a_name() -> None:
     """The timeline names an event that is no step of process.toml (staffing, a document
     added, notes given, a payment received, ...) by ``cases.event.<action>``: each one the
     workflow appends has it, or the timeline would show the key."""
-    from workflow.cases import process
+    from workflow.cases import process, service
     from workflow.payments import PAYMENT_EVENTS
 
     root = WEB.parents[1] / "workflow"
@@ -46,7 +46,7 @@ def test_every_case_event_beside_the_process_has_a_name() -> None:
         )
     )
     assert {"assign", "add_document", "link_party"} <= appended  # the pattern finds them
-    named = appended | set(PAYMENT_EVENTS) | {"give_notes"}
+    named = appended | set(PAYMENT_EVENTS) | {service.GIVE_NOTES, service.PARTY_SIGNED}
     steps = set(process.default_process().actions)
     unnamed = sorted(a for a in named - steps if f"cases.event.{a}" not in MESSAGES)
     assert unnamed == []

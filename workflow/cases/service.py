@@ -52,6 +52,7 @@ from .process import Option, Transition
 
 __all__ = [
     "GIVE_NOTES",
+    "PARTY_SIGNED",
     "Actor",
     "CaseContext",
     "CaseError",
@@ -72,6 +73,7 @@ __all__ = [
     "open_case",
     "record_delivery",
     "record_event",
+    "record_party_signature",
     "record_service_receipt",
     "roles_of",
 ]
@@ -134,7 +136,9 @@ def _unit_of_work(ctx: CaseContext) -> Iterator[Session]:
 # -- effects (data) -----------------------------------------------------------------------------
 
 _FACT_FIELDS = {f.name for f in fields(CaseFacts)}
-_EFFECT_KEYS = {"set", "payload", "text", "notes", "today", "dates", "serves"}
+_EFFECT_KEYS = {"set", "payload", "text", "notes", "today", "dates", "serves", "procedure"}
+#: The input of an action that chooses the case's procedure (``procedure = true``).
+PROCEDURE = "procedure"
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,9 @@ class Effect:
     #: The action serves a document: how, and which fact gets the legal date of service
     #: (:mod:`workflow.cases.delivery`).
     serves: Serves | None = None
+    #: The acting person may choose the case's procedure with this action (``procedure``:
+    #: general, simplified or fast_track), e.g. when registering a complaint.
+    chooses_procedure: bool = False
 
 
 @cache
@@ -174,6 +181,7 @@ def effects() -> Mapping[str, Effect]:
             dates=tuple(entry.get("dates", ())),
             notes=tuple(entry.get("notes", ())),
             serves=_serves(action, entry.get("serves")),
+            chooses_procedure=bool(entry.get("procedure", False)),
         )
     return out
 
@@ -226,6 +234,8 @@ def _apply_effect(
     facts = dict(stored)
     details: dict[str, Any] = {}
     allowed = set(effect.payload) | set(effect.text) | set(effect.dates) | set(effect.notes)
+    if effect.chooses_procedure:
+        allowed.add(PROCEDURE)  # judged by _take: it is the case's, not a fact
     if effect.serves is not None:
         allowed |= {effect.serves.method, *delivery.PARTICULARS}
     extra = set(payload) - allowed
@@ -825,6 +835,36 @@ def record_event(
         return event.seq
 
 
+#: The event that records the party's signature of a case document in the portal.
+PARTY_SIGNED = "party_signed_document"
+
+
+def record_party_signature(
+    ctx: CaseContext, merchant_id: str, merchant_name: str, document_id: str, sha256: str
+) -> list[int]:
+    """The party signed (or uploaded its own signed copy of) a document in the portal: an
+    event in the chain of every case whose file holds that document, naming the signed
+    version by its SHA-256, so that the party's step is recorded as it happens. Returns the
+    events' numbers (none when the document belongs to no case)."""
+    with ctx.sessions() as session:
+        cases = list(
+            session.execute(
+                select(CaseDocument.case_id, Case.unit_id)
+                .join(Case, Case.id == CaseDocument.case_id)
+                .where(CaseDocument.document_id == document_id)
+            )
+        )
+    out = []
+    for case_id, unit_id in cases:
+        who = Actor(f"merchant:{merchant_id}", merchant_name, "merchant", unit_id)
+        seq = record_event(
+            ctx, who, case_id, PARTY_SIGNED, {"document_id": document_id, "sha256": sha256}
+        )
+        if seq is not None:
+            out.append(seq)
+    return out
+
+
 #: The event that gives an earlier action's notes afterwards (``give_notes``).
 GIVE_NOTES = "give_notes"
 
@@ -913,7 +953,16 @@ def _take(
     payload: dict[str, Any],
 ) -> Transition:
     today = ctx.today()
-    stored, details = _apply_effect(case.facts or {}, effects().get(action, _NONE), payload, today)
+    effect = effects().get(action, _NONE)
+    stored, details = _apply_effect(case.facts or {}, effect, payload, today)
+    chosen = payload.get(PROCEDURE) if effect.chooses_procedure else None
+    if chosen not in (None, "", case.procedure):
+        if chosen not in process.default_process().procedures:
+            procedures = ", ".join(process.default_process().procedures)
+            raise PayloadError(PROCEDURE, f"one of {procedures}")
+        # judged under the procedure chosen; a refusal rolls the change back with the rest
+        details.update(procedure=chosen, procedure_was=case.procedure)
+        case.procedure = str(chosen)
     staff, names = _staff(session, case.id)
     facts = case_facts(case, staff, names, today, stored)
     transition = process.take(case.state, action, who.role, case.procedure, facts)

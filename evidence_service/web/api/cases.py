@@ -35,6 +35,7 @@ from evidence_service.web.auth import actor_name, can_view, require_api_user, se
 from evidence_service.web.params import DB_INT_MAX, Offset
 from storage.models import Capture, Case, CaseEvidence, Merchant, User
 from workflow.cases import access, graph, process, service
+from workflow.cases.delivery import METHODS, PARTICULARS
 from workflow.cases.guards import NoPenaltyGround, ServiceMethod
 from workflow.cases.process import Option, Transition, TransitionRefused, UnknownAction
 from workflow.cases.service import (
@@ -372,9 +373,31 @@ def payload_fields(action: str) -> list[PayloadFieldOut]:
             )
         else:
             out.append(PayloadFieldOut(name=name, kind="boolean", required=False))
+    if effect.chooses_procedure:
+        procedures = list(process.default_process().procedures)
+        out.append(
+            PayloadFieldOut(
+                name=service.PROCEDURE, kind="choice", required=False, choices=procedures
+            )
+        )
     out.extend(PayloadFieldOut(name=n, kind="text", required=True) for n in effect.text)
-    out.extend(PayloadFieldOut(name=n, kind="text", required=False) for n in effect.notes)
+    serves = effect.serves
+    method = serves.method if serves is not None else None
+    out.extend(
+        PayloadFieldOut(name=n, kind="text", required=False) for n in effect.notes if n != method
+    )
     out.extend(PayloadFieldOut(name=n, kind="date", required=True) for n in effect.dates)
+    if serves is not None:  # how the document is served, and that method's particulars
+        if serves.method not in effect.payload:
+            out.append(
+                PayloadFieldOut(
+                    name=serves.method, kind="choice", required=False, choices=list(METHODS)
+                )
+            )
+        out.extend(
+            PayloadFieldOut(name=n, kind="date" if n.endswith("_on") else "text", required=False)
+            for n in PARTICULARS
+        )
     return out
 
 

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from evidence_service.sealing.case_file import case_context
 from evidence_service.web.auth import client_of, services_of
 from evidence_service.web.downloads import attachment_download, version_pdf
 from evidence_service.web.i18n import language, translate
@@ -34,6 +35,7 @@ from evidence_service.web.params import OptionalRowId, RowId
 from evidence_service.web.portal.deps import local_time, portal_context, status_of
 from storage.models import Merchant
 from workflow import merchants, serving
+from workflow.cases.service import record_party_signature
 from workflow.context import PortalContext
 from workflow.document_versions import address_confirmation
 from workflow.errors import FieldError, PortalError, ThrottledError, UploadRejectedError
@@ -394,7 +396,7 @@ async def sign_document(
         return _csrf_failed(request, merchant)
     ctx = _ctx(request)
     try:
-        await run_in_threadpool(
+        version = await run_in_threadpool(
             serving.merchant_sign,
             ctx,
             merchant.id,
@@ -408,10 +410,23 @@ async def sign_document(
         return _document_page(
             request, merchant, document_id, status_of(exc), error=_error_info(exc)
         )
+    await run_in_threadpool(_signed_in_cases, request, merchant, document_id, version.sha256)
     target = "/portal" if merchant.consent_signed_at is None else None
     return RedirectResponse(
         target or f"/portal/documents/{document_id}?done=signed", status_code=303
     )
+
+
+def _signed_in_cases(request: Request, merchant: Merchant, document_id: str, sha256: str) -> None:
+    """The party's signature of a case document, in the case's chain (its step recorded as
+    it happens). The signature itself is kept already: a failure here is logged, and the
+    document's new version is in the case file's export all the same."""
+    try:
+        record_party_signature(
+            case_context(services_of(request)), merchant.id, merchant.name, document_id, sha256
+        )
+    except Exception:
+        log.exception("the party's signature of %s was not recorded in its case", document_id)
 
 
 async def _spool(ctx: PortalContext, upload: UploadFile, limit: int, suffix: str) -> Path | None:
@@ -481,7 +496,7 @@ async def upload_signed(
         return _document_page(request, merchant, document_id, 422, error=_error_info(exc))
     path = spooled[0][1]
     try:
-        await run_in_threadpool(
+        version = await run_in_threadpool(
             serving.merchant_upload, ctx, merchant.id, document_id, path, client=client_of(request)
         )
     except PortalError as exc:
@@ -492,6 +507,7 @@ async def upload_signed(
         )
     finally:
         path.unlink(missing_ok=True)
+    await run_in_threadpool(_signed_in_cases, request, merchant, document_id, version.sha256)
     return RedirectResponse(f"/portal/documents/{document_id}?done=uploaded", status_code=303)
 
 
