@@ -15,10 +15,24 @@ from fastapi import Request
 
 LANGS = ("zh", "en")
 
-#: key -> {"zh": ..., "en": ...}, from messages.toml (data: reviewed and changed without code).
-MESSAGES: dict[str, dict[str, str]] = tomllib.loads(
-    (Path(__file__).parent / "messages.toml").read_text(encoding="utf-8")
-)
+
+
+def _load_catalogue(folder: Path) -> dict[str, dict[str, str]]:
+    """``messages.toml`` plus one ``messages/<room>.toml`` per room of the UI that keeps its own
+    words beside it (the merchant register, the catalogue of legal bases...). A key defined
+    twice is an error at start-up, not a silent override."""
+    catalogue: dict[str, dict[str, str]] = {}
+    for path in [folder / "messages.toml", *sorted((folder / "messages").glob("*.toml"))]:
+        for key, entry in tomllib.loads(path.read_text(encoding="utf-8")).items():
+            if key in catalogue:
+                raise ValueError(f"{path.name}: message {key!r} is already defined elsewhere")
+            catalogue[key] = entry
+    return catalogue
+
+
+#: key -> {"zh": ..., "en": ...}, from messages.toml and messages/*.toml (data: reviewed and
+#: changed without code).
+MESSAGES: dict[str, dict[str, str]] = _load_catalogue(Path(__file__).parent)
 
 
 def language(request: Request) -> str:

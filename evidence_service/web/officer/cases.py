@@ -44,6 +44,7 @@ from evidence_service.web.case_views import (
     subject_for_officer,
 )
 from evidence_service.web.i18n import language, translate
+from evidence_service.web.officer.panels import PANELS, PanelInput, fill_all
 from evidence_service.web.pages import render, require_officer
 from evidence_service.web.params import Offset
 from storage.models import (
@@ -589,6 +590,7 @@ def _case_page(
         dict.fromkeys(u for u in [case.shop_url, *(p.shop_url for p in view.parties)] if u)
     )
     done = request.query_params.get("done", "")
+    panels = fill_all(PANELS, PanelInput(request, user, ctx, view, frozenset(held), lang))
     return render(
         request,
         "cases_case.html",
@@ -609,6 +611,7 @@ def _case_page(
         colleagues=_unit_users(ctx, case.unit_id),
         staff_roles=STAFF_ROLES,
         shop_urls=shop_urls,
+        panels=panels,
         terminal=default_process().states[case.state].terminal,
         error=error,
         values=values or {},
