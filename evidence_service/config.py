@@ -152,6 +152,24 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(
         30.0, gt=0, description="A job whose worker stops heart-beating is retaken after this."
     )
+    # -- room legal: the legal-basis and discretion catalogue (workflow/legal) ---------------
+    legal_reviewers: str = Field(
+        "",
+        description="Login names (comma separated) of the legal staff (法制审核人员) who may "
+        "edit their unit's legal catalogue on /legal (the access table's reviewer role).",
+    )
+    # -- room screening: complaints screened for professional claimants (workflow/screening)
+    # The operating point is a setting (each unit trades catching professionals against
+    # troubling ordinary complainants); what the facts mean and weigh is data (rules.toml).
+    screening_flag_score: int = Field(
+        40, ge=1, le=100, description="Score (0..100) at which a complaint is flagged."
+    )
+    screening_period_days: int = Field(
+        365, ge=1, le=3650, description="Days before and after a complaint in which others count."
+    )
+    screening_rules_file: Path | None = Field(
+        None, description="Screening rules (TOML); default workflow/screening/rules.toml."
+    )
 
     @field_validator("data_dir")
     @classmethod

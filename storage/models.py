@@ -807,3 +807,256 @@ for _model in (PortalAudit, DocumentVersion, CaseEvent):
 for _payment_model in (PaymentArrangement, PaymentCallback, PaymentReceipt):
     event.listen(_payment_model, "before_update", _refuse_change)
     event.listen(_payment_model, "before_delete", _refuse_change)
+
+
+# -- the merchant register (room: register; revision 0010_merchant_register) -----------------
+# Separate from the portal accounts (``merchants``): what the unit knows of the operators it
+# regulates, imported from CSV/XLSX files, linked to portal accounts and case parties by the
+# unified social credit code. Look-ups must stay fast over a million entries, hence the
+# normalised shop-URL key, the unique credit code and the name bigrams (see
+# ``workflow.register.lookup``).
+
+
+class RegisterImport(Base):
+    """One import of a register file: who, which file (its SHA-256), what it did."""
+
+    __tablename__ = "register_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    bad: Mapped[int] = mapped_column(Integer, default=0)
+    #: The bad rows, ``[{"line", "field", "problem"}]`` (the first thousand).
+    problems: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+
+
+class RegisterEntry(Base):
+    """A registered operator (市场主体): name, credit code, legal representative, address,
+    licences. ``name_key`` is the name as searched (NFKC, no spaces, lower case)."""
+
+    __tablename__ = "register_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    legal_representative: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(Text)
+    licences: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    created_import_id: Mapped[int | None] = mapped_column(ForeignKey("register_imports.id"))
+    updated_import_id: Mapped[int | None] = mapped_column(ForeignKey("register_imports.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RegisterShop(Base):
+    """An online shop of a registered operator. ``url_key`` is the shop URL normalised by
+    ``workflow/register/urls.toml`` (one shop, one key: a shop that changes hands moves)."""
+
+    __tablename__ = "register_shops"
+    __table_args__ = (Index("ix_register_shops_shop_id_platform", "shop_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("register_entries.id"), index=True)
+    platform: Mapped[str | None] = mapped_column(String(100))
+    shop_url: Mapped[str | None] = mapped_column(Text)
+    url_key: Mapped[str | None] = mapped_column(String(1000), unique=True)
+    shop_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class RegisterNameGram(Base):
+    """The character bigrams of each entry's ``name_key``: a substring of a Chinese name is
+    found through its rarest bigram (``register_gram_counts``) instead of a full scan."""
+
+    __tablename__ = "register_name_grams"
+
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("register_entries.id"), primary_key=True)
+
+
+class RegisterGramCount(Base):
+    """How many entries contain each bigram (kept by the import; chooses the rarest)."""
+
+    __tablename__ = "register_gram_counts"
+
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisterChange(Base):
+    """What a re-import changed, field by field, old -> new, and by which import;
+    append-only (the register's history)."""
+
+    __tablename__ = "register_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("register_entries.id"), index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("register_imports.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+#: A party's earlier cases are found by its credit code (not indexed by 0005_cases).
+Index("ix_case_parties_credit_code", CaseParty.credit_code)
+event.listen(RegisterChange, "before_update", _refuse_change)
+event.listen(RegisterChange, "before_delete", _refuse_change)
+
+
+# -- the platform as a partner (room platform; revision 0013_platform_partner) ---------------
+
+PLATFORM_REQUEST_KINDS = ("assistance", "takedown")
+PLATFORM_REQUEST_STATES = ("sending", "served", "answered", "confirmed", "checked")
+PLATFORM_RECHECK_RESULTS = ("gone", "not_found", "still_there")
+
+
+class PlatformAccount(Base):
+    """Marks a portal account (a ``merchants`` row: setup code, password, sessions, signing
+    certificate and service-address confirmation all reused) as an online trading platform
+    operator's (网络交易平台经营者), which logs in at ``/platform`` and sees only the requests
+    addressed to it."""
+
+    __tablename__ = "platform_accounts"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    #: The platform's own name (某某购物平台), beside the operator's registered name.
+    platform_name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PlatformRequest(Base):
+    """A request from a case to a platform: for assistance (协助调查函) or to take a listing
+    down (协助下架通知书). Its steps are events of the case; this row is where it stands."""
+
+    __tablename__ = "platform_requests"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", PLATFORM_REQUEST_KINDS), name="kind"),
+        CheckConstraint(_one_of("state", PLATFORM_REQUEST_STATES), name="state"),
+        CheckConstraint(
+            f"recheck IS NULL OR {_one_of('recheck', PLATFORM_RECHECK_RESULTS)}", name="recheck"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="sending")
+    #: The event that sent it (its details are the letter's own data).
+    event_seq: Mapped[int] = mapped_column(Integer)
+    listing_url: Mapped[str | None] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(Date)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
+    #: Why the letter is not made or served yet (shown to officers; retried on request).
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    served_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("case_evidence.id"))
+    capture_id: Mapped[str | None] = mapped_column(ForeignKey("captures.id"))
+    recheck: Mapped[str | None] = mapped_column(String(16))
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# -- legal catalogue versions (room legal; revision 0011_legal_catalogue; workflow/legal) -------
+
+
+class LegalCatalogueVersion(Base):
+    """One version of a unit's legal-basis and discretion catalogue (workflow/legal), never
+    changed once written: an edit is a new version holding the whole catalogue, who made it,
+    when, why and which entry changed (None: the whole catalogue, e.g. the starter text)."""
+
+    __tablename__ = "legal_catalogue_versions"
+    __table_args__ = (UniqueConstraint("unit_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    #: SHA-256 (hex) of the catalogue's canonical JSON: what a case names with the version.
+    sha256: Mapped[str] = mapped_column(String(64))
+    catalogue: Mapped[dict[str, Any]] = mapped_column(json_type())
+
+
+event.listen(LegalCatalogueVersion, "before_update", _refuse_change)
+event.listen(LegalCatalogueVersion, "before_delete", _refuse_change)
+
+
+# -- complaint screening (room: screening; revision 0012_complaint_screening) ---------------
+# Professional claimants flagged with an explanation (``workflow.screening``). Each complaint's
+# profile and keys -- what it says about its complainant, and its text's bottom-k sketch --
+# are indexed so that one screening reads the few complaints that matter out of 200,000 a
+# year; every screening made is kept (append-only) with its version and the facts behind it.
+
+
+class ComplaintProfile(Base):
+    """A complaint as the screening compares it: its unit, arrival, the complainant's name
+    (normalised), the merchant complained about (``merchant_key``), its folded text and the
+    purchase date its text states. Rebuilt when ``index_version`` is not the current one."""
+
+    __tablename__ = "complaint_profiles"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    name_key: Mapped[str | None] = mapped_column(String(200))
+    merchant_key: Mapped[str] = mapped_column(String(300))
+    folded: Mapped[str] = mapped_column(Text)
+    purchased_on: Mapped[date | None] = mapped_column(Date())
+    index_version: Mapped[str] = mapped_column(String(32))
+
+
+class ComplaintKey(Base):
+    """One key of a complaint: an identifier (``phone``, ``email``, ``id_number``,
+    ``address``: the normalised value) or a text key (``text``: one value of its bottom-k
+    sketch). Looked up by (kind, value)."""
+
+    __tablename__ = "complaint_keys"
+    __table_args__ = (Index("ix_complaint_keys_kind_value", "kind", "value"),)
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("complaint_profiles.case_id"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ComplaintScreening(Base):
+    """One screening of a complaint: the score (0..100), whether it reached the flag score
+    in force, the facts behind it (``[{"fact", "points", "strength", "values", "zh", "en",
+    "points_at": [...]}]``), the rules' version and the operating point, why it ran
+    (``arrival``, ``on_demand``, ``batch``), by whom and when. Never changed: a new screening
+    is a new row; the newest is the complaint's."""
+
+    __tablename__ = "complaint_screenings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    version: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    flag_score: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    period_days: Mapped[int] = mapped_column(Integer)
+    facts: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    trigger: Mapped[str] = mapped_column(String(16))
+    screened_by: Mapped[str] = mapped_column(String(200))
+    screened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+event.listen(ComplaintScreening, "before_update", _refuse_change)
+event.listen(ComplaintScreening, "before_delete", _refuse_change)

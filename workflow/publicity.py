@@ -88,6 +88,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 RULES_PATH = Path(__file__).with_name("publicity.toml")
 #: States in which a decided case may be published (process.toml's ``publish`` rows).
+#: The event that records an entry taken down when its publicity period ended.
+TAKE_DOWN = "take_down_publicity"
+
 PUBLISHABLE_STATES = ("decided", "served", "paid", "enforcement_applied")
 
 
@@ -720,16 +723,43 @@ def feed(
 
 
 def take_down_expired(ctx: cases.CaseContext, *, today: dt.date | None = None) -> int:
-    """Mark the entries whose period ended as taken down (they are not shown from the day
-    after their last day whether or not this ran; this records when they went). One UPDATE
-    of the entries still marked shown: two processes running it at once take each entry
-    down once, and the count says how many this call took down."""
+    """Take down the entries whose period ended: each is marked and recorded in its case's
+    chain as ``take_down_publicity`` (by ``system``: which entry, its last day, the period's
+    rule), so the case file shows when the decision stopped being public. An expired entry is
+    not shown from the day after its last day whether or not this ran; this records when it
+    went. Each entry is marked by one UPDATE of an entry still shown, inside the event's unit
+    of work with its case locked, so two processes running it at once take it down, and
+    record it, once; the count says how many this call took down."""
     day = today or ctx.today()
-    with session_scope(ctx.sessions) as session:
-        result = session.execute(
-            update(PublicityEntry)
-            .where(PublicityEntry.last_day < day, PublicityEntry.taken_down_at.is_(None))
-            .values(taken_down_at=ctx.now())
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+    with ctx.sessions() as session:
+        due_rows = session.execute(
+            select(PublicityEntry.id, PublicityEntry.case_id, PublicityEntry.unit_id).where(
+                PublicityEntry.last_day < day, PublicityEntry.taken_down_at.is_(None)
+            )
+        ).all()
+    taken = 0
+    for entry_id, case_id, unit_id in due_rows:
+        who = cases.Actor("system", "公示（系统）/ publicity job", "system", unit_id)
+
+        def mark(session: Session, case: Case, entry_id: str = entry_id) -> dict[str, Any] | None:
+            result = session.execute(
+                update(PublicityEntry)
+                .where(PublicityEntry.id == entry_id, PublicityEntry.taken_down_at.is_(None))
+                .values(taken_down_at=ctx.now())
+                .execution_options(synchronize_session=False)
+            )
+            if not getattr(result, "rowcount", 0):
+                return None  # another process took it down meanwhile
+            row = session.get(PublicityEntry, entry_id)
+            assert row is not None
+            return {
+                "publicity_entry": entry_id,
+                "decision_number": row.decision_number,
+                "published_on": row.published_on.isoformat(),
+                "last_day": row.last_day.isoformat(),
+                "period_rule": row.period_rule,
+            }
+
+        if cases.record_event(ctx, who, case_id, TAKE_DOWN, mark) is not None:
+            taken += 1
+    return taken

@@ -24,6 +24,8 @@ from evidence_service.cli.cases import case_group
 from evidence_service.cli.certs import certs_group, trust
 from evidence_service.cli.documents import document_group, sign_command
 from evidence_service.cli.log import log_group, renew
+from evidence_service.cli.merchants import merchants_group
+from evidence_service.cli.screening import screening_group
 from evidence_service.cli.service import init, run, serve, worker
 from evidence_service.cli.verify import verify as verify_command
 
@@ -56,5 +58,7 @@ for command in (
     log_group,
     renew,
     case_group,
+    merchants_group,
+    screening_group,
 ):
     main.add_command(command)

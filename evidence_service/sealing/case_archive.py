@@ -48,7 +48,13 @@ class Archived:
 
 
 def _ended_without_archive(services: Services, limit: int) -> list[str]:
-    archived = exists().where(CaseEvent.case_id == Case.id, CaseEvent.action == ARCHIVE_EVENT)
+    # archived up to its last event: an event after the archive (the publicity taken down
+    # years later) calls for a new archive, which the case's last event then names
+    archived = exists().where(
+        CaseEvent.case_id == Case.id,
+        CaseEvent.action == ARCHIVE_EVENT,
+        CaseEvent.seq == Case.event_count,
+    )
     with services.sessions() as session:
         return list(
             session.scalars(
@@ -97,12 +103,16 @@ def archive_ended_cases(services: Services, *, limit: int = 5) -> list[Archived]
         def record(
             session: Session, case: Case, details: dict[str, object] = details
         ) -> dict[str, object] | None:
-            already = session.scalar(
-                select(CaseEvent.seq).where(
-                    CaseEvent.case_id == case.id, CaseEvent.action == ARCHIVE_EVENT
+            last = session.scalar(
+                select(CaseEvent.action).where(
+                    CaseEvent.case_id == case.id, CaseEvent.seq == case.event_count
                 )
             )
-            return None if already is not None else details  # another worker was first
+            if last == ARCHIVE_EVENT:
+                return None  # another worker was first
+            if case.event_count != details["events"]:
+                return None  # an event came after the export: archived again next time
+            return details
 
         if service.record_event(ctx, ARCHIVER, case_id, ARCHIVE_EVENT, record) is not None:
             out.append(Archived(case_id, stored.key, stored.sha256, stored.size))

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from evidence_service import __version__
 from evidence_service.sealing.case_file import CASE_EVENT_KIND
@@ -66,11 +67,15 @@ from storage.models import (
     Document,
     DocumentVersion,
     LogLeaf,
+    PaymentNotice,
+    PaymentOrder,
+    PaymentReceipt,
     Unit,
     User,
 )
 from storage.objects import CHUNK_SIZE, digest_of_key
 from workflow.cases.service import CaseNotFound, chained_event
+from workflow.payments import RECEIPT_ISSUED
 
 __all__ = [
     "CASE_FILE_MIME",
@@ -166,6 +171,19 @@ class _Evidence:
     extra: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Receipt:
+    """A payment's electronic receipt (电子缴款凭证), sealed by the unit when the order was
+    paid: not a case document (the payment channel's order made it), but the proof of payment
+    the closing relies on, so the file carries it, named by the event that recorded it."""
+
+    path: str
+    key: str
+    size: int
+    sha256: str
+    facts: dict[str, Any]
+
+
 @dataclass
 class _Snapshot:
     case: dict[str, Any]
@@ -175,6 +193,7 @@ class _Snapshot:
     events: list[tuple[ChainedEvent, str]]
     documents: list[_Document]
     evidence: list[_Evidence]
+    receipts: list[_Receipt] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -304,6 +323,7 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
         }
         for n, ev in enumerate(rows_e, 1):
             evidence.append(_evidence_item(captures, n, ev, seals.get(ev.event_seq)))
+        receipts = _receipts(session, case.id, events)
         facts = {
             "id": case.id,
             "number": case.number,
@@ -352,6 +372,7 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
             events=[(chained_event(e), e.hash) for e in events],
             documents=documents,
             evidence=evidence,
+            receipts=receipts,
         )
     if len(snapshot.events) != (facts["event_count"] or 0):
         raise CaseExportError(
@@ -366,6 +387,44 @@ def _snapshot(services: Services, case_id: str, unit_id: int | None) -> _Snapsho
             "not sign a history it cannot vouch for: nothing was exported"
         )
     return snapshot
+
+
+def _receipts(session: Session, case_id: str, events: Sequence[CaseEvent]) -> list[_Receipt]:
+    """The case's payment receipts, oldest first, each with the event that recorded it."""
+    recorded = {
+        (e.details or {}).get("receipt_id"): e.seq for e in events if e.action == RECEIPT_ISSUED
+    }
+    rows = session.execute(
+        select(PaymentReceipt, PaymentOrder, PaymentNotice)
+        .join(PaymentOrder, PaymentOrder.id == PaymentReceipt.order_id)
+        .join(PaymentNotice, PaymentNotice.id == PaymentOrder.notice_id)
+        .where(PaymentNotice.case_id == case_id)
+        .order_by(PaymentReceipt.id)
+    ).all()
+    out = []
+    for receipt, order, notice in rows:
+        path = f"receipts/{receipt.id:03d}-payment_receipt.pdf"
+        out.append(
+            _Receipt(
+                path,
+                receipt.object_key,
+                receipt.size,
+                receipt.sha256,
+                {
+                    "receipt_id": receipt.id,
+                    "path": path,
+                    "sha256": receipt.sha256,
+                    "size": receipt.size,
+                    "payment_number": notice.number,
+                    "order_id": order.id,
+                    "instalment": order.instalment,
+                    "signer_serial": receipt.signer_serial,
+                    "created_at": _iso(receipt.created_at),
+                    "event_seq": recorded.get(receipt.id),
+                },
+            )
+        )
+    return out
 
 
 def _evidence_item(
@@ -693,6 +752,7 @@ def _write_case_file(
                 {**d.facts, "versions": [v.facts for v in d.versions]} for d in snapshot.documents
             ],
             "evidence": [e.row for e in snapshot.evidence],
+            "receipts": [r.facts for r in snapshot.receipts],
             "exported_at": format_time(exported_at),
             "exported_by": {"actor": exported_by, "name": exported_by_name},
         }
@@ -712,6 +772,8 @@ def _write_case_file(
                 w.bytes(item.proofs_path, sidecar)
             for extra_path, key in item.extra:
                 w.bytes(extra_path, services.store.read_bytes(key))
+        for receipt in snapshot.receipts:
+            w.stored(services, receipt.path, receipt.key, receipt.size, receipt.sha256)
         index = render_index(
             case_doc, [(e.body(), d) for e, d in snapshot.events], sth, list(w.files)
         )

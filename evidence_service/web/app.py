@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from evidence_service import __version__
 from evidence_service.config import Settings
 from evidence_service.services import Services
+from evidence_service.web import legal as legal_routes
 from evidence_service.web import pages
 from evidence_service.web.api import captures as captures_api
 from evidence_service.web.api import cases as cases_api
@@ -22,6 +23,11 @@ from evidence_service.web.auth import throttled
 from evidence_service.web.headers import SecurityHeaders
 from evidence_service.web.officer import accounts, captures, case_export, documents
 from evidence_service.web.officer import cases as officer_cases
+from evidence_service.web.officer import order_facts as officer_order_facts
+from evidence_service.web.officer import register as officer_register
+from evidence_service.web.officer import screening as officer_screening
+from evidence_service.web.officer import stats as officer_stats
+from evidence_service.web.platform import router as platform_router
 from evidence_service.web.portal import cases as portal_cases
 from evidence_service.web.portal import routes as portal
 from evidence_service.web.public import complaints, log, payments, pki, publicity, tsa, verify
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(verify.router)
     app.include_router(documents_api.router)
     app.include_router(cases_api.router)
+    app.include_router(legal_routes.router)
     app.include_router(portal_cases.router)
     app.include_router(portal.router)
     app.include_router(documents.router)
@@ -80,6 +87,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(captures.router)
     app.include_router(case_export.router)
     app.include_router(officer_cases.router)
+    app.include_router(platform_router)
+    app.include_router(officer_order_facts.router)
+    app.include_router(officer_register.router)
+    app.include_router(officer_screening.router)
+    app.include_router(officer_stats.router)
     app.include_router(complaints.router)
     app.include_router(publicity.router)
     app.include_router(payments.router)

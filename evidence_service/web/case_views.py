@@ -18,6 +18,7 @@ from typing import Any, get_args
 from fastapi import Request
 
 from evidence_service.sealing.case_file import case_context
+from evidence_service.web import document_hints
 from evidence_service.web.auth import services_of
 from evidence_service.web.i18n import MESSAGES, translate
 from storage.models import User
@@ -114,6 +115,9 @@ def helpers(lang: str) -> dict[str, Any]:
         key = f"cases.field.{name}"
         return translate(lang, key) if key in MESSAGES else name
 
+    def hint(text: str) -> str:
+        return document_hints.say(lang, text, action=action_name, field=label, role=role_name)
+
     return {
         "pick": pick,
         "state_name": state_name,
@@ -122,6 +126,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "procedure_name": procedure_name,
         "deadline_name": deadline_name,
         "label": label,
+        "hint": hint,
         "badge": lambda d: badge(d, lang),
         "short_time": short_time,
         "yuan": yuan,

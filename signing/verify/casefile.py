@@ -345,6 +345,7 @@ def _run_checks(state: _State) -> None:
         ("casefile.files", T_FILES, lambda: [_check_files(state)]),
         ("casefile.document", Text("文书", "Document"), lambda: _check_documents(state)),
         ("casefile.evidence", Text("证据", "Evidence"), lambda: _check_evidence(state)),
+        ("casefile.receipt", Text("缴款凭证", "Receipt"), lambda: _check_receipts(state)),
     ]
     for check_id, title, step in steps:
         for check in guarded(check_id, title, step):
@@ -1213,6 +1214,99 @@ def _check_documents(state: _State) -> list[Check]:
             )
             continue
         checks.append(_as_check(check_id, title, path, report, counts=True))
+    return checks
+
+
+RECEIPT_EVENT = "payment_receipt_issued"
+
+
+def _check_receipts(state: _State) -> list[Check]:
+    """Each payment receipt the file carries: its own signature (the unit's seal) verified as
+    any PDF is, and its SHA-256 the one the event that issued it put in the chain; and every
+    receipt the chain says was issued is in the file. (A case file written before receipts
+    were carried has no ``receipts`` list: nothing to check.)"""
+    if state.case is None or "receipts" not in state.case:
+        return []
+    lines, _problem = _events(state)
+    issued = {
+        body["seq"]: body.get("details") or {}
+        for body in (line["event"] for line in lines or [])
+        if body.get("action") == RECEIPT_EVENT and isinstance(body.get("seq"), int)
+    }
+    checks: list[Check] = []
+    carried: set[int] = set()
+    for item in state.case.get("receipts") or []:
+        if not isinstance(item, dict):
+            continue
+        path = str(item.get("path"))
+        check_id = f"casefile.receipt.{item.get('receipt_id')}"
+        title = Text(f"缴款凭证 {path}", f"Receipt {path}")
+        seq = item.get("event_seq")
+        details = issued.get(seq) if isinstance(seq, int) else None
+        if isinstance(seq, int):
+            carried.add(seq)
+        actual = state.sha(path)
+        if details is None or details.get("sha256") != item.get("sha256"):
+            checks.append(
+                _failed(
+                    check_id,
+                    title,
+                    Text(
+                        f"{path} 不是案件日志中任何开具凭证事件所记录的凭证。",
+                        f"{path} is not the receipt any receipt event of the case's log "
+                        "recorded.",
+                    ),
+                    Sub.HASH_FAILURE,
+                )
+            )
+            continue
+        if actual is None:
+            checks.append(
+                _failed(
+                    check_id,
+                    title,
+                    Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
+                    Sub.FORMAT_FAILURE,
+                )
+            )
+            continue
+        if actual != details.get("sha256"):
+            checks.append(
+                _failed(
+                    check_id,
+                    title,
+                    Text(
+                        f"{path} 的 SHA-256 与第 {seq} 个事件记录的不同。",
+                        f"{path} differs from the SHA-256 event {seq} recorded.",
+                    ),
+                    Sub.HASH_FAILURE,
+                )
+            )
+            continue
+        report = _nested(state, path, None)
+        if report is None:
+            checks.append(
+                _failed(
+                    check_id,
+                    title,
+                    Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
+                    Sub.FORMAT_FAILURE,
+                )
+            )
+            continue
+        checks.append(_as_check(check_id, title, path, report, counts=True))
+    for seq in sorted(set(issued) - carried):
+        checks.append(
+            _failed(
+                f"casefile.receipt.event.{seq}",
+                Text("缴款凭证", "Receipt"),
+                Text(
+                    f"第 {seq} 个事件开具的缴款凭证不在案卷中。",
+                    f"The receipt issued by event {seq} is not in the case file.",
+                ),
+                Sub.FORMAT_FAILURE,
+            )
+        )
     return checks
 
 

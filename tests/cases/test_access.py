@@ -14,10 +14,11 @@ from workflow.cases import access, process
 from workflow.cases.access import AccessDefinitionError, Subject, UnknownAccessName, can, parse
 
 TABLE = access.default_table()
-ROLES = ["officer", "reviewer", "head", "merchant", "complainant", "public", "admin"]
+ROLES = ["officer", "reviewer", "head", "merchant", "complainant", "platform", "public", "admin"]
 VERBS = [
     "case_list", "queue", "case_page", "documents", "evidence", "events", "export",
-    "complaint_outcome", "publicity_page", "act", "manage_accounts",
+    "complaint_outcome", "publicity_page", "act", "manage_accounts", "platform_requests",
+    "legal_catalogue", "edit_legal_catalogue", "register", "stats",
 ]  # fmt: skip
 INTERNAL = {"officer", "reviewer", "head"}
 MERCHANT_VERBS = {"case_list", "case_page", "documents", "evidence", "act"}
@@ -35,6 +36,7 @@ def subject(unit: bool, party: bool, published: bool, identified: bool = True) -
         case_party=ME if party else OTHER,
         complainant=ME if party else OTHER,
         published=published,
+        addressee=ME if party else OTHER,
     )
 
 
@@ -51,15 +53,23 @@ CONTEXTS = {
 
 def expected(role: str, verb: str, s: Subject) -> bool:
     """The issue's rules, restated."""
-    filtering = verb in ("case_list", "queue", "manage_accounts")
+    filtering = verb in ("case_list", "queue", "manage_accounts", "register")
     if verb == "publicity_page":
         return s.published  # the public (and everyone) sees only published decisions
     if role == "admin":
-        return verb == "manage_accounts"  # accounts, never cases
+        return verb in ("manage_accounts", "stats")  # accounts, any unit's figures; no case
     if verb == "manage_accounts":
         return False
+    if verb == "edit_legal_catalogue":  # the unit's legal staff keep its catalogue (room legal)
+        return role == "reviewer" and s.actor_unit is not None and s.case_unit == s.actor_unit
     if role in INTERNAL:  # only their unit's cases
         return s.actor_unit is not None and (filtering or s.case_unit == s.actor_unit)
+    if role == "platform":  # only the requests addressed to it, nothing else of the case
+        return (
+            verb == "platform_requests"
+            and s.actor_party is not None
+            and (s.addressee == s.actor_party)
+        )
     if role == "merchant":  # only its own cases
         return (
             verb in MERCHANT_VERBS

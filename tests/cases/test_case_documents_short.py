@@ -7,6 +7,7 @@ waiting."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from pathlib import Path
 
 from evidence_service.sealing.case_evidence import seal_upload
@@ -232,3 +233,23 @@ def test_an_ended_case_is_sealed_and_archived_once(world: World, tmp_path: Path)
         assert download.status_code == 200
         assert download.headers["x-content-sha256"] == archived[0].sha256
         assert download.content == path.read_bytes()
+
+    # years later the publicity period ends: the takedown is an event of the case, after
+    # the archive, so the file is archived again up to it (the first archive stays kept)
+    from workflow import publicity
+
+    entry_id = publicity.publish(w.ctx, w.officer, case_id)
+    view = service.case_view(w.ctx, w.officer, case_id)
+    assert publicity.take_down_expired(w.ctx, today=date(2100, 1, 1)) == 1
+    assert publicity.take_down_expired(w.ctx, today=date(2100, 1, 1)) == 0  # once
+    view = service.case_view(w.ctx, w.officer, case_id)
+    gone = view.events[-1]
+    assert gone.action == publicity.TAKE_DOWN and gone.role == "system"
+    assert gone.details["publicity_entry"] == entry_id
+    again = archive_ended_cases(w.services)
+    assert [a.case_id for a in again] == [case_id] and again[0].sha256 != archived[0].sha256
+    view = service.case_view(w.ctx, w.officer, case_id)
+    assert view.events[-1].action == ARCHIVE_EVENT
+    assert view.events[-1].details["events"] == gone.seq
+    assert w.services.store.read_bytes(archived[0].object_key) == path.read_bytes()
+    assert archive_ended_cases(w.services) == []

@@ -1,6 +1,6 @@
 """The five case paths walked end to end in a real Chromium (Debian's, via Playwright), as
-the people of each path would walk them, from the public complaint form (or a lead the
-officer records, for the on-the-spot path) to closing:
+the people of each path would walk them, from the public complaint form to closing (the
+officer registering a complaint chooses its procedure):
 
 (a) general procedure, the merchant asking for a hearing in the portal;
 (b) simplified procedure, decided on the spot within its limits;
@@ -474,18 +474,12 @@ def test_b_simplified_procedure_decided_on_the_spot(world: World) -> None:
     w = world
     started = time.monotonic()
     w.next_monday()
+    public, code = complain(w, "未公示营业执照（当场）")
     wang = Person(w, "wang")
-    page = wang.go("/cases/new")
-    page.get_by_label("案件名称").fill("未公示营业执照（当场）")
-    page.get_by_label("基本情况").fill("现场检查发现网店首页未公示营业执照。")
-    page.locator("#procedure").select_option("simplified")
-    page.get_by_label("当事人名称").fill("某小店")
-    page.get_by_label("网店或商品页面网址").fill(w.shop_url)
-    page.get_by_role("button", name="登记线索").click()
-    expect(page.locator("#staff-list")).to_contain_text("王五 · 办案人员")
-    case_id = page.url.rsplit("/", 1)[1].split("?")[0]
-    assign_staff(wang, ("head", "head"))
-    act(wang, "register", to="当场调查")
+    case_id = open_case(wang, "未公示营业执照（当场）")
+    # the officer checks the shop on the spot: the simplified procedure, chosen at registering
+    assign_staff(wang, ("wang", "officer"), ("head", "head"))
+    act(wang, "register", to="当场调查", choices={"procedure": "simplified"})
 
     # above the limit for an organisation: refused, with the limit named
     act(wang, "decide_on_the_spot", penalty=("decided_penalty", "fine", "5000"))
@@ -501,7 +495,8 @@ def test_b_simplified_procedure_decided_on_the_spot(world: World) -> None:
     to_case(head, case_id)
     act(head, "close_case", to="已结案")
     head.shot("b02-closed-zh")
-    assert timeline_names(head) <= {"王五", "钱局长"}
+    assert timeline_names(head) <= {"王五", "钱局长", "—"}
+    outcome(public, code, "已办结")
     export_and_verify(w, head, case_id, "b")
     w.timings["b"] = time.monotonic() - started
 
@@ -511,16 +506,12 @@ def test_c_fast_track_on_a_written_admission(world: World) -> None:
     w = world
     started = time.monotonic()
     w.next_monday()
+    public, code = complain(w, "虚假宣传（快速办理）")
     wang = Person(w, "wang")
-    page = wang.go("/cases/new")
-    page.get_by_label("案件名称").fill("虚假宣传（快速办理）")
-    page.get_by_label("基本情况").fill("当事人承认页面宣传不实。")
-    page.locator("#procedure").select_option("fast_track")
-    page.get_by_label("当事人名称").fill("某网店")
-    page.get_by_role("button", name="登记线索").click()
-    case_id = page.url.rsplit("/", 1)[1].split("?")[0]
-    assign_staff(wang, ("zhao", "officer"), ("head", "head"))
-    act(wang, "register", to="核查中")
+    case_id = open_case(wang, "虚假宣传（快速办理）")
+    # the party has admitted the facts: the fast-track procedure, chosen at registering
+    assign_staff(wang, ("wang", "officer"), ("zhao", "officer"), ("head", "head"))
+    act(wang, "register", to="核查中", choices={"procedure": "fast_track"})
     act(wang, "propose_filing", to="立案待审批", checks=("no_penalty_lists_consulted",))
     head = Person(w, "head")
     to_case(head, case_id)
@@ -553,7 +544,8 @@ def test_c_fast_track_on_a_written_admission(world: World) -> None:
     to_case(head, case_id)
     act(head, "close_case", to="已结案")
     head.shot("c02-closed-zh")
-    assert timeline_names(head) <= {"王五", "赵六", "钱局长"}
+    assert timeline_names(head) <= {"王五", "赵六", "钱局长", "—"}
+    outcome(public, code, "已办结")
     export_and_verify(w, head, case_id, "c")
     w.timings["c"] = time.monotonic() - started
 

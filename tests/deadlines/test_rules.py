@@ -42,6 +42,9 @@ EXPECTED = {
     "fine_payment": (CD, 15, "after", "decision_served", []),
     "publicity": (WD, 20, "after", "decision_made", []),
     "public_notice_service": (CD, 30, "after", "notice_published", []),
+    # room platform: the unit's practice for a platform's answer (to be confirmed)
+    "platform_assistance_reply": (WD, 10, "after", "platform_request_served", []),
+    "platform_takedown": (WD, 3, "after", "platform_request_served", []),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,45 @@ def test_two_callbacks_of_one_payment_at_once_count_once_and_move_the_case_once(
         assert paid.case_recorded and paid.case_note == "record_payment taken"
         assert len(session.scalars(select(PaymentReceipt)).all()) == 1
     assert payments.complete_pending(live.pay) == 0  # nothing left to finish
+
+
+def test_the_case_file_carries_the_receipt_the_chain_names(live: Live, tmp_path: Path) -> None:
+    """The exported case file holds the channel's sealed receipt (receipts/), named by the
+    event that issued it: it verifies with its own signature; removed, or replaced by other
+    bytes, the report names the receipt and the event."""
+    from evidence_service.sealing.case_export import export_case
+    from signing.verify import Indication, Text, load_trust_bundle, verify_file
+    from tests.cases.test_export import failed, rewrite
+
+    case_id = served_fine(live)
+    number = payments.issue_notice(live.pay, case_id).number
+    _pay_at_the_bank(live, number)
+    [receipt] = payments.payment_view(live.pay, number).receipts
+    issued = next(e for e in _events(live, case_id) if e.action == payments.RECEIPT_ISSUED)
+
+    out = tmp_path / "case.zip"
+    export_case(live.services, case_id, out)
+    with zipfile.ZipFile(out) as zf:
+        [carried] = json.loads(zf.read("case.json"))["receipts"]
+        pdf = zf.read(carried["path"])
+    assert carried["event_seq"] == issued.seq and carried["payment_number"] == number
+    assert hashlib.sha256(pdf).hexdigest() == receipt.sha256 == issued.details["sha256"]
+    trust = load_trust_bundle(
+        live.services.trust_bundle_pem(), source="given", description=Text("测试", "test")
+    )
+    report = verify_file(out, trust=trust)
+    assert report.indication is Indication.TOTAL_PASSED, report.summary.en
+    [check] = [c for c in report.checks if c.id == f"casefile.receipt.{receipt.id}"]
+    assert "TOTAL-PASSED" in check.reason.en
+
+    removed = rewrite(out, tmp_path / "removed.zip", lambda f: {carried["path"]: None})
+    found = failed(verify_file(removed, trust=trust))
+    assert "is missing or damaged" in found[f"casefile.receipt.{receipt.id}"]
+
+    def swap(files: dict[str, bytes]) -> dict[str, bytes | None]:  # a line added at the end
+        return {carried["path"]: files[carried["path"]] + b"\n% paid twice\n"}
+
+    found = failed(verify_file(rewrite(out, tmp_path / "swapped.zip", swap), trust=trust))
+    assert f"differs from the SHA-256 event {issued.seq} recorded" in (
+        found[f"casefile.receipt.{receipt.id}"]
+    )

@@ -35,6 +35,8 @@ def test_every_case_event_beside_the_process_has_a_name() -> None:
     """The timeline names an event that is no step of process.toml (staffing, a document
     added, notes given, a payment received, ...) by ``cases.event.<action>``: each one the
     workflow appends has it, or the timeline would show the key."""
+    from evidence_service.sealing.case_archive import ARCHIVE_EVENT
+    from workflow import publicity
     from workflow.cases import process, service
     from workflow.payments import PAYMENT_EVENTS
 
@@ -46,7 +48,11 @@ def test_every_case_event_beside_the_process_has_a_name() -> None:
         )
     )
     assert {"assign", "add_document", "link_party"} <= appended  # the pattern finds them
-    named = appended | set(PAYMENT_EVENTS) | {service.GIVE_NOTES, service.PARTY_SIGNED}
+    named = (
+        appended
+        | set(PAYMENT_EVENTS)
+        | {service.GIVE_NOTES, service.PARTY_SIGNED, publicity.TAKE_DOWN, ARCHIVE_EVENT}
+    )
     steps = set(process.default_process().actions)
     unnamed = sorted(a for a in named - steps if f"cases.event.{a}" not in MESSAGES)
     assert unnamed == []

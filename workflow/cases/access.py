@@ -40,7 +40,7 @@ __all__ = [
 
 DEFINITION = Path(__file__).with_name("access.toml")
 #: The scopes the code knows how to check; the table may use no other.
-SCOPES = ("any", "own_unit", "own_case", "own_complaint", "published")
+SCOPES = ("any", "own_unit", "own_case", "own_complaint", "published", "addressed")
 
 
 class AccessError(Exception):
@@ -77,6 +77,8 @@ class Subject:
     case_party: str | None = None
     complainant: str | None = None
     published: bool = False
+    #: The platform a request of the case was sent to (its portal account id).
+    addressee: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ def _in_scope(scope: str, s: Subject) -> bool:
         return s.actor_party is not None and s.actor_party == s.complainant
     if scope == "published":
         return s.published
+    if scope == "addressed":
+        return s.actor_party is not None and s.actor_party == s.addressee
     raise AssertionError(f"unchecked scope {scope!r}")  # parse() admits only SCOPES
 
 
@@ -122,7 +126,7 @@ def _can_filter(scope: str, s: Subject) -> bool:
     """A filter verb needs what its scope filters by."""
     if scope == "own_unit":
         return s.actor_unit is not None
-    if scope in ("own_case", "own_complaint"):
+    if scope in ("own_case", "own_complaint", "addressed"):
         return s.actor_party is not None
     return True
 

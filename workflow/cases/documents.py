@@ -67,6 +67,8 @@ from workflow.document_versions import (
 )
 from workflow.documents.types import TEMPLATES, DocumentDataError, validate_data
 from workflow.errors import ConflictError, FieldError
+from workflow.legal import catalogue as legal_catalogue
+from workflow.legal import choice as legal_choice
 
 from . import process, service
 from .process import Transition
@@ -314,9 +316,9 @@ class _Need:
     def miss(self, name: str, hint: str) -> None:
         self.missing.append((name, hint))
 
-    def note(self, name: str, *actions: str, field_name: str | None = None) -> str | None:
+    def given(self, name: str, *actions: str) -> str | None:
         """The newest text ``name`` given with one of ``actions`` (their ``notes``), or given
-        for one of them afterwards (``service.give_notes``)."""
+        for one of them afterwards (``service.give_notes``); None if none was."""
         for event in reversed(self.snap.events):
             given_for = (
                 event.details.get("for_action") if event.action == service.GIVE_NOTES else None
@@ -325,6 +327,13 @@ class _Need:
                 event.details.get(name) or ""
             ).strip():
                 return str(event.details[name]).strip()
+        return None
+
+    def note(self, name: str, *actions: str, field_name: str | None = None) -> str | None:
+        """:meth:`given`, or the field named missing (until a person gives it)."""
+        found = self.given(name, *actions)
+        if found is not None:
+            return found
         self.miss(
             field_name or name,
             f"give {name!r} with the {actions[0]} action, or afterwards (give_notes)",
@@ -376,16 +385,25 @@ def _penalty(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 _CITATION = re.compile(r"^《?(?P<rule>[^》]+?)》?\s*(?P<article>第\S.*)$")
+_PROVISION_ACTIONS = (
+    "propose_filing",
+    "end_investigation",
+    "notify_penalty",  # fast-track: the notification follows the admission at once
+    "decide_on_the_spot",
+)
+
+
+def _chosen(need: _Need) -> legal_choice.Chosen | None:
+    """The legal basis the officer chose from the catalogue (workflow/legal), if any."""
+    return legal_choice.latest(need.snap.events)
 
 
 def _citations(need: _Need) -> list[dict[str, str]]:
-    text = need.note(
-        "violated_provisions",
-        "propose_filing",
-        "end_investigation",
-        "notify_penalty",  # fast-track: the notification follows the admission at once
-        "decide_on_the_spot",
-    )
+    """The provisions violated: as the officer typed them, else the chosen entry's."""
+    chosen = _chosen(need)
+    if chosen is not None and need.given("violated_provisions", *_PROVISION_ACTIONS) is None:
+        return [dict(c) for c in chosen.violated]
+    text = need.note("violated_provisions", *_PROVISION_ACTIONS)
     if text is None:
         return []
     out = []
@@ -467,7 +485,11 @@ def _base(
 ) -> dict[str, Any]:
     """What every document states; ``number``: a document number of its own (a lead that is
     not filed has no case number)."""
-    basis = default_legal_basis(template)
+    chosen = _chosen(need)
+    if chosen is not None and template in _data()["chosen_legal_basis"]["templates"]:
+        basis = [dict(c) for c in chosen.basis]
+    else:
+        basis = default_legal_basis(template)
     if not basis:
         need.miss("legal_basis", f"legal staff add the legal basis of {template} to its sample")
     return {
@@ -547,7 +569,10 @@ def _filing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:
         verification_facts=need.note("verification_facts", "propose_filing"),
         suspected_violation=need.note("suspected_violation", "propose_filing"),
         violated_provisions=_citations(need),
-        list_check={"list_name": _data()["lists"]["no_penalty"], "result": "not_listed"},
+        list_check={
+            "list_name": legal_catalogue.starter().no_penalty_list,
+            "result": "not_listed",
+        },
         officers=_officers(need),
         officer_opinion=need.note("officer_opinion", "propose_filing"),
         approval=_approval(need, "approve_filing"),
@@ -556,6 +581,12 @@ def _filing_approval(need: _Need, event: CaseEvent) -> dict[str, Any]:
 
 
 def _discretion(need: _Need) -> dict[str, Any]:
+    chosen = _chosen(need)
+    if (
+        chosen is not None
+        and need.given("discretion_band", "end_investigation", "notify_penalty") is None
+    ):
+        return _chosen_discretion(need, chosen)
     band = need.note(
         "discretion_band", "end_investigation", "notify_penalty", field_name="discretion.band"
     )
@@ -571,6 +602,26 @@ def _discretion(need: _Need) -> dict[str, Any]:
     items = [m.strip()[:200] for m in re.split(r"[\n；;]+", mitigating) if m.strip()]
     if items:
         out["mitigating"] = items
+    return out
+
+
+def _chosen_discretion(need: _Need, chosen: legal_choice.Chosen) -> dict[str, Any]:
+    """The discretion of the entry and band chosen on the case; the officer's typed
+    reasoning still wins. A band the factors did not give keeps the officer's reason as
+    its circumstance."""
+    typed = need.given("discretion_reasoning", "end_investigation", "notify_penalty")
+    out: dict[str, Any] = {
+        "band": chosen.document_band,
+        "reasoning": typed or chosen.discretion_text(),
+        "standard": chosen.standard,
+    }
+    reason = [chosen.reason[:200]] if chosen.reason else []
+    out["mitigating"] = [m[:200] for m in chosen.mitigating] or (
+        reason if chosen.band == "mild" else []
+    )
+    out["aggravating"] = [a[:200] for a in chosen.aggravating] or (
+        reason if chosen.band == "serious" else []
+    )
     return out
 
 
@@ -819,6 +870,8 @@ def _penalty_decision(need: _Need, event: CaseEvent) -> dict[str, Any]:
         data["statement_summary"] = statement.details.get("statement")
     if event.details.get("discretion"):
         data["discretion"] = event.details["discretion"]
+    elif (chosen := _chosen(need)) is not None:
+        data["discretion"] = chosen.discretion_text()
     if penalty and penalty.get("fine_yuan"):
         data["payment"] = {
             "channel": need.note("payment_channel", *deciding, field_name="payment.channel")
@@ -1410,6 +1463,56 @@ def _no_penalty_decision(need: _Need, event: CaseEvent) -> dict[str, Any]:
 
 
 #: The templates the case can fill so far, by name. Others are reported as not built yet.
+# -- letters to a platform (room platform: workflow.platforms sends them) -------------------
+
+
+def _letter_contact(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    """Whom the platform answers: the officer who sent the letter, at the phone given."""
+    return {
+        "person": _person(need, event),
+        "phone": need.own(event, "contact_phone", "contact.phone"),
+        "address": need.optional(event, "contact_address"),
+    }
+
+
+def _platform_of(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    platform = event.details.get("platform")
+    if not isinstance(platform, Mapping) or not platform.get("credit_code"):
+        need.miss("platform", "send the request to a platform's portal account")
+        return {}
+    return {k: v for k, v in platform.items() if v}
+
+
+def _assistance_request(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    data = _base(need, "assistance_request", event)
+    data.update(
+        platform=_platform_of(need, event),
+        seller=_party(need),
+        matter=need.own(event, "matter"),
+        data_requested=list(event.details.get("data_requested") or []),
+        reply_deadline=event.details.get("due_on"),
+        reply_method=need.optional(event, "reply_method"),
+        contact=_letter_contact(need, event),
+    )
+    return data
+
+
+def _takedown_request(need: _Need, event: CaseEvent) -> dict[str, Any]:
+    data = _base(need, "takedown_request", event)
+    url = need.own(event, "listing_url")
+    listing = {"url": url, "title": need.optional(event, "listing_title")}
+    data.update(
+        platform=_platform_of(need, event),
+        seller=_party(need),
+        listings=[{k: v for k, v in listing.items() if v}] if url else [],
+        reason=need.own(event, "reason"),
+        violated_provisions=_citations(need),
+        deadline=event.details.get("due_on"),
+        contact=_letter_contact(need, event),
+    )
+    return data
+
+
 BUILDERS: Mapping[str, Builder] = {
     "case_source_registration": _case_source_registration,
     "filing_approval": _filing_approval,
@@ -1431,6 +1534,8 @@ BUILDERS: Mapping[str, Builder] = {
     "hearing_notice": _hearing_notice,
     "hearing_record": _hearing_record,
     "no_penalty_decision": _no_penalty_decision,
+    "assistance_request": _assistance_request,
+    "takedown_request": _takedown_request,
 }
 
 
@@ -1643,11 +1748,23 @@ class CaseDocuments:
             )
             return doc.served_at
 
-    def _generate(self, who: Actor, snap: CaseSnapshot, item: Pending) -> Outcome:
+    def make_letter(
+        self, who: Actor, case_id: str, template: str, event_seq: int, addressee: str
+    ) -> Outcome:
+        """The document of an event beside the process (a letter to a platform), made,
+        signed and put in the case file like an owed one, but addressed to the portal
+        account ``addressee`` rather than the party's. Raises :class:`MissingCaseData`."""
+        snap = load_snapshot(self.cases, case_id)
+        item = Pending(template, event_seq, snap.event(event_seq).action)
+        return self._generate(who, snap, item, addressee)
+
+    def _generate(
+        self, who: Actor, snap: CaseSnapshot, item: Pending, addressee: str | None = None
+    ) -> Outcome:
         data = build(snap, item.template, item.event_seq)
         # A party without a portal account still gets its documents: kept as the unit's
         # (no merchant) until an officer links the party to an account (link_party).
-        merchant_id = snap.parties[0].merchant_id if snap.parties else None
+        merchant_id = addressee or (snap.parties[0].merchant_id if snap.parties else None)
         signers = self._signers(snap, item)
         now = self.portal.now()
         actor = who.actor

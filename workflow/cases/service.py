@@ -315,6 +315,10 @@ def deadlines_of(case: Case, today: date) -> list[Deadline]:
         add("fine_payment", "decision_served_on", "paid_on")
     if (f.get("decided_penalty") or {}).get("kind") is not None:
         add("publicity", "decided_on", "published_on")
+    for entry in (f.get("platform_requests") or {}).values():  # room platform: each its own
+        served = _date(entry, "served_on")
+        if served is not None:
+            out.append(due(entry["rule"], served, today=today, met_on=_date(entry, "met_on")))
     return out
 
 
@@ -1079,7 +1083,9 @@ def case_view(ctx: CaseContext, who: Actor, case_id: str) -> CaseView:
             )
         )
         session.expunge_all()
-    options = process.available(case.state, who.role, case.procedure, facts)
+    # A platform (room platform) reads and adds to a case but takes no step of the process.
+    acts = who.role != "platform"
+    options = process.available(case.state, who.role, case.procedure, facts) if acts else []
     return CaseView(
         case=case,
         parties=parties,

@@ -83,6 +83,8 @@ EVENTS: Mapping[str, tuple[str, str]] = {
     "decision_made": ("作出行政处罚决定", "decision made"),
     "decision_served": ("行政处罚决定书送达", "decision served"),
     "notice_published": ("发出公告", "public notice published"),
+    # room platform: a request from a case reached the platform's portal account
+    "platform_request_served": ("协助函送达平台", "request served on the platform"),
 }
 
 

@@ -28,6 +28,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from evidence_service.web.api.screening import screen_arrival
 from evidence_service.web.auth import check_csrf, client_of, services_of
 from evidence_service.web.case_views import case_ctx, helpers, short_time
 from evidence_service.web.i18n import language
@@ -200,6 +201,7 @@ async def submit(
         complainant_name=kept["name"][:200] or None,
         complainant_contact=kept["contact"][:200],
     )
+    await run_in_threadpool(screen_arrival, services, case_id)  # never fails the complaint
     code = new_code()
     with services.session() as session:
         session.add(ComplaintReceipt(code_hash=code_hash(code), case_id=case_id))
