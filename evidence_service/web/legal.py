@@ -256,6 +256,10 @@ def _catalogue_out(v: versions.Version) -> dict[str, Any]:
     response_model=SuggestionsOut,
     tags=["legal"],
     summary="The catalogue entries that fit the case, best first, each with its reasons",
+    responses={
+        401: {"description": "No valid API token (or a disabled account)"},
+        404: {"description": "No such case (or another unit's)"},
+    },
 )
 def api_suggestions(
     case_id: CaseId,
@@ -330,6 +334,7 @@ def _staffed_officer(ctx: CaseContext, user: User, case_id: str) -> None:
     tags=["legal"],
     summary="Choose the case's legal basis from the catalogue (recorded as a case event)",
     responses={
+        401: {"description": "No valid API token (or a disabled account)"},
         403: {"description": "Not staffed on the case as an officer"},
         404: {"description": "No such case (or another unit's)"},
         422: {"description": "Invalid choice, or a departure without a reason (`field`)"},

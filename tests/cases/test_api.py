@@ -553,6 +553,21 @@ def test_graph_is_the_process_table_drawn(api: Api) -> None:
     assert api.get("wang", "/api/cases/graph", format="png").status_code == 422
 
 
+#: The case routes of the rooms that assist the officer (their own tests fuzz and check
+#: them in depth), with the tag they are documented under.
+ROOM_OPERATIONS = {
+    ("GET", "/api/cases/{case_id}/legal-suggestions"): "legal",
+    ("POST", "/api/cases/{case_id}/legal-basis"): "legal",
+    ("POST", "/api/cases/{case_id}/platform-requests"): "platforms",
+    ("GET", "/api/cases/{case_id}/platform-requests"): "platforms",
+    ("POST", "/api/cases/{case_id}/captures/{capture_id}/order-facts"): "cases",
+    ("POST", "/api/cases/{case_id}/order-facts"): "cases",
+    ("GET", "/api/cases/{case_id}/screening"): "screening",
+    ("POST", "/api/cases/{case_id}/screening"): "screening",
+    ("POST", "/api/cases/{case_id}/screening/conclusion"): "screening",
+}
+
+
 def test_every_case_operation_is_documented_with_its_errors(api: Api) -> None:
     schema = api.client.get("/openapi.json").json()
     operations = {
@@ -570,9 +585,10 @@ def test_every_case_operation_is_documented_with_its_errors(api: Api) -> None:
         ("POST", "/api/cases/{case_id}/notes/{action}"),
         ("POST", "/api/cases/{case_id}/staff"),
         ("POST", "/api/cases/{case_id}/evidence"),
+        *ROOM_OPERATIONS,
     }
     for key, op in operations.items():
-        assert op["summary"] and op["tags"] == ["cases"], key
+        assert op["summary"] and op["tags"] == [ROOM_OPERATIONS.get(key, "cases")], key
         assert "401" in op["responses"] and "422" in op["responses"], key
     for key in [k for k in operations if "{case_id}" in k[1]]:
         assert "404" in operations[key]["responses"], key
@@ -671,7 +687,7 @@ def test_schemathesis_over_the_case_operations_as_an_officer_of_a_unit(api: Api)
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
     every = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     operations = [op for op in every if op.path.startswith("/api/cases")]
-    assert len(operations) == 8
+    assert len(operations) == 8 + len(ROOM_OPERATIONS)
     with TestClient(api.client.app, raise_server_exceptions=False) as client:
         for operation in operations:
 

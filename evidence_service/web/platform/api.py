@@ -142,11 +142,22 @@ def _problem(exc: Exception) -> Any:
     ).http()
 
 
+_DOCUMENTED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API token (or a disabled account)"},
+    404: {"description": "No such case, or a case of another unit (not told apart)"},
+}
+
+
 @router.post(
     "/api/cases/{case_id}/platform-requests",
     response_model=PlatformRequestOut,
     status_code=status.HTTP_201_CREATED,
     summary="Send a platform a request for assistance or to take a listing down",
+    responses={
+        **_DOCUMENTED,
+        202: {"description": "Recorded; the letter waits for what the case cannot fill yet"},
+        403: {"description": "Not staffed on the case as an officer"},
+    },
 )
 async def post_request(
     case_id: CaseId, body: PlatformRequestIn, request: Request, response: Response, user: ApiUser
@@ -184,6 +195,7 @@ async def post_request(
     "/api/cases/{case_id}/platform-requests",
     response_model=list[PlatformRequestOut],
     summary="The case's requests to platforms, their state and deadline",
+    responses=_DOCUMENTED,
 )
 def list_requests(case_id: CaseId, request: Request, user: ApiUser) -> list[PlatformRequestOut]:
     ctx = case_ctx(request)
