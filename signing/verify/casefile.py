@@ -359,6 +359,17 @@ def _failed(check_id: str, title: Text, reason: Text, sub: Sub, **kw: Any) -> Ch
     return Check(check_id, title, Status.FAILED, reason, sub, **kw)
 
 
+def _missing(check_id: str, title: Text, path: str) -> Check:
+    """A member the case file names but does not hold whole (a document version, a piece of
+    evidence, a receipt)."""
+    return _failed(
+        check_id,
+        title,
+        Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
+        Sub.FORMAT_FAILURE,
+    )
+
+
 def _json_member(state: _State, name: str) -> tuple[Any, Text | None]:
     if name in state.collected.too_big:
         return None, Text(f"{name} 过大。", f"{name} is implausibly large.")
@@ -1204,14 +1215,7 @@ def _check_documents(state: _State) -> list[Check]:
         path = str(newest.get("path"))
         report = _nested(state, path, None)
         if report is None:
-            checks.append(
-                _failed(
-                    check_id,
-                    title,
-                    Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
-                    Sub.FORMAT_FAILURE,
-                )
-            )
+            checks.append(_missing(check_id, title, path))
             continue
         checks.append(_as_check(check_id, title, path, report, counts=True))
     return checks
@@ -1261,14 +1265,7 @@ def _check_receipts(state: _State) -> list[Check]:
             )
             continue
         if actual is None:
-            checks.append(
-                _failed(
-                    check_id,
-                    title,
-                    Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
-                    Sub.FORMAT_FAILURE,
-                )
-            )
+            checks.append(_missing(check_id, title, path))
             continue
         if actual != details.get("sha256"):
             checks.append(
@@ -1285,14 +1282,7 @@ def _check_receipts(state: _State) -> list[Check]:
             continue
         report = _nested(state, path, None)
         if report is None:
-            checks.append(
-                _failed(
-                    check_id,
-                    title,
-                    Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
-                    Sub.FORMAT_FAILURE,
-                )
-            )
+            checks.append(_missing(check_id, title, path))
             continue
         checks.append(_as_check(check_id, title, path, report, counts=True))
     for seq in sorted(set(issued) - carried):
@@ -1328,14 +1318,7 @@ def _check_evidence(state: _State) -> list[Check]:
         title = Text(f"证据 {path}", f"Evidence {path}")
         opened = _member_stream(state, path)
         if opened is None:
-            checks.append(
-                _failed(
-                    check_id,
-                    title,
-                    Text(f"{path} 不在案卷中或已损坏。", f"{path} is missing or damaged."),
-                    Sub.FORMAT_FAILURE,
-                )
-            )
+            checks.append(_missing(check_id, title, path))
             continue
         stream, _size = opened
         head = stream.read(1024)
