@@ -7,7 +7,8 @@ SAMR publicity provisions, marked for legal staff to confirm); after that it is 
 
 What is published is a snapshot made at publication (:class:`storage.models.PublicityEntry`):
 the content as it was redacted then, never re-rendered from the case, so what the public saw
-is what the record says it saw. Redaction (:func:`redact`), with the rules as data:
+is what the record says it saw. Redaction (``workflow/redaction.py``, rules in
+``redaction.toml``):
 
 * the names of natural persons known to the case (a person as party, legal representatives,
   the complainant) and names after a label (法定代表人：王小明) keep their surname only
@@ -15,10 +16,6 @@ is what the record says it saw. Redaction (:func:`redact`), with the rules as da
 * 18-digit resident ID numbers, mobile numbers (with or without +86, grouped or not) and
   landline numbers (with an area code, or labelled as a phone) are replaced;
 * addresses keep the district (区、县、旗) and lose what follows.
-
-Patterns run on a view of the text in which full-width and other Unicode digits read as ASCII
-digits (one character for one, so positions line up): ``１３８００１３８０００`` is a phone
-number too.
 
 On schedule, without a person: :func:`run_due` (the service's housekeeping calls it every
 minute or so, from any number of processes) publishes what is decided and not yet published
@@ -31,10 +28,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import re
 import tomllib
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,16 +53,16 @@ from workflow.cases import service as cases
 from workflow.cases.process import ProcessError
 from workflow.deadlines import due
 from workflow.deadlines.counting import CHINA
+from workflow.redaction import RedactionRules, mask_name, redact
+from workflow.redaction import rules as redaction_rules
 
 __all__ = [
     "RULES_PATH",
-    "AddressRule",
     "EntryNotFound",
     "PeriodRule",
     "PublicEntry",
     "PublicityError",
     "PublicityRules",
-    "RedactionRule",
     "RunSummary",
     "count_entries",
     "entries",
@@ -75,11 +70,9 @@ __all__ = [
     "feed",
     "last_day_of",
     "load_rules",
-    "mask_name",
     "period_for",
     "publish",
     "publish_due",
-    "redact",
     "rules",
     "run_due",
     "take_down_expired",
@@ -117,42 +110,15 @@ class PeriodRule:
 
 
 @dataclass(frozen=True)
-class RedactionRule:
-    id: str
-    zh: str
-    en: str
-    regex: re.Pattern[str]
-    replace: str | None
-    mask_group: str | None
-
-
-@dataclass(frozen=True)
-class AddressRule:
-    street: tuple[str, ...]
-    units: tuple[str, ...]
-    district: tuple[str, ...]
-    upper: tuple[str, ...]
-    max_name: int
-    replace: str
-    regex: re.Pattern[str]
-
-
-@dataclass(frozen=True)
 class PublicityRules:
     source: Mapping[str, Any]
     periods: tuple[PeriodRule, ...]
-    redactions: tuple[RedactionRule, ...]
-    address: AddressRule
-    mask: str
-    compound_surnames: frozenset[str]
-
-
-def _alternatives(words: Iterable[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    #: What is redacted from every published text (``workflow/redaction.toml``).
+    redaction: RedactionRules
 
 
 def load_rules(path: Path = RULES_PATH) -> PublicityRules:
-    """Read and check ``publicity.toml``; a broken pattern or period names its entry."""
+    """Read and check ``publicity.toml``; a broken period names its entry."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         periods = tuple(
@@ -167,47 +133,13 @@ def load_rules(path: Path = RULES_PATH) -> PublicityRules:
             )
             for p in data["period"]
         )
-        redactions = []
-        for r in data["redaction"]:
-            if ("replace" in r) == ("mask_group" in r):
-                raise PublicityError(f"redaction {r['id']}: give either replace or mask_group")
-            try:
-                regex = re.compile(r["pattern"])
-            except re.error as exc:
-                raise PublicityError(f"redaction {r['id']}: bad pattern: {exc}") from None
-            redactions.append(
-                RedactionRule(
-                    r["id"], r["zh"], r["en"], regex, r.get("replace"), r.get("mask_group")
-                )
-            )
-        a = data["address"]
-        number = r"[0-9一二三四五六七八九十百零〇]+"
-        units = _alternatives(a["units"])
-        # street word, a short name part, a number with its unit, then more "5号楼1001室"
-        tail = (
-            rf"(?:{_alternatives(a['street'])})[\w\-#·]{{0,12}}?[ ]?{number}[ ]?(?:{units})"
-            rf"(?:[\w\-#·]{{0,10}}?[ ]?[0-9]+[ ]?(?:{units}))*"
-        )
-        address = AddressRule(
-            street=tuple(a["street"]),
-            units=tuple(a["units"]),
-            district=tuple(a["district"]),
-            upper=tuple(a["upper"]),
-            max_name=int(a["max_name"]),
-            replace=a["replace"],
-            regex=re.compile(tail),
-        )
-        names = data["names"]
         for p in periods:
             if p.penalty not in ("warning", "fine") or p.years <= 0:
                 raise PublicityError(f"period {p.id}: penalty warning|fine, years > 0")
         return PublicityRules(
             source=dict(data["source"]),
             periods=periods,
-            redactions=tuple(redactions),
-            address=address,
-            mask=str(names["mask"]),
-            compound_surnames=frozenset(names["compound_surnames"]),
+            redaction=redaction_rules(),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, PublicityError):
@@ -235,121 +167,6 @@ def last_day_of(published_on: dt.date, years: int) -> dt.date:
         return published_on.replace(year=published_on.year + years)
     except ValueError:
         return published_on.replace(year=published_on.year + years, day=28)
-
-
-# -- redaction --------------------------------------------------------------------------------
-
-
-def mask_name(name: str, r: PublicityRules | None = None) -> str:
-    """张三 -> 张*, 欧阳娜娜 -> 欧阳**: the surname kept, every further character masked."""
-    r = r or rules()
-    clean = name.strip()
-    if len(clean) <= 1:
-        return clean
-    keep = 2 if clean[:2] in r.compound_surnames and len(clean) > 2 else 1
-    return clean[:keep] + r.mask * (len(clean) - keep)
-
-
-def _fold(text: str) -> str:
-    """One character for one: Unicode digits and full-width ASCII as ASCII."""
-    out = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch)
-            continue
-        digit = unicodedata.decimal(ch, None)
-        if digit is not None:
-            out.append(str(digit))
-            continue
-        norm = unicodedata.normalize("NFKC", ch)
-        out.append(norm if len(norm) == 1 and norm.isascii() else ch)
-    return "".join(out)
-
-
-def _apply(text: str, regex: re.Pattern[str], make: Any) -> str:
-    """Replace each match found on the folded view of ``text``, in the original text."""
-    folded = _fold(text)
-    pieces: list[str] = []
-    last = 0
-    for m in regex.finditer(folded):
-        pieces.append(text[last : m.start()])
-        pieces.append(make(m, text))
-        last = m.end()
-    if not pieces:
-        return text
-    pieces.append(text[last:])
-    return "".join(pieces)
-
-
-def _address_start(text: str, at: int, a: AddressRule) -> int:
-    """Where an address's redacted detail starts, the street word being at ``at``: after the
-    district (or else the city) named just before it, or at the start of the road's name."""
-    lo = at
-    while lo > 0 and at - lo < a.max_name:
-        ch = text[lo - 1]
-        if not (ch.isalnum() or ch in "-#·"):
-            break
-        lo -= 1
-    window = text[lo:at]
-    for suffixes in (a.district, a.upper):
-        best = -1
-        for s in suffixes:
-            i = window.rfind(s)
-            if i >= 0:
-                best = max(best, i + len(s))
-        if best >= 0:
-            return lo + best
-    if at - lo >= a.max_name:  # a long run: keep what is before the road name's usual length
-        return lo
-    return lo
-
-
-def _redact_addresses(text: str, a: AddressRule) -> str:
-    folded = _fold(text)
-    out: list[str] = []
-    last = 0
-    for m in a.regex.finditer(folded):
-        if m.start() < last:
-            continue
-        start = max(_address_start(folded, m.start(), a), last)
-        out.append(text[last:start])
-        out.append(a.replace)
-        last = m.end()
-    out.append(text[last:])
-    return "".join(out)
-
-
-_GROUP_REF = re.compile(r"\\g<(\w+)>")
-
-
-def redact(text: str, *, names: Iterable[str] = (), r: PublicityRules | None = None) -> str:
-    """``text`` with the personal data of ``publicity.toml`` redacted; ``names``: natural
-    persons known to be named in it (masked wherever they occur)."""
-    r = r or rules()
-    out = text
-    for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len)[::-1]:
-        out = out.replace(name, mask_name(name, r))
-    for rule in r.redactions:
-        if rule.mask_group is not None:
-            group = rule.mask_group
-
-            def masked(m: re.Match[str], original: str, g: str = group) -> str:
-                s, e = m.span(g)
-                return original[m.start() : s] + mask_name(original[s:e], r)
-
-            out = _apply(out, rule.regex, masked)
-        else:
-            replacement = rule.replace or ""
-
-            def replaced(m: re.Match[str], original: str, t: str = replacement) -> str:
-                # \g<name> from the original text (the match is on the folded view)
-                return _GROUP_REF.sub(lambda g: original[m.start(g[1]) : m.end(g[1])], t)
-
-            out = _apply(out, rule.regex, replaced)
-    return _redact_addresses(out, r.address)
-
-
-# -- published entries ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -425,7 +242,9 @@ def _content(session: Any, case: Case, r: PublicityRules) -> dict[str, Any]:
         names += [party_name, str(doc_party.get("name") or "")]
     party: dict[str, Any] = {
         "kind": "natural_person" if person else "organisation",
-        "name": mask_name(party_name, r) if person else redact(party_name, names=names, r=r),
+        "name": mask_name(party_name, r.redaction)
+        if person
+        else redact(party_name, names=names, r=r.redaction),
     }
     if not person:
         code = (party_row.credit_code if party_row is not None else None) or doc_party.get(
@@ -434,12 +253,14 @@ def _content(session: Any, case: Case, r: PublicityRules) -> dict[str, Any]:
         if code:
             party["credit_code"] = code
         if doc_party.get("legal_representative"):
-            party["legal_representative"] = mask_name(str(doc_party["legal_representative"]), r)
+            party["legal_representative"] = mask_name(
+                str(doc_party["legal_representative"]), r.redaction
+            )
         for key in ("shop_name", "platform"):
             if doc_party.get(key):
-                party[key] = redact(str(doc_party[key]), names=names, r=r)
+                party[key] = redact(str(doc_party[key]), names=names, r=r.redaction)
     if doc_party.get("address"):
-        party["address"] = redact(str(doc_party["address"]), names=names, r=r)
+        party["address"] = redact(str(doc_party["address"]), names=names, r=r.redaction)
     described = (
         {"zh": "警告", "en": "warning"}
         if kind == "warning"
@@ -447,13 +268,16 @@ def _content(session: Any, case: Case, r: PublicityRules) -> dict[str, Any]:
     )
     facts_text = str(decision.get("facts") or case.summary or "")
     return {
-        "title": redact(case.title, names=names, r=r),
+        "title": redact(case.title, names=names, r=r.redaction),
         "party": party,
-        "facts": redact(facts_text, names=names, r=r),
+        "facts": redact(facts_text, names=names, r=r.redaction),
         "violated_provisions": [
-            redact(b, names=names, r=r) for b in _basis(decision.get("violated_provisions"))
+            redact(b, names=names, r=r.redaction)
+            for b in _basis(decision.get("violated_provisions"))
         ],
-        "legal_basis": [redact(b, names=names, r=r) for b in _basis(decision.get("legal_basis"))],
+        "legal_basis": [
+            redact(b, names=names, r=r.redaction) for b in _basis(decision.get("legal_basis"))
+        ],
         "penalty": {"kind": kind, "amount_fen": amount if kind == "fine" else 0, **described},
     }
 

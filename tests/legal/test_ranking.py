@@ -78,3 +78,23 @@ def test_a_band_counted_in_multiples_uses_the_amount_given() -> None:
     counted = assess(entry, Observed(ticked, {"illegal_income_yuan": Decimal("3200")}))
     assert (counted.min_fen, counted.max_fen) == (9_600_00, 19_200_00)
     assert counted.counted_from == "illegal_income_yuan"
+
+
+def test_the_quoted_passage_never_shows_personal_data_even_cut_by_its_edge() -> None:
+    """The reasons quote the captured page; a buyer's phone or ID number near a keyword is
+    redacted, including one that straddles the edge of the quoted passage."""
+    for gap in range(0, 40, 3):
+        text = (
+            "买家 13800138000 身份证 110101199003071234 "
+            + "啊" * gap
+            + "好评返现5元"
+            + "哦" * gap
+            + " 联系 13912345678 地址 北京市朝阳区建国路88号1001室"
+        )
+        ranked = suggest(starter(), Observed(page_text=text))
+        fake = next(s for s in ranked if s.entry.id == "fake_reviews")
+        quoted = next(r.snippet for r in fake.reasons if r.tag == "好评返现")
+        assert "好评返现5元" in quoted
+        digits = "".join(c if c.isdigit() else " " for c in quoted).split()
+        assert all(len(d) < 5 for d in digits), (gap, quoted)  # no number's tail survives
+        assert "建国路88号" not in quoted

@@ -1,4 +1,4 @@
-"""Redaction of personal data before publication (publicity.toml): one test per pattern, the
+"""Redaction of personal data before publication (redaction.toml): one test per pattern, the
 names of natural persons, and properties over arbitrary text: no mobile number and no resident
 ID number survives, whatever surrounds it."""
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflow.publicity import load_rules, mask_name, redact, rules
+from workflow.redaction import load_rules, mask_name, redact, rules
 
 ID = "[身份证号码已隐去]"
 MOBILE = "[手机号码已隐去]"

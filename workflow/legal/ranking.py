@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from workflow.redaction import redact
+
 from .catalogue import Band, Catalogue, Entry, NoPenaltyItem
 
 __all__ = [
@@ -41,6 +43,8 @@ ABSENT_POINTS = 3
 #: At most this many words of one entry count (a long page must not outweigh a ticked fact).
 MAX_KEYWORDS = 5
 SNIPPET = 24
+#: Characters of context redacted beyond the shown passage (longer than any number redacted).
+_MARGIN = 24
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,21 @@ def assess(entry: Entry, observed: Observed, band: str | None = None) -> Assessm
 
 
 def _snippet(text: str, at: int, word: str) -> str:
-    start, end = max(0, at - SNIPPET), min(len(text), at + len(word) + SNIPPET)
-    return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+    """The passage around a keyword, with personal data redacted: the case page shows it and
+    the choice's event records it, and a captured page may carry a buyer's or an operator's
+    phone number, ID number or address (``workflow/redaction.toml``). The redaction runs on a
+    wider passage than is shown, so a number cut by the edge of the shown passage is still
+    recognised whole and replaced."""
+    lo, hi = max(0, at - SNIPPET - _MARGIN), min(len(text), at + len(word) + SNIPPET + _MARGIN)
+    wide = redact(text[lo:hi])
+    # the keyword in the redacted passage: the occurrence nearest where it was (redaction
+    # before it shifts it); absent only if it was itself personal data
+    found = [i for i in range(len(wide)) if wide.startswith(word, i)]
+    where = min(found, key=lambda i: abs(i - (at - lo))) if found else max(0, at - lo)
+    start, end = max(0, where - SNIPPET), min(len(wide), where + len(word) + SNIPPET)
+    before = "…" if lo > 0 or start > 0 else ""
+    after = "…" if end < len(wide) or hi < len(text) else ""
+    return before + wide[start:end].strip() + after
 
 
 def _score(entry: Entry, observed: Observed) -> tuple[int, list[Reason]]:
