@@ -57,7 +57,7 @@ from .cases import service
 from .cases.documents import CaseDocuments, MissingCaseData
 from .cases.service import Actor, CaseContext, CaseNotFound
 from .context import Client, OfficerRef, PortalContext
-from .deadlines import Deadline, due
+from .deadlines import Deadline, due, fixed
 from .documents.schemas import DataRequest
 from .errors import ConflictError, FieldError, NotFoundError
 
@@ -205,6 +205,10 @@ class RequestIn:
     listing_title: str = ""
     reason: str = ""
     contact_address: str = ""
+    #: The date the letter states, when the officer gives one. Needed only while the period
+    #: runs into a year whose working days are not entered yet (the count cannot say its
+    #: last day); never earlier than the count allows. Otherwise the counted date is stated.
+    due_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,21 @@ class RequestView:
         """The request's running (or met) deadline; None before it is served."""
         if self.served_on is None:
             return None
-        return due(KINDS[self.kind].rule, self.served_on, today=today, met_on=self.met_on)
+        rule = KINDS[self.kind].rule
+        counted = due(rule, self.served_on, today=today, met_on=self.met_on)
+        if counted.due_date is not None:
+            return counted
+        # the count cannot say the date yet (a year not entered): the date the letter states
+        return fixed(
+            self.due_on,
+            self.served_on,
+            rule_id=rule,
+            name_zh=counted.name_zh or rule,
+            name_en=counted.name_en or rule,
+            today=today,
+            met_on=self.met_on,
+            source="the date the letter states; the working-day count cannot say it yet",
+        )
 
     @property
     def template(self) -> str:
@@ -291,13 +309,6 @@ def _letter_details(
     phone = " ".join(form.contact_phone.split())
     if len(phone) < 5:
         raise FieldError("contact_phone", "the phone number the platform answers to")
-    deadline = due(kind.rule, today, today=today)
-    if deadline.due_date is None:
-        raise ConflictError(
-            f"the deadline of {kind.rule} is beyond the known working-day calendar; "
-            "update the calendar (calendar_overrides.toml) first",
-            code="deadline_unconfirmed",
-        )
     details: dict[str, Any] = {
         "kind": kind.key,
         "platform": {
@@ -307,7 +318,6 @@ def _letter_details(
             "platform": account.platform_name,
         },
         "platform_id": merchant.id,
-        "due_on": deadline.due_date.isoformat(),
         "rule": kind.rule,
         "contact_phone": phone,
     }
@@ -335,7 +345,49 @@ def _letter_details(
         if not form.reason.strip():
             raise FieldError("reason", "the violation found on the listing")
         details["reason"] = form.reason.strip()[:20_000]
+    # last: what the officer wrote is checked first, so the date is asked for only once
+    # the rest of the letter is right
+    due_on, set_by = _stated_due_on(kind, today, form.due_on)
+    details["due_on"], details["due_on_set_by"] = due_on.isoformat(), set_by
     return details
+
+
+def letter_deadline(kind: str, today: dt.date) -> Deadline:
+    """The period a letter of ``kind`` sent today gives, as counted: its ``due_date`` is the
+    date the letter states, or None while the count runs into a year whose working days are
+    not entered yet (then the officer states a date, not before ``not_before``)."""
+    return due(KINDS[kind].rule, today, today=today)
+
+
+def _stated_due_on(kind: Kind, today: dt.date, given: dt.date | None) -> tuple[dt.date, str]:
+    """The date the letter states and who set it: ``calendar`` (the rule counted from today)
+    or ``officer``. The officer gives it only while the count runs into a year whose working
+    days are not entered yet; it may not be earlier than the count could possibly end."""
+    deadline = letter_deadline(kind.key, today)
+    if deadline.due_date is not None:
+        if given is not None and given != deadline.due_date:
+            raise FieldError(
+                "due_on",
+                f"the letter states {deadline.due_date.isoformat()}, the end of {deadline.length} "
+                "working days counted by the calendar; leave the date empty",
+            )
+        return deadline.due_date, "calendar"
+    earliest = deadline.not_before
+    if given is None:
+        after = f" (not before {earliest.isoformat()})" if earliest else ""
+        raise ConflictError(
+            f"the {deadline.length} working days of {kind.rule} run into a year whose working "
+            f"days are not entered yet ({deadline.unconfirmed_reason}); give the date the "
+            f"letter states{after}, or enter that year in calendar_overrides.toml",
+            code="deadline_unconfirmed",
+        )
+    if earliest is not None and given < earliest:
+        raise FieldError(
+            "due_on",
+            f"not before {earliest.isoformat()}: {deadline.length} working days from "
+            f"{today.isoformat()} cannot end sooner",
+        )
+    return given, "officer"
 
 
 def _party_listing(session: Session, case: Case) -> str:
@@ -448,7 +500,7 @@ def deliver(
             return None
         row.state, row.served_at, row.error = "served", served_at, None
         served_on = served_at.astimezone(service.CHINA).date().isoformat()
-        _set_deadline(case, row, served_on=served_on)
+        _set_deadline(case, row, served_on=served_on, stated_due_on=row.due_on.isoformat())
         return {
             "request_id": row.id,
             "kind": row.kind,

@@ -27,6 +27,7 @@ from workflow import merchants, platforms, serving
 from workflow.cases import service
 from workflow.cases.service import Actor, CaseContext, PartyIn
 from workflow.context import Client, OfficerRef, PortalContext
+from workflow.deadlines import beijing_today
 from workflow.document_versions import address_confirmation
 
 PARTY_CODE = credit_code(301)
@@ -196,8 +197,20 @@ def platform_client(w: World, code: str) -> TestClient:
     return client
 
 
+def stated_due_on(kind: str) -> dict[str, str]:
+    """What the officer adds to a request when the service asks for it: the date the letter
+    states, needed only while the period runs into a year whose working days are not
+    entered yet (then the earliest date allowed). Empty while the calendar counts it, so
+    these tests run the counted path now and keep running after the calendar's last year."""
+    d = platforms.letter_deadline(kind, beijing_today())
+    if d.due_date is not None or d.not_before is None:
+        return {}
+    return {"due_on": d.not_before.isoformat()}
+
+
 def assistance_body(platform_id: str) -> dict[str, object]:
     return {
+        **stated_due_on("assistance"),
         "kind": "assistance",
         "platform_id": platform_id,
         "contact_phone": "020-12345678",

@@ -17,6 +17,7 @@ from tests.platform.conftest import (
     api_client,
     officer_client,
     platform_client,
+    stated_due_on,
 )
 from tests.portal.conftest import csrf_of
 from tests.service.conftest import run_worker
@@ -27,6 +28,7 @@ from workflow.documents import validate_data
 
 def _body(w: World, url: str) -> dict[str, object]:
     return {
+        **stated_due_on("takedown"),
         "kind": "takedown",
         "platform_id": w.platform_a,
         "contact_phone": "020-12345678",

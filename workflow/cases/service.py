@@ -43,9 +43,9 @@ from storage.models import (
     Unit,
     User,
 )
-from workflow.deadlines import CHINA, Deadline, Suspension, SuspensionKind, beijing_today, due
+from workflow.deadlines import CHINA, Deadline, beijing_today, due
 
-from . import delivery, process
+from . import case_deadlines, delivery, process
 from .delivery import Serves
 from .guards import CaseFacts, NoPenaltyGround, Officer, Penalty, ServiceMethod
 from .process import Option, Transition
@@ -286,40 +286,10 @@ def _ended(deadline: Deadline, today: date) -> bool:
     return deadline.due_date is not None and today > deadline.due_date
 
 
-def _hearing_suspensions(facts: Mapping[str, Any]) -> list[Suspension]:
-    start = _date(facts, "hearing_requested_on")
-    if start is None:
-        return []
-    return [Suspension(SuspensionKind.HEARING, start, _date(facts, "hearing_held_on"))]
-
-
 def deadlines_of(case: Case, today: date) -> list[Deadline]:
-    """The case's running (and met) deadlines, from the dates its actions recorded."""
-    f = case.facts or {}
-    out: list[Deadline] = []
-
-    def add(rule: str, start: str, met: str | None = None, **kw: Any) -> None:
-        started = _date(f, start)
-        if started is not None:
-            out.append(due(rule, started, today=today, met_on=_date(f, met) if met else None, **kw))
-
-    if case.number is None and case.state in ("received", "verifying"):
-        add("lead_verification", "registered_on", "filed_on")
-    if case.procedure == "fast_track":
-        add("fast_track_decision", "filed_on", "decided_on")
-    elif case.procedure == "general":
-        add("decision", "filed_on", "decided_on", suspensions=_hearing_suspensions(f))
-    add("statement_defence", "notification_served_on")
-    add("decision_service", "decided_on", "decision_served_on")
-    if (f.get("decided_penalty") or {}).get("kind") == "fine":
-        add("fine_payment", "decision_served_on", "paid_on")
-    if (f.get("decided_penalty") or {}).get("kind") is not None:
-        add("publicity", "decided_on", "published_on")
-    for entry in (f.get("platform_requests") or {}).values():  # room platform: each its own
-        served = _date(entry, "served_on")
-        if served is not None:
-            out.append(due(entry["rule"], served, today=today, met_on=_date(entry, "met_on")))
-    return out
+    """The case's running (and met) deadlines, from the dates its actions recorded; which
+    ones, from which date and when, is the table of ``deadlines.toml``."""
+    return case_deadlines.deadlines_of(case, today)
 
 
 def case_facts(

@@ -30,6 +30,7 @@ from workflow.deadlines.counting import (
     Suspension,
     beijing_today,
     due,
+    fixed,
 )
 from workflow.deadlines.errors import (
     CalendarDataError,
@@ -106,6 +107,7 @@ __all__ = [
     "beijing_today",
     "default_calendar",
     "due",
+    "fixed",
     "get_rule",
     "late_payment_surcharge",
     "library_years",

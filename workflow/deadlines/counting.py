@@ -39,6 +39,7 @@ from workflow.deadlines.errors import (
 from workflow.deadlines.rules import (
     APPROVER_NAMES,
     EVENTS,
+    MAX_PERIOD_DAYS,
     Approver,
     Direction,
     Period,
@@ -59,6 +60,7 @@ __all__ = [
     "Suspension",
     "beijing_today",
     "due",
+    "fixed",
 ]
 
 #: Deadlines are dates in Beijing whatever the server's time zone.
@@ -591,6 +593,55 @@ def due(
         extensions=granted,
         met_on=met_on,
         sources=tuple(s.citation for s in rule.sources) if rule else (),
+    )
+
+
+def fixed(
+    due_on: date,
+    set_on: date,
+    *,
+    rule_id: str,
+    name_zh: str,
+    name_en: str,
+    today: date | None = None,
+    met_on: date | None = None,
+    source: str = "",
+    due_soon_days: int = DUE_SOON_DAYS,
+) -> Deadline:
+    """A deadline whose date a decision set rather than a rule counts: the date an order to
+    correct gives (责令限期改正), or the date a letter states. No count is made (the date is
+    the decision's), so it is always confirmed; its status is read as a counted one's is. A
+    date before the day it was set is shown as it is: overdue from the start."""
+    today = today or beijing_today()
+    explanation = [
+        f"{rule_id}: the date {due_on} was set on {set_on}{f' ({source})' if source else ''}"
+    ]
+    if met_on is not None:
+        explanation.append(f"done on {met_on}")
+        status = DeadlineStatus.MET if met_on <= due_on else DeadlineStatus.OVERDUE
+    elif today > due_on:
+        status = DeadlineStatus.OVERDUE
+    elif (due_on - today).days <= due_soon_days:
+        status = DeadlineStatus.DUE_SOON
+    else:
+        status = DeadlineStatus.RUNNING
+    return Deadline(
+        period=Period(
+            min(max(1, (due_on - set_on).days), MAX_PERIOD_DAYS), PeriodUnit.CALENDAR_DAYS
+        ),
+        length=max(0, (due_on - set_on).days),
+        start_event_date=set_on,
+        due_date=due_on,
+        confirmed=True,
+        explanation=tuple(explanation),
+        today=today,
+        days_left=(due_on - today).days,
+        status=status,
+        rule_id=rule_id,
+        name_zh=name_zh,
+        name_en=name_en,
+        met_on=met_on,
+        sources=(source,) if source else (),
     )
 
 

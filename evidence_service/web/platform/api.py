@@ -59,6 +59,12 @@ class PlatformRequestIn(BaseModel):
     listing_url: StorableText = Field("", max_length=2000)
     listing_title: StorableText = Field("", max_length=200)
     reason: StorableText = Field("", max_length=20_000)
+    due_on: date | None = Field(
+        None,
+        description="The date the letter states. Only while the period runs into a year whose "
+        "working days are not entered yet (409 deadline_unconfirmed says so, with the earliest "
+        "date allowed); otherwise the counted date is stated and this stays empty.",
+    )
 
 
 class DeadlineOut(BaseModel):

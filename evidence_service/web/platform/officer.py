@@ -7,6 +7,7 @@ an officer staffed on the case sends or checks (``platform_requests`` in ``acces
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -26,7 +27,7 @@ from storage.models import Case, User
 from workflow import platforms
 from workflow.cases import access, service
 from workflow.cases.service import Actor, CaseError
-from workflow.errors import PortalError
+from workflow.errors import FieldError, PortalError
 
 router = APIRouter(include_in_schema=False)
 #: The data a request for assistance asks by default (the letter's wording), as data.
@@ -147,7 +148,17 @@ def form_request(form: dict[str, str]) -> platforms.RequestIn:
         listing_title=form.get("listing_title", ""),
         reason=form.get("reason", ""),
         contact_address=form.get("contact_address", ""),
+        due_on=_date(form.get("due_on", "")),
     )
+
+
+def _date(text: str) -> dt.date | None:
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise FieldError("due_on", "a date as YYYY-MM-DD") from None
 
 
 def _code(exc: Exception) -> str:

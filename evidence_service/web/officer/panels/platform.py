@@ -40,6 +40,7 @@ def fill(given: PanelInput) -> dict[str, Any] | None:
         "listing_url": view.case.shop_url or "",
         "wording": defaults()["wording"],
         "data_kinds": defaults()["data_kinds"],
+        "letter_due": {k: platforms.letter_deadline(k, today) for k in platforms.KINDS},
         "done": query.get("done") in ("platform", "recheck") and not query.get("platform_error"),
         "error": query.get("platform_error", ""),
         "problem": problem,
