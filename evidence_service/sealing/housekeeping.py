@@ -1,6 +1,7 @@
 """What a capture worker does when it has nothing to capture. Every few seconds: make the
 documents cases owe (``case_documents``). Every half minute: log case events the log missed,
-publish decisions due and take down those whose period ended, issue the payment notices of
+publish decisions due and take down those whose period ended, record the re-captures of
+listings platforms took down, issue the payment notices of
 served fines, finish paid orders a stopped process left undone, publish the transparency
 log's tree head when due (and with it the new proofs sidecars), and seal and archive the files
 of ended cases (``case_archive``). Once a day per process: renew
@@ -21,7 +22,7 @@ from evidence_service.sealing.case_file import case_context, payment_context
 from evidence_service.sealing.renewal import publish_tree_head_if_due, renew_due
 from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
-from workflow import publicity
+from workflow import platforms, publicity
 from workflow.cases.service import log_unlogged_events
 from workflow.payments import complete_pending, issue_due_notices
 
@@ -60,6 +61,11 @@ def periodic(services: Services) -> None:
             log.warning("case %s could not be published: %s", case_id, why)
     except Exception:
         log.exception("publishing or taking down decisions failed; retrying later")
+    try:  # re-captures of taken-down listings that finished: their result on the case, even
+        # when nobody opens the case page (the platform's deadline opens again if still there)
+        platforms.record_rechecks(cases)
+    except Exception:
+        log.exception("recording the re-checks of taken-down listings failed; retrying later")
     pay = payment_context(services, cases)
     try:  # fines whose decision was served: the payment number the party pays with
         issue_due_notices(pay)

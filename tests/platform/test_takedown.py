@@ -9,6 +9,7 @@ import time
 
 from sqlalchemy import select
 
+from evidence_service.sealing import housekeeping
 from storage.models import Capture, CaseCaptureRequest, CaseEvent, Document, PlatformRequest
 from tests.fixtures.site import FixtureSite
 from tests.platform.conftest import (
@@ -105,6 +106,11 @@ def test_a_takedown_is_confirmed_then_checked_by_a_sealed_recapture(
         assert capture is not None
         assert capture.status == "stored" and capture.http_status == 404, capture.progress_detail
     assert took < 20, f"the re-capture took {took:.1f} s"
+    # the worker's idle work records the result without anyone opening the case
+    housekeeping.periodic(world.services)
+    with world.services.session() as session:
+        row = session.get(PlatformRequest, sent["id"])
+        assert row is not None and row.state == "checked" and row.recheck == "not_found"
 
     listed = api.get(f"/api/cases/{world.case_id}/platform-requests").json()
     mine = next(x for x in listed if x["id"] == sent["id"])
