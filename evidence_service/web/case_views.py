@@ -18,7 +18,7 @@ from typing import Any, get_args
 from fastapi import Request
 
 from evidence_service.sealing.case_file import case_context
-from evidence_service.web import document_hints
+from evidence_service.web import deadline_steps, document_hints
 from evidence_service.web.auth import services_of
 from evidence_service.web.i18n import MESSAGES, translate
 from storage.models import User
@@ -128,6 +128,9 @@ def helpers(lang: str) -> dict[str, Any]:
         "label": label,
         "hint": hint,
         "badge": lambda d: badge(d, lang),
+        "explain_steps": lambda d: deadline_steps.explain(
+            d.explanation, lang, {d.rule_id: d.name_zh} if d.rule_id and d.name_zh else None
+        ),
         "short_time": short_time,
         "yuan": yuan,
     }

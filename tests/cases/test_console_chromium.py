@@ -284,6 +284,11 @@ def test_a_lead_with_a_registered_merchant_seen_and_answered_in_the_portal(
     )
     wang.reload()
     expect(wang.locator("#deadline-table")).to_contain_text("陈述、申辩或者要求听证期限")
+    # how it was counted reads in Chinese (deadline_steps.toml), not in the engine's English
+    wang.locator("#deadline-table details summary").first.click()
+    steps = wang.locator("#deadline-table details").first
+    expect(steps).to_contain_text("不计入")
+    expect(steps.locator('li[lang="en"]')).to_have_count(0)
     _shot(live, wang, "22-notified-zh")
 
     portal = _page(browser, "zh-CN")
