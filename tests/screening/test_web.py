@@ -19,6 +19,7 @@ from evidence_service.security import hash_password, hash_token, new_api_token
 from evidence_service.services import Services
 from evidence_service.web.app import create_app
 from evidence_service.web.i18n import MESSAGES
+from evidence_service.web.officer.panels.screening import why_text
 from storage.models import ApiToken, Case, CaseEvent, ComplaintScreening, Unit, User
 from tests.portal.conftest import csrf_of
 from tests.service.conftest import make_settings
@@ -191,3 +192,12 @@ def test_the_case_page_panel_shows_and_links_and_takes_a_conclusion(world: World
     assert "记录职业索赔筛查结论" in page.text  # the event in the timeline, by its name
     english = web.get(f"/cases/{last}?lang=en").text
     assert "Professional-claimant screening" in english and "Treat as an ordinary" in english
+
+
+def test_what_links_two_complaints_reads_in_the_page_language() -> None:
+    assert why_text("100% same", "zh") == "文字相似度 100%（同一投诉人）"
+    assert why_text("72% other", "en") == "72% similar (another complainant)"
+    assert why_text("phone, e-mail", "zh") == "电话、邮箱"
+    assert why_text("phone", "en") == "phone"
+    assert why_text("2d", "zh") == "购买后 2 天投诉"
+    assert why_text("something new", "zh") == "something new"  # unknown: as recorded
