@@ -2,43 +2,39 @@
 service-address confirmation, reads the requests served on it and answers them.
 
 The account, password checks, lockout and sessions are the merchant portal's
-(:mod:`workflow.merchants`); only the cookie is the platform's own (``evidence_platform``,
-path ``/platform``, HttpOnly, SameSite=Lax), so that neither portal's pages read the other's
-session. A merchant account that is not a platform's cannot log in here, and what a platform
-may see is only what was addressed to it: another platform's request, a case's other
-documents, a request id that does not exist -- all the same 404 page.
+(:mod:`workflow.merchants`), and so are the cookie, CSRF, rendering and the log-in / set-up /
+log-out pages (``portal/accounts.py``, :data:`PORTAL`); only the cookie's name and path are
+the platform's own (``evidence_platform``, ``/platform``), so that neither portal's pages read
+the other's session. A merchant account that is not a platform's cannot log in here, and
+what a platform may see is only what was addressed to it: another platform's request, a
+case's other documents, a request id that does not exist -- all the same 404 page.
 
-CSRF: every form carries ``HMAC(session secret, token)`` as in the merchant portal.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from evidence_service.sealing.case_evidence import UploadTooLarge, seal_upload
 from evidence_service.web.auth import client_of, services_of
 from evidence_service.web.case_views import case_ctx
 from evidence_service.web.downloads import version_pdf
-from evidence_service.web.i18n import language, translate
 from evidence_service.web.platform.sending import queue_recheck, requester
-from evidence_service.web.portal.deps import local_time, portal_context, status_of
-from evidence_service.web.portal.routes import KNOWN_ERRORS
+from evidence_service.web.portal.accounts import AccountPortal
+from evidence_service.web.portal.deps import local_time, status_of
 from signing.timestamp import TimestampError
 from storage.models import Merchant
-from workflow import merchants, platforms, serving
-from workflow.context import PortalContext
+from workflow import platforms, serving
 from workflow.document_versions import address_confirmation
-from workflow.errors import AuthenticationError, ConflictError, FieldError, PortalError
+from workflow.errors import ConflictError, PortalError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/platform", include_in_schema=False)
@@ -48,36 +44,32 @@ templates = Jinja2Templates(
 )
 templates.env.filters["local"] = local_time
 
-COOKIE = "evidence_platform"
-COOKIE_PATH = "/platform"
+def _is_platform(session: Session, account_id: str) -> bool:
+    return platforms.is_platform(session, account_id)
 
 
-# -- cookie, CSRF, rendering ----------------------------------------------------------------
-
-
-def _token(request: Request) -> str | None:
-    value = request.cookies.get(COOKIE)
-    return value if value and len(value) <= 100 else None
-
-
-def _csrf_for(request: Request, token: str) -> str:
-    key = services_of(request).settings.session_key.encode()
-    return hmac.new(key, b"platform-csrf:" + token.encode(), hashlib.sha256).hexdigest()
-
-
-def _check_csrf(request: Request, submitted: str) -> bool:
-    token = _token(request)
-    if not token or not submitted:
-        return False
-    return hmac.compare_digest(_csrf_for(request, token), submitted)
-
-
-def _set_cookie(request: Request, response: Response, token: str) -> None:
-    secure = services_of(request).settings.effective_public_url.startswith("https://")
-    response.set_cookie(
-        COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure,
-        max_age=12 * 3600,
-    )  # fmt: skip
+#: The platform portal's settings (the shared account-portal code: ``portal/accounts.py``):
+#: only accounts marked as a platform's are taken (a merchant's session is never accepted).
+PORTAL = AccountPortal(
+    prefix="/platform",
+    cookie="evidence_platform",
+    csrf_label="platform-csrf",
+    templates=templates,
+    account_var="platform",
+    words="platform",
+    base="platform_base.html",
+    error_page="platform_error.html",
+    accepts=_is_platform,
+)
+COOKIE, COOKIE_PATH = PORTAL.cookie, PORTAL.prefix
+_token = PORTAL.token
+_check_csrf = PORTAL.check_csrf
+_error = PORTAL.error_info
+_ctx = PORTAL.ctx
+_current = PORTAL.current
+_gate = PORTAL.gate
+_csrf_failed = PORTAL.csrf_failed
+_not_found = PORTAL.not_found
 
 
 def render(
@@ -88,147 +80,13 @@ def render(
     platform: Merchant | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    lang = language(request)
-    token = _token(request)
-    new_token = token is None
-    if token is None:
-        token = secrets.token_urlsafe(32)
-    context.update(
-        lang=lang,
-        t=lambda key: translate(lang, key),
-        platform=platform,
-        csrf=_csrf_for(request, token),
-        error=context.get("error"),
-    )
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    if new_token:
-        _set_cookie(request, response, token)
-    if request.query_params.get("lang") in ("zh", "en"):
-        response.set_cookie("lang", lang, max_age=3600 * 24 * 365, samesite="lax")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _error(exc: PortalError) -> dict[str, Any]:
-    """The merchant portal's error box: its translated explanation when it has one."""
-    key = f"portal.err.{exc.code}" if exc.code in KNOWN_ERRORS else None
-    info: dict[str, Any] = {"code": exc.code, "message": str(exc), "key": key}
-    if isinstance(exc, FieldError):
-        info["fields"] = dict(exc.errors)
-    return info
-
-
-def _not_found(request: Request, platform: Merchant | None) -> HTMLResponse:
-    return render(request, "platform_error.html", 404, platform=platform, missing=True)
-
-
-def _csrf_failed(request: Request, platform: Merchant | None) -> HTMLResponse:
-    error = {"code": "csrf", "message": "", "key": "portal.err.csrf"}
-    return render(request, "platform_error.html", 403, platform=platform, error=error)
-
-
-def _ctx(request: Request) -> PortalContext:
-    return portal_context(request)
-
-
-def _current(request: Request) -> Merchant | None:
-    """The platform behind the cookie: a live portal session of an account marked as a
-    platform's (a merchant's session is never accepted here)."""
-    account = merchants.merchant_for_session(_ctx(request), _token(request))
-    if account is None:
-        return None
-    with _ctx(request).sessions() as session:
-        return account if platforms.is_platform(session, account.id) else None
-
-
-def _gate(request: Request, *, need_consent: bool = True) -> Merchant | Response:
-    platform = _current(request)
-    if platform is None:
-        return RedirectResponse("/platform/login", status_code=303)
-    if need_consent and platform.consent_signed_at is None:
-        return RedirectResponse("/platform/consent", status_code=303)
-    return platform
+    return PORTAL.render(request, name, status_code, account=platform, **context)
 
 
 # -- log in, set up, consent, log out -------------------------------------------------------
 
 
-@router.get("/login")
-def login_form(request: Request) -> Response:
-    if _current(request) is not None:
-        return RedirectResponse("/platform", status_code=303)
-    return render(request, "platform_login.html", credit_code="")
-
-
-@router.post("/login")
-async def login(
-    request: Request, credit_code: str = Form(""), password: str = Form(""), csrf: str = Form("")
-) -> Response:
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, None)
-    ctx, client = _ctx(request), client_of(request)
-    try:
-        account_id = await run_in_threadpool(
-            merchants.authenticate, ctx, credit_code, password, client=client
-        )
-        with ctx.sessions() as session:
-            if not platforms.is_platform(session, account_id):
-                raise AuthenticationError("wrong credit code or password")
-        token = await run_in_threadpool(merchants.start_session, ctx, account_id, client=client)
-    except PortalError as exc:
-        return render(
-            request,
-            "platform_login.html",
-            status_of(exc),
-            error=_error(exc),
-            credit_code=credit_code,
-        )
-    response = RedirectResponse("/platform", status_code=303)
-    _set_cookie(request, response, token)
-    return response
-
-
-@router.post("/logout")
-def logout(request: Request, csrf: str = Form("")) -> Response:
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, _current(request))
-    merchants.end_session(_ctx(request), _token(request))
-    response = RedirectResponse("/platform/login", status_code=303)
-    response.delete_cookie(COOKIE, path=COOKIE_PATH)
-    return response
-
-
-@router.get("/setup")
-def setup_form(request: Request) -> Response:
-    return render(request, "platform_setup.html", form={})
-
-
-@router.post("/setup")
-async def setup(
-    request: Request,
-    code: str = Form(""),
-    password: str = Form(""),
-    password_repeat: str = Form(""),
-    contact_name: str = Form(""),
-    phone: str = Form(""),
-    email: str = Form(""),
-    address: str = Form(""),
-    csrf: str = Form(""),
-) -> Response:
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, None)
-    ctx, client = _ctx(request), client_of(request)
-    form = merchants.SetupForm(code, password, password_repeat, contact_name, phone, email, address)
-    kept = {"contact_name": contact_name, "phone": phone, "email": email, "address": address}
-    try:
-        account_id = await run_in_threadpool(merchants.complete_setup, ctx, form, client=client)
-        token = await run_in_threadpool(merchants.start_session, ctx, account_id, client=client)
-    except PortalError as exc:
-        error = _error(exc)
-        return render(request, "platform_setup.html", status_of(exc), error=error, form=kept)
-    response = RedirectResponse("/platform/consent", status_code=303)
-    _set_cookie(request, response, token)
-    return response
+PORTAL.add_session_routes(router)
 
 
 def _consent_doc(request: Request, platform: Merchant) -> str | None:

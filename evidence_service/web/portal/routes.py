@@ -1,13 +1,7 @@
 """The merchant portal's pages (``/portal``), server-rendered in Chinese and English.
 
-Sessions: the portal has its own cookie (``evidence_portal``, path ``/portal``, HttpOnly,
-SameSite=Lax) holding a random token whose SHA-256 names a ``merchant_sessions`` row. It is
-never the officers' session cookie, and nothing here reads that one: an officer's login
-grants nothing in the portal, a merchant's nothing outside it. The token is replaced at
-login (no session fixation) and the row ends at logout.
-
-CSRF: every form carries ``HMAC(session secret, token)``; a POST without the matching value
-is refused. Anonymous pages (login, setup) get a token too, so they are covered the same way.
+Sessions, CSRF, rendering and the log-in / set-up / log-out pages are the account portal's
+(``portal/accounts.py``), shared with the platform operators' portal.
 
 Errors: anything a merchant may not see -- another merchant's document, a version or file of
 it, an id that does not exist -- is the same 404 page.
@@ -15,8 +9,6 @@ it, an id that does not exist -- is the same 404 page.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 from pathlib import Path
@@ -30,71 +22,47 @@ from starlette.concurrency import run_in_threadpool
 from evidence_service.sealing.case_file import case_context
 from evidence_service.web.auth import client_of, services_of
 from evidence_service.web.downloads import attachment_download, version_pdf
-from evidence_service.web.i18n import language, translate
 from evidence_service.web.params import OptionalRowId, RowId
-from evidence_service.web.portal.deps import local_time, portal_context, status_of
+from evidence_service.web.portal.accounts import AccountPortal
+from evidence_service.web.portal.deps import local_time, status_of
 from storage.models import Merchant
 from workflow import merchants, serving
 from workflow.cases.service import record_party_signature
 from workflow.context import PortalContext
 from workflow.document_versions import address_confirmation
-from workflow.errors import FieldError, PortalError, ThrottledError, UploadRejectedError
+from workflow.errors import FieldError, PortalError, UploadRejectedError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["local"] = local_time
 
-COOKIE = "evidence_portal"
-COOKIE_PATH = "/portal"
 UPLOAD_CHUNK = 1 << 20
 
-#: Error codes with a translated explanation (``portal.err.<code>``).
-KNOWN_ERRORS = {
-    "authentication_failed",
-    "invalid_setup_code",
-    "too_many_attempts",
-    "upload_rejected",
-    "already_signed",
-    "not_signable",
-    "conflict",
-    "invalid_input",
-    "invalid_document_data",
-    "csrf",
-}
-
-
-# -- cookie, CSRF, rendering ----------------------------------------------------------------
-
-
-def _token(request: Request) -> str | None:
-    value = request.cookies.get(COOKIE)
-    return value if value and len(value) <= 100 else None
-
-
-def _csrf_for(request: Request, token: str) -> str:
-    key = services_of(request).settings.session_key.encode()
-    return hmac.new(key, b"portal-csrf:" + token.encode(), hashlib.sha256).hexdigest()
-
-
-def _set_cookie(request: Request, response: Response, token: str) -> None:
-    secure = services_of(request).settings.effective_public_url.startswith("https://")
-    response.set_cookie(
-        COOKIE,
-        token,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        max_age=12 * 3600,
-    )
-
-
-def _check_csrf(request: Request, submitted: str) -> bool:
-    token = _token(request)
-    if not token or not submitted:
-        return False
-    return hmac.compare_digest(_csrf_for(request, token), submitted)
+#: The merchant portal's settings (the shared account-portal code: ``portal/accounts.py``).
+PORTAL = AccountPortal(
+    prefix="/portal",
+    cookie="evidence_portal",
+    csrf_label="portal-csrf",
+    templates=templates,
+    account_var="merchant",
+    words="portal",
+    base="portal_base.html",
+    error_page="portal_error.html",
+)
+COOKIE, COOKIE_PATH = PORTAL.cookie, PORTAL.prefix
+_token = PORTAL.token
+_csrf_for = PORTAL.csrf_for
+_check_csrf = PORTAL.check_csrf
+_set_cookie = PORTAL.set_cookie
+_error_info = PORTAL.error_info
+_ctx = PORTAL.ctx
+_current = PORTAL.current
+_gate = PORTAL.gate
+_csrf_failed = PORTAL.csrf_failed
+_not_found = PORTAL.not_found
+_error_page = PORTAL.error
+Gate = Merchant | Response
 
 
 def render(
@@ -105,89 +73,7 @@ def render(
     merchant: Merchant | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    lang = language(request)
-    token = _token(request)
-    new_token = token is None
-    if token is None:
-        token = secrets.token_urlsafe(32)
-    context.update(
-        lang=lang,
-        t=lambda key: translate(lang, key),
-        merchant=merchant,
-        csrf=_csrf_for(request, token),
-        path=request.url.path,
-    )
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    if new_token:
-        _set_cookie(request, response, token)
-    if request.query_params.get("lang") in ("zh", "en"):
-        response.set_cookie("lang", lang, max_age=3600 * 24 * 365, samesite="lax")
-    response.headers["Cache-Control"] = "no-store"
-    # Framing, CSP and referrer headers: evidence_service.web.headers, for every HTML page.
-    return response
-
-
-def _error_page(
-    request: Request, exc: PortalError | None, status_code: int, merchant: Merchant | None
-) -> HTMLResponse:
-    return render(
-        request,
-        "portal_error.html",
-        status_code,
-        merchant=merchant,
-        error=_error_info(exc) if exc is not None else None,
-    )
-
-
-def _not_found(request: Request, merchant: Merchant | None) -> HTMLResponse:
-    return render(request, "portal_error.html", 404, merchant=merchant, error=None, missing=True)
-
-
-def _csrf_failed(request: Request, merchant: Merchant | None) -> HTMLResponse:
-    return render(
-        request,
-        "portal_error.html",
-        403,
-        merchant=merchant,
-        error={"code": "csrf", "message": "", "key": "portal.err.csrf"},
-    )
-
-
-def _error_info(exc: PortalError) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "code": exc.code,
-        "message": str(exc),
-        "key": f"portal.err.{exc.code}" if exc.code in KNOWN_ERRORS else None,
-    }
-    if isinstance(exc, FieldError):
-        info["fields"] = dict(exc.errors)
-    if isinstance(exc, UploadRejectedError):
-        info["reasons"] = exc.reasons
-    if isinstance(exc, ThrottledError):
-        info["retry_after"] = exc.retry_after
-    return info
-
-
-def _ctx(request: Request) -> PortalContext:
-    return portal_context(request)
-
-
-def _current(request: Request) -> Merchant | None:
-    return merchants.merchant_for_session(_ctx(request), _token(request))
-
-
-Gate = Merchant | Response
-
-
-def _gate(request: Request, *, need_consent: bool = True) -> Gate:
-    """The logged-in merchant, or where to send the browser instead: the login page, or the
-    service-address confirmation while it is unsigned."""
-    merchant = _current(request)
-    if merchant is None:
-        return RedirectResponse("/portal/login", status_code=303)
-    if need_consent and merchant.consent_signed_at is None:
-        return RedirectResponse("/portal/consent", status_code=303)
-    return merchant
+    return PORTAL.render(request, name, status_code, account=merchant, **context)
 
 
 # -- log in, set up, log out ----------------------------------------------------------------
@@ -203,93 +89,7 @@ def home(request: Request) -> Response:
     return render(request, "portal_home.html", merchant=merchant, documents=docs)
 
 
-@router.get("/login")
-def login_form(request: Request) -> Response:
-    if _current(request) is not None:
-        return RedirectResponse("/portal", status_code=303)
-    return render(request, "portal_login.html", error=None, credit_code="")
-
-
-@router.post("/login")
-async def login(
-    request: Request,
-    credit_code: str = Form(""),
-    password: str = Form(""),
-    csrf: str = Form(""),
-) -> Response:
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, None)
-    ctx = _ctx(request)
-    client = client_of(request)
-    try:
-        merchant_id = await run_in_threadpool(
-            merchants.authenticate, ctx, credit_code, password, client=client
-        )
-        token = await run_in_threadpool(merchants.start_session, ctx, merchant_id, client=client)
-    except PortalError as exc:
-        return render(
-            request,
-            "portal_login.html",
-            status_of(exc),
-            error=_error_info(exc),
-            credit_code=credit_code,
-        )
-    response = RedirectResponse("/portal", status_code=303)
-    _set_cookie(request, response, token)
-    return response
-
-
-@router.post("/logout")
-def logout(request: Request, csrf: str = Form("")) -> Response:
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, _current(request))
-    merchants.end_session(_ctx(request), _token(request))
-    response = RedirectResponse("/portal/login", status_code=303)
-    response.delete_cookie(COOKIE, path=COOKIE_PATH)
-    return response
-
-
-@router.get("/setup")
-def setup_form(request: Request) -> Response:
-    return render(request, "portal_setup.html", error=None, form={})
-
-
-@router.post("/setup")
-async def setup(
-    request: Request,
-    code: str = Form(""),
-    password: str = Form(""),
-    password_repeat: str = Form(""),
-    contact_name: str = Form(""),
-    phone: str = Form(""),
-    email: str = Form(""),
-    address: str = Form(""),
-    csrf: str = Form(""),
-) -> Response:
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, None)
-    ctx = _ctx(request)
-    client = client_of(request)
-    form = merchants.SetupForm(
-        code=code,
-        password=password,
-        password_repeat=password_repeat,
-        contact_name=contact_name,
-        phone=phone,
-        email=email,
-        address=address,
-    )
-    kept = {"contact_name": contact_name, "phone": phone, "email": email, "address": address}
-    try:
-        merchant_id = await run_in_threadpool(merchants.complete_setup, ctx, form, client=client)
-        token = await run_in_threadpool(merchants.start_session, ctx, merchant_id, client=client)
-    except PortalError as exc:
-        return render(
-            request, "portal_setup.html", status_of(exc), error=_error_info(exc), form=kept
-        )
-    response = RedirectResponse("/portal/consent", status_code=303)
-    _set_cookie(request, response, token)
-    return response
+PORTAL.add_session_routes(router)
 
 
 @router.get("/consent")
