@@ -275,5 +275,12 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
             if watcher is not None:
                 watcher.cancel()
         log.info("worker %s stopped", worker.worker_id)
+        # Every job is settled (completed, deferred or handed back) and the browser is closed.
+        # What may still run is a warm-up in a background thread (the certificate renderer,
+        # the next seal's verification code: both in one transaction or none), and on a busy
+        # machine it can take longer than ``evidence run`` waits before it kills the worker.
+        # Nothing in it is worth waiting for, so the process ends here.
+        logging.shutdown()
+        os._exit(0)
 
     asyncio.run(main())
