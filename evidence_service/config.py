@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         "default: the host of public_url",
     )
     workers: int = Field(1, ge=0, description="Capture workers started by `evidence run`.")
+    worker_pipeline: bool = Field(
+        True,
+        description="A worker loads the next page while the last one seals (at most one seal "
+        "outstanding); false: one capture at a time, as a baseline or a fallback.",
+    )
     worker_stop_grace_s: float = Field(
         20.0,
         gt=0,

@@ -126,6 +126,10 @@ class Worker:
                     await self._finish_seal(sealing)
                     done += 1
                 sealing = loaded
+                if not self.services.settings.worker_pipeline:
+                    await self._finish_seal(sealing)
+                    sealing = None
+                    done += 1
         finally:
             if sealing is not None:
                 await self._finish_seal(sealing)
