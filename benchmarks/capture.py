@@ -131,6 +131,7 @@ def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool 
         "EVIDENCE_CAPTURE_ALLOW_PRIVATE": "true",
         "EVIDENCE_KEY_PASSPHRASE": "bench",
         "EVIDENCE_WORKER_PIPELINE": "true" if pipeline else "false",
+        "EVIDENCE_LOG_LEVEL": "WARNING",  # the figures, not every job's log line
     }
     exe = Path(sys.executable).parent / "evidence"
     procs = [subprocess.Popen([str(exe), "worker"], env=env) for _ in range(workers)]

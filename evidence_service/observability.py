@@ -119,6 +119,13 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+def _request_id_of(record: logging.LogRecord) -> str | None:
+    value = getattr(record, "request_id", None)
+    if value in (None, "-"):
+        return current_request_id()
+    return str(value)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, request_id, and
     the ``job_id``/``capture_id``/``worker`` a record was given in ``extra``."""
@@ -131,7 +138,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
-            "request_id": getattr(record, "request_id", None) or current_request_id(),
+            "request_id": _request_id_of(record),
             "pid": record.process,
         }
         for name in self.EXTRA_FIELDS:

@@ -67,6 +67,7 @@ class Worker:
         self.poll_s = poll_s
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.handed_back = 0
 
     def stop(self) -> None:
         """Stop claiming; hand back a page still loading; finish a seal (any thread)."""
@@ -85,6 +86,7 @@ class Worker:
         """Work until stopped, until ``max_jobs`` jobs are done, or (``until_idle``) until no
         job is due; returns the number of jobs worked (handed back ones not counted)."""
         self._loop = asyncio.get_running_loop()
+        self.handed_back = 0
         done = started = 0
         last_reap = last_frequent = 0.0
         sealing: _Seal | None = None
@@ -135,7 +137,7 @@ class Worker:
                 await self._finish_seal(sealing)
                 done += 1
             await engine.close()
-        return done
+        return done - self.handed_back
 
     async def _start_engine(self) -> CaptureEngine:
         s = self.services.settings
@@ -186,6 +188,7 @@ class Worker:
                 )
                 await asyncio.to_thread(note_handed_back, self.services, capture_id)
                 metrics().captures.labels(outcome="handed_back").inc()
+                self.handed_back += 1
                 log.warning(
                     "job %s: stopped while loading; handed back",
                     job.id,
