@@ -181,6 +181,7 @@ def main() -> None:
         mb, mf = ms(bare), ms(full)
         seal, cap = ms(stage["seal_total_s"]), ms(stage["capture_s"])
         print(f"page: {url}  (median of {args.runs} interleaved runs, warm browser)")
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
         print(f"bare Playwright load+screenshot+PDF: {mb:8.1f} ms")
         print(f"full capture to sealed package:      {mf:8.1f} ms")
         print(f"  our browser capture (CDP, provenance): {cap:7.1f} ms")
@@ -219,6 +220,10 @@ def main() -> None:
         if 2 in piped:
             print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
         print(f"target seal <= 10 % of bare time:   {share:5.1f} %")
+        print(
+            f"load average at the end: {os.getloadavg()[0]:.1f} (figures from a busy machine "
+            "are not comparable between runs, only within one)"
+        )
 
 
 if __name__ == "__main__":
