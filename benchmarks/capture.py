@@ -11,7 +11,11 @@
    certificate, package, signature, store) and the rest (database, work folder);
 2. the seal's stages (medians of the timings each seal records in its capture's summary);
 3. throughput: captures per minute with N worker processes (`evidence worker`) draining a
-   queue of --jobs captures on the same data folder, --rounds times (median).
+   queue of --jobs captures on the same data folder, --rounds times (median): 1 worker without
+   pipelining (EVIDENCE_WORKER_PIPELINE=false: load, seal, then the next page), then each of
+   --workers pipelined (the next page loads while the last one seals), side by side with the
+   bare warm-Chromium rate of step 1 (60 s / its median) and against the targets of issue 13:
+   2 workers >= 1.6 x 1 worker, 2 workers >= 0.9 x bare rate, seal <= 10 % of bare time.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ async def interleaved(
     return bare, full, timings
 
 
-def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
+def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool = True) -> float:
     services = Services(settings_for(data))
     initialize(services)
     env = {
@@ -126,6 +130,8 @@ def throughput(url: str, jobs: int, workers: int, data: Path) -> float:
         "EVIDENCE_DATA_DIR": str(data),
         "EVIDENCE_CAPTURE_ALLOW_PRIVATE": "true",
         "EVIDENCE_KEY_PASSPHRASE": "bench",
+        "EVIDENCE_WORKER_PIPELINE": "true" if pipeline else "false",
+        "EVIDENCE_LOG_LEVEL": "WARNING",  # the figures, not every job's log line
     }
     exe = Path(sys.executable).parent / "evidence"
     procs = [subprocess.Popen([str(exe), "worker"], env=env) for _ in range(workers)]
@@ -175,6 +181,7 @@ def main() -> None:
         mb, mf = ms(bare), ms(full)
         seal, cap = ms(stage["seal_total_s"]), ms(stage["capture_s"])
         print(f"page: {url}  (median of {args.runs} interleaved runs, warm browser)")
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
         print(f"bare Playwright load+screenshot+PDF: {mb:8.1f} ms")
         print(f"full capture to sealed package:      {mf:8.1f} ms")
         print(f"  our browser capture (CDP, provenance): {cap:7.1f} ms")
@@ -186,15 +193,37 @@ def main() -> None:
         for key, values in stage.items():
             if key not in ("capture_s", "seal_total_s"):
                 print(f"  {key:<28} {ms(values):7.1f} ms")
-        for n in (int(x) for x in args.workers.split(",") if x.strip()):
+        bare_rate = 60 / statistics.median(bare)
+        print(f"bare warm-Chromium rate (60 s / bare median): {bare_rate:6.1f} captures/min")
+
+        def rate(n: int, pipeline: bool) -> float:
+            tag = "p" if pipeline else "s"
             rates = [
-                throughput(url, args.jobs, n, Path(tmp) / f"tp{n}-{r}") for r in range(args.rounds)
+                throughput(url, args.jobs, n, Path(tmp) / f"tp{tag}{n}-{r}", pipeline=pipeline)
+                for r in range(args.rounds)
             ]
             each = ", ".join(f"{v:.1f}" for v in rates)
+            mode = "pipelined" if pipeline else "one at a time"
+            median = statistics.median(rates)
             print(
-                f"throughput, {n} worker(s): {statistics.median(rates):6.1f} captures/min "
-                f"({args.jobs} jobs; {each})"
+                f"throughput, {n} worker(s), {mode:<13}: {median:6.1f} captures/min "
+                f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each})"
             )
+            return median
+
+        serial = rate(1, pipeline=False)
+        piped = {n: rate(n, pipeline=True) for n in (int(x) for x in args.workers.split(",") if x)}
+        if 1 in piped:
+            print(f"pipelining, 1 worker: {piped[1] / serial:4.2f} x one at a time")
+        if 1 in piped and 2 in piped:
+            print(f"target 2 workers >= 1.6 x 1 worker:  {piped[2] / piped[1]:4.2f} x")
+        if 2 in piped:
+            print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
+        print(f"target seal <= 10 % of bare time:   {share:5.1f} %")
+        print(
+            f"load average at the end: {os.getloadavg()[0]:.1f} (figures from a busy machine "
+            "are not comparable between runs, only within one)"
+        )
 
 
 if __name__ == "__main__":

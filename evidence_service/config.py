@@ -56,6 +56,17 @@ class Settings(BaseSettings):
         "default: the host of public_url",
     )
     workers: int = Field(1, ge=0, description="Capture workers started by `evidence run`.")
+    worker_pipeline: bool = Field(
+        True,
+        description="A worker loads the next page while the last one seals (at most one seal "
+        "outstanding); false: one capture at a time, as a baseline or a fallback.",
+    )
+    worker_stop_grace_s: float = Field(
+        20.0,
+        gt=0,
+        description="How long `evidence run`, stopping, waits for its workers to hand back or "
+        "finish their jobs after SIGTERM before it kills them.",
+    )
     session_secret: SecretStr | None = None
     key_passphrase: SecretStr | None = Field(
         None, description="Passphrase encrypting private keys at rest; generated if unset."
@@ -152,6 +163,26 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(
         30.0, gt=0, description="A job whose worker stops heart-beating is retaken after this."
     )
+    # -- operations: logs, metrics, readiness (evidence_service/observability.py) -----------
+    log_json: bool = Field(
+        False,
+        description="Log one JSON object per line (time, level, logger, message, request_id) "
+        "from `evidence run|serve|worker`, for a log shipper; plain lines otherwise.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe level logged by `evidence run|serve|worker`."
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Folder where the processes on this host share their Prometheus figures "
+        "(multiprocess mode); default <data_dir>/metrics. `evidence run` empties it at start.",
+    )
+    ready_tsa_every_s: float = Field(
+        30.0,
+        gt=0,
+        description="/readyz asks the TSA for a time-stamp at most this often (an external TSA "
+        "may count requests); in between it reports the last answer.",
+    )
     # -- room legal: the legal-basis and discretion catalogue (workflow/legal) ---------------
     legal_reviewers: str = Field(
         "",
@@ -212,6 +243,10 @@ class Settings(BaseSettings):
     def spool_dir(self) -> Path:
         """Uploads being verified, kept here (not /tmp) so the free-space check is true."""
         return self.data_dir / "spool"
+
+    @property
+    def effective_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def work_dir(self) -> Path:

@@ -160,6 +160,24 @@ class JobQueue:
             updated_at=now,
         )
 
+    def release(self, job_id: int, worker_id: str, reason: str) -> bool:
+        """Hand the job back at once: queued, due now, lease cleared, and this claim not counted
+        (a worker that is being stopped gave up the attempt; the job did nothing wrong, so a
+        service restarted often does not use up its attempts). False if the lease was lost."""
+        now = self._clock()
+        return self._finish(
+            job_id,
+            worker_id,
+            "release",
+            state="queued",
+            not_before=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=case((Job.attempts > 0, Job.attempts - 1), else_=0),
+            last_error=reason[:_MAX_ERROR_CHARS],
+            updated_at=now,
+        )
+
     def fail(self, job_id: int, worker_id: str, reason: str) -> bool:
         """Give up on the job for good."""
         now = self._clock()
@@ -188,6 +206,14 @@ class JobQueue:
         with self._sessions() as session:
             rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
             return {state: int(n) for state, n in rows}
+
+    def counts_by_kind(self) -> list[tuple[str, str, int]]:
+        """(kind, state, number of jobs), for the metrics' queue depth."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
+            ).all()
+            return [(str(kind), str(state), int(n)) for kind, state, n in rows]
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from capture import CaptureEngine, CaptureError, check_url, parse_cookies_file
 from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie
 from capture.wacz import WaczInfo, build_wacz
 from certs.pki import load_pem_certificates
+from evidence_service.observability import current_request_id, metrics, observe_seal_timing
 from evidence_service.sealing.certificate import (
     CertificateInputs,
     ManifestStamp,
@@ -140,7 +142,12 @@ def create_capture(
         session.add(capture)
         session.flush()
         if enqueue:
-            job = services.jobs.enqueue(session, "capture", capture_id=capture.id)
+            job = services.jobs.enqueue(
+                session,
+                "capture",
+                capture_id=capture.id,
+                payload={"request_id": current_request_id()} if current_request_id() else None,
+            )
             job.max_attempts = 1000  # a TSA may be down for a long time; keep retrying sealing
         return str(capture.id)
 
@@ -152,6 +159,18 @@ async def process_capture(
     services: Services, engine: CaptureEngine, capture_id: str, *, attempt: int = 1
 ) -> Outcome:
     """Advance one capture as far as possible. Never raises for expected failures."""
+    outcome = await load_capture(services, engine, capture_id, attempt=attempt)
+    if outcome is not None:
+        return outcome
+    return await seal_loaded(services, capture_id, attempt=attempt)
+
+
+async def load_capture(
+    services: Services, engine: CaptureEngine, capture_id: str, *, attempt: int = 1
+) -> Outcome | None:
+    """The browser's half of ``process_capture``: None when the capture is loaded (now or by an
+    earlier attempt) and waits for ``seal_loaded``. Apart, so that a worker can load the next
+    page while this one seals (the browser is then free; the seal does not need it)."""
     with services.session() as session:
         cap = session.get(Capture, capture_id)
         if cap is None:
@@ -159,20 +178,40 @@ async def process_capture(
         if cap.status in ("stored", "failed"):
             return Outcome("done")
     workdir = services.settings.work_dir / capture_id
-    manifest = workdir / "result.json"
-    if not manifest.exists():
+    if not (workdir / "result.json").exists():
+        t0 = time.perf_counter()
         outcome = await _load(services, engine, capture_id, workdir, attempt)
-        if outcome is not None:
-            return outcome
+        if outcome is None:
+            metrics().capture_stage_seconds.labels(stage="load").observe(time.perf_counter() - t0)
+        return outcome
+    return None
+
+
+async def seal_loaded(services: Services, capture_id: str, *, attempt: int = 1) -> Outcome:
+    """The seal's half of ``process_capture`` (in a thread: the event loop stays free)."""
+    workdir = services.settings.work_dir / capture_id
     try:
-        result = _read_manifest(manifest)
+        result = _read_manifest(workdir / "result.json")
         await asyncio.to_thread(seal_capture, services, capture_id, result, workdir)
     except (TimestampError, StorageError) as exc:
+        reason = "timestamp" if isinstance(exc, TimestampError) else "storage"
+        metrics().seal_failures.labels(reason=reason).inc()
         return _defer(services, capture_id, attempt, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # a bug or an unforeseen failure: keep the capture, retry later
         log.exception("sealing capture %s failed", capture_id)
+        metrics().seal_failures.labels(reason="internal").inc()
         return _defer(services, capture_id, attempt, f"internal error while sealing: {exc}")
     return Outcome("done")
+
+
+def note_handed_back(services: Services, capture_id: str) -> None:
+    """A stopping worker gave the capture's job back while the page loaded: it waits again."""
+    with services.session() as session:
+        cap = session.get(Capture, capture_id)
+        if cap is not None and cap.status == "loading":
+            cap.status = "queued"
+            cap.progress_detail = "a stopping worker handed the capture back; it will be retried"
+    shutil.rmtree(services.settings.work_dir / capture_id, ignore_errors=True)
 
 
 def _defer(services: Services, capture_id: str, attempt: int, reason: str) -> Outcome:
@@ -739,6 +778,7 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
         cap.status = "stored"
         cap.progress_detail = None
         cap.sealed_at = datetime.now(UTC)
+    observe_seal_timing(timing)
     shutil.rmtree(workdir, ignore_errors=True)
     try:  # a tree head published meanwhile already covers the entry: give it its proof now
         write_sidecar_for(services, capture_id)

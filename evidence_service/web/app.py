@@ -15,7 +15,7 @@ from evidence_service import __version__
 from evidence_service.config import Settings
 from evidence_service.services import Services
 from evidence_service.web import legal as legal_routes
-from evidence_service.web import pages
+from evidence_service.web import ops, pages
 from evidence_service.web.api import captures as captures_api
 from evidence_service.web.api import cases as cases_api
 from evidence_service.web.api import documents as documents_api
@@ -27,6 +27,7 @@ from evidence_service.web.officer import order_facts as officer_order_facts
 from evidence_service.web.officer import register as officer_register
 from evidence_service.web.officer import screening as officer_screening
 from evidence_service.web.officer import stats as officer_stats
+from evidence_service.web.ops import RequestId
 from evidence_service.web.platform import router as platform_router
 from evidence_service.web.portal import cases as portal_cases
 from evidence_service.web.portal import routes as portal
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         max_age=12 * 3600,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
+    app.include_router(ops.router)
     app.include_router(captures_api.router)
     app.include_router(tsa.router)
     app.include_router(pki.router)
@@ -96,10 +99,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(publicity.router)
     app.include_router(payments.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), "static")
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

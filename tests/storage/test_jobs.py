@@ -173,6 +173,35 @@ def test_fail(queue: JobQueue, sessions: sessionmaker[Session]) -> None:
     assert queue.claim("w") is None
 
 
+def test_release_hands_the_job_back_at_once_without_using_an_attempt(
+    queue: JobQueue, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A worker being stopped hands its job back: due now, unleased, the claim not counted;
+    a worker that lost the lease cannot release it (nor undo the new owner's claim)."""
+    [job_id] = enqueue(queue, sessions, max_attempts=2)
+    assert queue.claim("stopping").attempts == 1
+    assert queue.release(job_id, "stopping", "worker stopped (SIGTERM) while loading")
+    job = queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.lease_owner, job.lease_expires_at, job.attempts) == (
+        "queued",
+        None,
+        None,
+        0,
+    )
+    assert job.last_error == "worker stopped (SIGTERM) while loading"
+    assert job.not_before == clock.now
+    again = queue.claim("next")  # at once: no waiting for a lease to expire
+    assert again is not None and again.id == job_id and again.attempts == 1
+    assert queue.release(job_id, "stopping", "late") is False
+    assert queue.get(job_id).lease_owner == "next"
+    clock.advance(31)  # next died: the lease expires and the job is taken over
+    taken = queue.claim("third")
+    assert taken is not None and taken.attempts == 2
+    assert queue.release(job_id, "next", "late") is False
+    assert queue.complete(job_id, "third")
+
+
 def _drain(url: str, worker: str, start: threading.Barrier | None = None) -> list[int]:
     """Claim and complete until nothing is left (runs in threads and in child processes)."""
     engine = make_engine(url)
