@@ -4,13 +4,14 @@ the share of changed pixels.
 Why align first: when a merchant removes one line of a listing, everything below it moves
 up; comparing pixel (x, y) with pixel (x, y) would call the whole rest of the page changed.
 The rows of both screenshots are matched as sequences (:class:`difflib.SequenceMatcher` on
-each pixel row's hash), so rows that only moved are matched with their counterpart; rows
-with no counterpart (inserted or removed content) count as changed, and matched rows that
-differ count by their differing pixels. Small differences (anti-aliasing) under
-:data:`TOLERANCE` per channel do not count.
+each pixel row's hash), so rows that only moved are matched with their counterpart. Rows
+with no counterpart (inserted or removed content) count by what is drawn on them (their
+pixels that differ from the page's background colour, so blank space that moved to the end
+of the page is not a change), and matched rows that differ count by their differing pixels.
+Small differences (anti-aliasing) under :data:`TOLERANCE` per channel do not count.
 
-The share is changed pixels / all pixels of the aligned canvas (matched row pairs, plus rows
-only in A, plus rows only in B, each as wide as the wider screenshot).
+The share is changed pixels / all pixels of the aligned canvas (row pairs, then the rows
+left over on either side, each as wide as the wider screenshot).
 """
 
 from __future__ import annotations
@@ -141,9 +142,18 @@ def _highlight(img: Any, mask: Any, regions: tuple[Region, ...], colour: tuple[i
     return buf.getvalue()
 
 
+def _changed(x: Any, y: Any) -> Any:
+    """An L mask: 255 where a channel of ``x`` and ``y`` differs by more than TOLERANCE."""
+    from PIL import ImageChops
+
+    diff = ImageChops.difference(x, y)
+    channels = [c.point(lambda v: 255 if v > TOLERANCE else 0) for c in diff.split()]
+    return ImageChops.lighter(ImageChops.lighter(channels[0], channels[1]), channels[2])
+
+
 def visual_diff(png_a: bytes, png_b: bytes) -> VisualDiff:
     """Compare two screenshots (PNG bytes); raises ValueError if one cannot be read."""
-    from PIL import Image, ImageChops
+    from PIL import Image
 
     a, b = _open(png_a, "A"), _open(png_b, "B")
     size_a, size_b = a.size, b.size
@@ -153,30 +163,26 @@ def visual_diff(png_a: bytes, png_b: bytes) -> VisualDiff:
     mask_b = Image.new("L", b.size, 0)
     changed = 0
     aligned_rows = 0
+    background = a.getpixel((0, 0)) if a.width and a.height else (255, 255, 255)
     matcher = difflib.SequenceMatcher(None, _row_hashes(a), _row_hashes(b), autojunk=True)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        aligned_rows += max(i2 - i1, j2 - j1)
         if op == "equal":
-            aligned_rows += i2 - i1
             continue
         paired = min(i2 - i1, j2 - j1)
         if paired:
-            crop_a = a.crop((0, i1, width, i1 + paired))
-            crop_b = b.crop((0, j1, width, j1 + paired))
-            diff = ImageChops.difference(crop_a, crop_b).convert("RGB")
-            channels = [c.point(lambda v: 255 if v > TOLERANCE else 0) for c in diff.split()]
-            pixel = ImageChops.lighter(ImageChops.lighter(channels[0], channels[1]), channels[2])
+            pixel = _changed(
+                a.crop((0, i1, width, i1 + paired)), b.crop((0, j1, width, j1 + paired))
+            )
             changed += pixel.histogram()[255]
             mask_a.paste(pixel, (0, i1))
             mask_b.paste(pixel, (0, j1))
-        if i2 - i1 > paired:
-            rows = i2 - i1 - paired
-            mask_a.paste(255, (0, i1 + paired, width, i2))
-            changed += rows * width
-        if j2 - j1 > paired:
-            rows = j2 - j1 - paired
-            mask_b.paste(255, (0, j1 + paired, width, j2))
-            changed += rows * width
-        aligned_rows += max(i2 - i1, j2 - j1)
+        for img, mask, start, end in ((a, mask_a, i1 + paired, i2), (b, mask_b, j1 + paired, j2)):
+            if end > start:  # rows with no counterpart: what is drawn on them changed
+                rows = img.crop((0, start, width, end))
+                pixel = _changed(rows, Image.new("RGB", rows.size, background))
+                changed += pixel.histogram()[255]
+                mask.paste(pixel, (0, start))
     total = aligned_rows * width
     regions_a, regions_b = _regions(mask_a), _regions(mask_b)
     return VisualDiff(

@@ -7,14 +7,16 @@ a real Chromium capture with a real seal."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from tests.conftest import run_cli
 from tests.fixtures.http_tsa import free_port
+from tests.fixtures.nss import nss_factory
 from tests.fixtures.site import FixtureSite
 from tests.seal.conftest import service_environment
 
@@ -57,3 +59,9 @@ def shop_captures(
     exported = run_cli(["trust", "export", "-o", str(bundle)], env)
     assert exported.returncode == 0, exported.stderr
     yield ShopCaptures(base, env, bundle, url, packages, records)
+
+
+@pytest.fixture(scope="session")
+def nssdb(tmp_path_factory: pytest.TempPathFactory) -> Callable[[x509.Certificate], str]:
+    """``make(root)``: an NSS database trusting ``root`` for pdfsig."""
+    return nss_factory(tmp_path_factory.mktemp("nss"))
