@@ -37,6 +37,14 @@ def services(tmp_path: Path) -> Iterator[Services]:
     made.close()
 
 
+@pytest.fixture
+def api_services(tmp_path: Path, database_url: str) -> Iterator[Services]:
+    """On SQLite and on PostgreSQL (the comparisons table has a JSON column and two keys)."""
+    made = Services(make_settings(tmp_path / "data", database_url=database_url))
+    yield made
+    made.close()
+
+
 def _token(services: Services) -> str:
     from sqlalchemy import select
 
@@ -54,18 +62,20 @@ def _token(services: Services) -> str:
 
 
 def test_recapture_and_compare_through_the_api(
-    services: Services, fixture_site: FixtureSite, tmp_path: Path
+    api_services: Services, fixture_site: FixtureSite, tmp_path: Path
 ) -> None:
+    services = api_services
     initialize(services)
     client = TestClient(create_app(services=services))
     client.headers["Authorization"] = f"Bearer {_token(services)}"
-    fixture_site.set_item("api-item", "original")
-    url = fixture_site.url("/shop/item/api-item")
+    item = f"api-{tmp_path.name}"  # one listing per run (SQLite, PostgreSQL)
+    fixture_site.set_item(item, "original")
+    url = fixture_site.url(f"/shop/item/{item}")
     first = client.post("/api/captures", json={"url": url}).json()["id"]
     assert run_worker(services) == 1
 
     # not sealed yet: the comparison is refused with 409 and says so
-    fixture_site.set_item("api-item", "edited")
+    fixture_site.set_item(item, "edited")
     again = client.post(f"/api/captures/{first}/recapture")
     assert again.status_code == 202, again.text
     second = again.json()["id"]
@@ -112,7 +122,7 @@ def test_recapture_and_compare_through_the_api(
     assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")
 
     # the page disappears: a 404 is evidence too, and the comparison says the page is gone
-    fixture_site.set_item("api-item", "gone")
+    fixture_site.set_item(item, "gone")
     third = client.post(f"/api/captures/{second}/recapture").json()["id"]
     assert run_worker(services) == 1
     gone = client.post("/api/comparisons", json={"a": second, "b": third}).json()
