@@ -193,22 +193,28 @@ def make_comparison_report(
     return ComparisonReport(facts, comparison, digest, output)
 
 
-def _stored_package(services: Services, capture_id: str, workdir: Path, letter: str) -> Path:
+def _stored_capture(services: Services, capture_id: str, letter: str) -> Capture:
     with services.sessions() as session:
         cap = session.get(Capture, capture_id)
-        if cap is None:
-            raise ComparisonError("not_found", f"capture {letter} ({capture_id}) does not exist")
-        key, status = cap.package_key, cap.status
-    if status != "stored" or not key:
+        if cap is not None:
+            session.expunge(cap)
+    if cap is None:
+        raise ComparisonError("not_found", f"capture {letter} ({capture_id}) does not exist")
+    if cap.status != "stored" or not cap.package_key:
         raise ComparisonError(
             "not_sealed",
-            f"capture {letter} ({capture_id}) is not sealed yet (state {status}): compare it "
-            "once it is stored",
+            f"capture {letter} ({capture_id}) is not sealed yet (state {cap.status}): compare "
+            "it once it is stored",
         )
+    return cap
+
+
+def _copy_package(services: Services, cap: Capture, workdir: Path, letter: str) -> Path:
+    assert cap.package_key is not None
     path = workdir / f"{letter}.wacz"
     try:
         with path.open("wb") as fh:
-            services.store.copy_to(key, fh)
+            services.store.copy_to(cap.package_key, fh)
     except StorageError as exc:
         raise ComparisonError(
             "unreadable", f"the package of capture {letter} cannot be read from the store: {exc}"
@@ -225,20 +231,19 @@ def store_comparison(
         raise ComparisonError(
             "same_capture", "choose two different captures: a capture compared with itself"
         )
+    a_cap = _stored_capture(services, a_id, "A")
+    b_cap = _stored_capture(services, b_id, "B")
+    if a_cap.trusted_time and b_cap.trusted_time and b_cap.trusted_time < a_cap.trusted_time:
+        a_cap, b_cap = b_cap, a_cap  # the later capture was given first
+    a_id, b_id = a_cap.id, b_cap.id
     with tempfile.TemporaryDirectory(prefix="comparison-") as tmp:
         work = Path(tmp)
-        a_path = _stored_package(services, a_id, work, "A")
-        b_path = _stored_package(services, b_id, work, "B")
+        a_path = _copy_package(services, a_cap, work, "A")
+        b_path = _copy_package(services, b_cap, work, "B")
         report_id = uuid.uuid4().hex
         made = make_comparison_report(
             services, a_path, b_path, work / "report.pdf", report_id=report_id
         )
-        ta, tb = made.facts["a"]["trusted_time"], made.facts["b"]["trusted_time"]
-        if ta and tb and tb < ta:  # the later capture was given first: compare the other way
-            a_id, b_id = b_id, a_id
-            made = make_comparison_report(
-                services, b_path, a_path, work / "report.pdf", report_id=report_id
-            )
         stored = services.store.put_file(made.output, content_type="application/pdf")
         highlight: list[str | None] = [None, None]
         visual = made.comparison.visual

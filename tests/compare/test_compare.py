@@ -14,7 +14,8 @@ from PIL import Image
 from capture.compare import PackageError, compare
 from tests.compare.conftest import ShopCaptures
 
-pytestmark = [pytest.mark.chromium, pytest.mark.slow]
+#: Real captures (four sealed in the shared fixture) on a shared machine take minutes.
+pytestmark = [pytest.mark.chromium, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_edit_between_captures(shop_captures: ShopCaptures) -> None:

@@ -20,7 +20,8 @@ from tests.compare.conftest import ShopCaptures
 from tests.conftest import run_cli
 from tests.seal.conftest import run, serve_app, services_for
 
-pytestmark = [pytest.mark.chromium, pytest.mark.slow]
+#: Real captures (four sealed in the shared fixture) on a shared machine take minutes.
+pytestmark = [pytest.mark.chromium, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
