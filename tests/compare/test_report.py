@@ -198,3 +198,26 @@ def test_the_report_states_its_facts(
     attached = json.loads(saved.read_bytes())
     assert attached["type"] == "evidence-comparison"
     assert attached["fields"]["changed"] == facts["fields"]["changed"]  # type: ignore[index]
+
+
+def test_a_damaged_package_is_not_compared_as_evidence(
+    shop_captures: ShopCaptures, tmp_path: Path
+) -> None:
+    data = bytearray(shop_captures.packages["edited"].read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the stored WARC: its CRC and digests no longer match
+    damaged = tmp_path / "damaged.wacz"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "report.pdf"
+    proc = run_cli(
+        ["compare", str(shop_captures.packages["original"]), str(damaged), "-o", str(out)],
+        shop_captures.env,
+        timeout=180,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not_verified: package B (damaged.wacz) fails verification (TOTAL-FAILED" in proc.stderr
+    assert "evidence verify damaged.wacz" in proc.stderr
+    assert not out.exists()  # nothing half-written
+    wrong = run_cli(
+        ["compare", str(damaged), str(damaged), "-o", str(tmp_path / "r.txt")], shop_captures.env
+    )
+    assert wrong.returncode == 2 and "name it .pdf" in wrong.stderr
