@@ -1028,9 +1028,7 @@ class ComplaintKey(Base):
     __tablename__ = "complaint_keys"
     __table_args__ = (Index("ix_complaint_keys_kind_value", "kind", "value"),)
 
-    case_id: Mapped[str] = mapped_column(
-        ForeignKey("complaint_profiles.case_id"), primary_key=True
-    )
+    case_id: Mapped[str] = mapped_column(ForeignKey("complaint_profiles.case_id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
 
@@ -1060,3 +1058,26 @@ class ComplaintScreening(Base):
 
 event.listen(ComplaintScreening, "before_update", _refuse_change)
 event.listen(ComplaintScreening, "before_delete", _refuse_change)
+
+
+class CaptureComparison(Base):
+    """A comparison of two sealed captures (A the earlier, B the later by trusted time): the
+    signed report (PDF, ``report_key``) and the two highlighted screenshots in the object
+    store, and the report's facts (``comparison.json``) for the pages. Never changed."""
+
+    __tablename__ = "capture_comparisons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_capture_id)
+    a_capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id"), index=True)
+    b_capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    report_key: Mapped[str] = mapped_column(String(128))
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    highlight_a_key: Mapped[str | None] = mapped_column(String(128))
+    highlight_b_key: Mapped[str | None] = mapped_column(String(128))
+    summary: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+
+
+event.listen(CaptureComparison, "before_update", _refuse_change)
+event.listen(CaptureComparison, "before_delete", _refuse_change)

@@ -22,6 +22,7 @@ from evidence_service.cli.accounts import token, user
 from evidence_service.cli.captures import capture, status_cmd
 from evidence_service.cli.cases import case_group
 from evidence_service.cli.certs import certs_group, trust
+from evidence_service.cli.compare import compare_command
 from evidence_service.cli.documents import document_group, sign_command
 from evidence_service.cli.log import log_group, renew
 from evidence_service.cli.merchants import merchants_group
@@ -48,6 +49,7 @@ for command in (
     worker,
     capture,
     status_cmd,
+    compare_command,
     trust,
     user,
     token,

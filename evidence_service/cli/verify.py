@@ -144,6 +144,14 @@ def _proofs(file: Path, proofs_path: Path | None) -> tuple[bytes | None, Path | 
     help="For a bare RFC 3161 token: the file it time-stamps.",
 )
 @click.option(
+    "--package",
+    "package_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="For a comparison report: a package it compares (give both A and B; repeatable). "
+    "Checked to be the one the report cites (SHA-256) and verified.",
+)
+@click.option(
     "--report",
     "report_paths",
     multiple=True,
@@ -174,13 +182,15 @@ def verify(
     trust_path: Path | None,
     proofs_path: Path | None,
     data_path: Path | None,
+    package_paths: tuple[Path, ...],
     report_paths: tuple[Path, ...],
     lang: str,
     require_revocation: bool,
     at_text: str | None,
     as_json: bool,
 ) -> None:
-    """Verify a sealed package, a signed PDF or an RFC 3161 token, offline.
+    """Verify a sealed package, a signed PDF (a comparison report: with --package A
+    --package B) or an RFC 3161 token, offline.
 
     Exit status 0 TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE; the last line printed is the
     indication.
@@ -211,6 +221,7 @@ def verify(
         proofs=proofs,
         data_path=data_path,
         options=VerifyOptions(require_revocation=require_revocation, at=at),
+        packages=package_paths,
     )
     if used is not None:
         report.facts["proofs_file"] = used.name

@@ -523,13 +523,15 @@ def sign_certificate(
     *,
     tsa_certs: Sequence[x509.Certificate] = (),
     credential: Credential | None = None,
+    reason: str = "电子数据取证证书 / evidence capture certificate",
 ) -> str:
     """PAdES-sign the certificate with the service seal; returns the level reached.
 
     B-LT: the signature time-stamp comes from the first configured TSA (``tsa_certs``: its
     chain, from a token it issued); certificates, CRLs and OCSP responses of our PKI are
     embedded, made locally (see :func:`_validation_context`). ``credential``: the seal, if
-    the caller already has it from :func:`service_seal_credential`.
+    the caller already has it from :func:`service_seal_credential`. ``reason``: the
+    signature's stated reason (the comparison report signs the same way with its own).
     """
     credential = credential or service_seal_credential(services)
     timestamper = services.timestampers[0]
@@ -543,7 +545,7 @@ def sign_certificate(
         timestamper=_signature_timestamper(timestamper),
         validation_context=_validation_context(services, credential, tsa_certs),
         field_name="EvidenceServiceSeal",
-        reason="电子数据取证证书 / evidence capture certificate",
+        reason=reason,
         location=services.settings.effective_hostname,
         bytes_reserved=CMS_RESERVED_BYTES,
     )

@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,11 +103,14 @@ def create_capture(
     user_id: int | None,
     cookies: Sequence[Cookie] = (),
     enqueue: bool = True,
+    options: Mapping[str, Any] | None = None,
 ) -> str:
     """Validate the URL, record the capture and (by default) its job in one transaction.
 
     The row and the job are committed before this returns, so a capture the API has accepted
-    survives a crash of the server or of any worker.
+    survives a crash of the server or of any worker. ``options``: the capture settings
+    (limits, viewport, user agent, languages) to use instead of the current ones (a
+    re-capture repeats those of the capture it repeats).
     """
     try:
         normalised = check_url(url, allow_private=services.settings.capture_allow_private)
@@ -119,7 +122,7 @@ def create_capture(
             json.dumps([dataclasses.asdict(c) for c in cookies]).encode()
         )
     s = services.settings
-    options = {
+    settings_now: dict[str, Any] = {
         "timeout_s": s.capture_timeout_s,
         "max_bytes": s.capture_max_bytes,
         "max_resources": s.capture_max_resources,
@@ -127,6 +130,7 @@ def create_capture(
         "user_agent": s.capture_user_agent,
         "accept_language": s.capture_accept_language,
     }
+    chosen = {**settings_now, **(options or {})}
     with services.session() as session:
         capture = Capture(
             requested_url=normalised,
@@ -135,7 +139,7 @@ def create_capture(
             authenticated=bool(cookies),
             cookie_names=sorted({c.name for c in cookies}),
             cookies_encrypted=cookie_blob,
-            options=options,
+            options=chosen,
             limits_hit=[],
             summary={},
         )
@@ -150,6 +154,36 @@ def create_capture(
             )
             job.max_attempts = 1000  # a TSA may be down for a long time; keep retrying sealing
         return str(capture.id)
+
+
+#: The settings of a capture that a re-capture repeats (see :func:`recapture`).
+RECAPTURE_SETTINGS = ("timeout_s", "max_bytes", "max_resources", "viewport", "user_agent",
+                      "accept_language")  # fmt: skip
+
+
+def recapture(
+    services: Services, capture_id: str, *, user_id: int | None, cookies: Sequence[Cookie] = ()
+) -> str:
+    """Capture the URL of ``capture_id`` again with its settings ("Capture again"): the same
+    requested URL, limits, viewport, user agent and languages; returns the new capture's id.
+
+    Session cookies are used once and never kept, so a capture made logged in can only be
+    repeated with the cookies given again (``cookies_needed`` otherwise)."""
+    with services.sessions() as session:
+        cap = session.get(Capture, capture_id)
+        if cap is None:
+            raise CaptureRequestError("not_found", f"no capture {capture_id}")
+        url, authenticated = cap.requested_url, cap.authenticated
+        stored = dict(cap.options or {})
+    if authenticated and not cookies:
+        raise CaptureRequestError(
+            "cookies_needed",
+            f"capture {capture_id} was made logged in, and session cookies are never kept: "
+            "give the cookies again to capture it the same way",
+        )
+    options = {k: stored[k] for k in RECAPTURE_SETTINGS if k in stored}
+    options["recapture_of"] = capture_id
+    return create_capture(services, url, user_id=user_id, cookies=cookies, options=options)
 
 
 # -- running one attempt ----------------------------------------------------------------------

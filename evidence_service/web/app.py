@@ -18,11 +18,13 @@ from evidence_service.web import legal as legal_routes
 from evidence_service.web import ops, pages
 from evidence_service.web.api import captures as captures_api
 from evidence_service.web.api import cases as cases_api
+from evidence_service.web.api import comparisons as comparisons_api
 from evidence_service.web.api import documents as documents_api
 from evidence_service.web.auth import throttled
 from evidence_service.web.headers import SecurityHeaders
 from evidence_service.web.officer import accounts, captures, case_export, documents
 from evidence_service.web.officer import cases as officer_cases
+from evidence_service.web.officer import comparisons as officer_comparisons
 from evidence_service.web.officer import order_facts as officer_order_facts
 from evidence_service.web.officer import register as officer_register
 from evidence_service.web.officer import screening as officer_screening
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
     app.include_router(ops.router)
     app.include_router(captures_api.router)
+    app.include_router(comparisons_api.router)
     app.include_router(tsa.router)
     app.include_router(pki.router)
     app.include_router(log.router)
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(documents.router)
     app.include_router(accounts.router)
     app.include_router(captures.router)
+    app.include_router(officer_comparisons.router)
     app.include_router(case_export.router)
     app.include_router(officer_cases.router)
     app.include_router(platform_router)

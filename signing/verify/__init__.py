@@ -9,7 +9,8 @@ PDF's DSS.
 
 Public API::
 
-    verify_file(path, *, trust, proofs=None, data_path=None, options=VerifyOptions()) -> Report
+    verify_file(path, *, trust, proofs=None, data_path=None, options=VerifyOptions(),
+                packages=()) -> Report
         (VerifyOptions(at=moment): validation as of a past moment, with the present verdict)
     verify_stream(fh, size, name, *, trust, proofs=None, data=None, options=...) -> Report
     validate_pdf(path_or_stream, trust_roots_pem, *, extra_crls=None, extra_ocsps=None,
@@ -47,6 +48,10 @@ Checks of a WACZ package, in report order (``id``: what it checks)::
     proofs.archive_timestamps     archive time-stamp chain of the sidecar
 
 A PDF on its own gives ``pdf.document`` and ``pdf.signature[.N]`` / ``pdf.timestamp.N``; a
+comparison report (a PDF with ``comparison.json`` attached) also ``comparison.content``,
+``comparison.packages`` (the packages given with ``packages=`` / ``--package`` are the two it
+cites, by SHA-256) and ``comparison.package.a|b`` (each verified in full), see
+:mod:`signing.verify.comparison`; a
 token gives ``timestamp.token`` and ``timestamp.revocation``; anything else ``file.format``.
 
 Mapping to ETSI EN 319 102-1 (status of a check -> overall indication)::

@@ -1257,8 +1257,7 @@ def _check_receipts(state: _State) -> list[Check]:
                     title,
                     Text(
                         f"{path} 不是案件日志中任何开具凭证事件所记录的凭证。",
-                        f"{path} is not the receipt any receipt event of the case's log "
-                        "recorded.",
+                        f"{path} is not the receipt any receipt event of the case's log recorded.",
                     ),
                     Sub.HASH_FAILURE,
                 )

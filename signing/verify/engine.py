@@ -6,12 +6,14 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from .comparison import ATTACHMENT as COMPARISON_ATTACHMENT
+from .comparison import CitedPackage, comparison_checks
 from .container import Limits
 from .model import Check, Report, Status, Sub, Text, tech
 from .package import PackageOptions, verify_package
@@ -134,8 +136,12 @@ def verify_file(
     data_path: str | Path | None = None,
     options: VerifyOptions = VerifyOptions(),
     display_name: str | None = None,
+    packages: Sequence[str | Path] = (),
 ) -> Report:
-    """Verify the file at ``path`` (WACZ package, PDF, or RFC 3161 token with ``data_path``)."""
+    """Verify the file at ``path`` (WACZ package, PDF, or RFC 3161 token with ``data_path``).
+
+    ``packages``: for a comparison report, the packages it compares (checked to be the ones
+    it cites, and verified)."""
     name = display_name or os.path.basename(str(path))
     try:
         fh = open(path, "rb")  # noqa: SIM115 -- closed by the with below
@@ -148,9 +154,24 @@ def verify_file(
             if data_path is not None
             else None
         )
+        cited = [CitedPackage(os.path.basename(str(p)), _opener(p)) for p in packages]
         return verify_stream(
-            fh, size, name, trust=trust, proofs=proofs, data=data_opener, options=options
+            fh,
+            size,
+            name,
+            trust=trust,
+            proofs=proofs,
+            data=data_opener,
+            options=options,
+            packages=cited,
         )
+
+
+def _opener(path: str | Path) -> Callable[[], BinaryIO]:
+    def opened() -> BinaryIO:
+        return open(path, "rb")  # the caller closes it
+
+    return opened
 
 
 def verify_stream(
@@ -162,18 +183,30 @@ def verify_stream(
     proofs: bytes | None = None,
     data: Callable[[], BinaryIO] | None = None,
     options: VerifyOptions = VerifyOptions(),
+    packages: Sequence[CitedPackage] = (),
 ) -> Report:
     """Verify a seekable binary stream of ``size`` bytes. Never raises for bad input (a bad
-    ``options.at`` is not input: it raises :class:`ValidationTimeError`)."""
+    ``options.at`` is not input: it raises :class:`ValidationTimeError`). ``packages``: for a
+    comparison report, the packages it compares."""
     if options.at is None:
-        return _verify_once(fh, size, name, trust, proofs, data, options, past=False)
+        return _verify_once(fh, size, name, trust, proofs, data, options, packages, past=False)
     started = time.monotonic()
     present_time = options.now or datetime.now(UTC)
     at = check_validation_time(options.at, now=present_time)
     present = _verify_once(
-        fh, size, name, trust, proofs, data, replace(options, now=present_time), past=False
+        fh,
+        size,
+        name,
+        trust,
+        proofs,
+        data,
+        replace(options, now=present_time),
+        packages,
+        past=False,
     )
-    report = _verify_once(fh, size, name, trust, proofs, data, replace(options, now=at), past=True)
+    report = _verify_once(
+        fh, size, name, trust, proofs, data, replace(options, now=at), packages, past=True
+    )
     report.verified_at = present.verified_at
     report.validation_time = at
     report.present = present.verdict()
@@ -189,6 +222,7 @@ def _verify_once(
     proofs: bytes | None,
     data: Callable[[], BinaryIO] | None,
     options: VerifyOptions,
+    packages: Sequence[CitedPackage],
     *,
     past: bool,
 ) -> Report:
@@ -225,7 +259,7 @@ def _verify_once(
             fh, size, trust=trust, options=options, past=past, nested=verify_stream
         )
     elif kind == "pdf":
-        checks, facts, sha = _verify_pdf(fh, size, trust, options, past)
+        checks, facts, sha = _verify_pdf(fh, size, trust, options, past, packages)
     elif kind == "timestamp" and size <= MAX_TOKEN_FILE:
         checks, facts, sha = _verify_token(fh, trust, data, options, past)
     else:
@@ -242,6 +276,19 @@ def _verify_once(
                 Sub.FORMAT_FAILURE,
             )
         ]
+    if packages and not any(c.id == "comparison.content" for c in checks):
+        checks.append(
+            Check(
+                "comparison.packages",
+                Text("所引用的证据包", "Packages the report cites"),
+                Status.NOT_APPLICABLE,
+                Text(
+                    "--package 只适用于比对报告（内嵌 comparison.json 的 PDF），已忽略。",
+                    "--package applies to comparison reports (PDFs with comparison.json) only; "
+                    "it was ignored.",
+                ),
+            )
+        )
     if proofs is not None and kind != "wacz":
         checks.append(
             Check(
@@ -300,13 +347,19 @@ def _unreadable(name: str, exc: OSError, trust: TrustStore, options: VerifyOptio
 
 
 def _verify_pdf(
-    fh: BinaryIO, size: int, trust: TrustStore, options: VerifyOptions, past: bool = False
+    fh: BinaryIO,
+    size: int,
+    trust: TrustStore,
+    options: VerifyOptions,
+    past: bool = False,
+    packages: Sequence[CitedPackage] = (),
 ) -> tuple[list[Check], dict[str, object], str]:
     report = validate_pdf(
         fh,
         trust,
         require_revocation=options.require_revocation,
         moment=options.now if past else None,
+        attachments=[COMPARISON_ATTACHMENT],
     )
     sha = report.sha256 or _sha256(fh)
     title = Text("PDF ", "PDF ")
@@ -343,6 +396,16 @@ def _verify_pdf(
         for cid, ctitle, status, sub, reason, cfacts in pdf_checks(report, "pdf", title):
             checks.append(Check(cid, ctitle, status, reason, sub, facts=cfacts))
     facts: dict[str, object] = {"pdf": report.to_dict()}
+    raw = report.attachments.get(COMPARISON_ATTACHMENT)
+    if raw is not None:
+        nested_options = replace(options, at=options.now if past else None)
+
+        def nested(stream: BinaryIO, length: int, name: str) -> Report:
+            return verify_stream(stream, length, name, trust=trust, options=nested_options)
+
+        more, more_facts = comparison_checks(raw, packages, nested)
+        checks += more
+        facts.update(more_facts)
     return checks, facts, sha
 
 

@@ -125,10 +125,10 @@ def get_file(capture_id: str, kind: str, request: Request, user: ApiUser) -> Res
     }
     if kind == "provenance.html":
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return StreamingResponse(_stream(services, key), media_type=media, headers=headers)
+    return StreamingResponse(stream_object(services, key), media_type=media, headers=headers)
 
 
-def _stream(services: Services, key: str) -> Iterator[bytes]:
+def stream_object(services: Services, key: str) -> Iterator[bytes]:
     """Stream from the store; the reader verifies the hash and raises at the end on mismatch."""
     try:
         with services.store.open(key) as fh:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from evidence_service.sealing.capture_record import capture_record
 from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
 from evidence_service.web.auth import can_view, check_csrf, services_of
+from evidence_service.web.officer.comparisons import compare_candidates, comparisons_of
 from evidence_service.web.pages import render, require_officer
 from storage.models import Capture, User
 
@@ -81,6 +82,10 @@ def capture_page(request: Request, capture_id: str) -> Response:
     with services.sessions() as session:  # closed before rendering: render opens its own
         cap = session.get(Capture, capture_id)
         record = capture_record(cap) if cap is not None and can_view(user, cap) else None
-    if record is None:
+        if cap is not None:
+            session.expunge(cap)
+    if record is None or cap is None:
         return render(request, "error.html", 404, message=f"No capture {capture_id}")
-    return render(request, "capture.html", user=user, c=record)
+    others = [capture_record(o) for o in compare_candidates(services, user, cap)]
+    done = comparisons_of(services, capture_id) if record.status == "stored" else []
+    return render(request, "capture.html", user=user, c=record, others=others, comparisons=done)

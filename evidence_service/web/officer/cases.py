@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import CursorResult, select, update
 from starlette.concurrency import run_in_threadpool
 
-from evidence_service.sealing.pipeline import CaptureRequestError, create_capture
+from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, recapture
 from evidence_service.web.auth import actor_name, check_csrf, services_of
 from evidence_service.web.case_views import (
     STAFF_ROLES,
@@ -888,6 +888,55 @@ async def capture(
         session.add(
             CaseCaptureRequest(capture_id=capture_id, case_id=case_id, requested_by_id=user.id)
         )
+    return RedirectResponse(f"/cases/{case_id}?done=capture#evidence", status_code=303)
+
+
+@router.post("/cases/{case_id}/recapture/{capture_id}")
+async def recapture_for_case(
+    request: Request, case_id: str, capture_id: str, csrf: str = Form("")
+) -> Response:
+    """ "Capture again" of a capture that is evidence of the case: the same URL with the same
+    settings (``sealing.pipeline.recapture``), linked as evidence when stored; the two can
+    then be compared from the capture's page."""
+    check_csrf(request, csrf)
+    user = require_officer(request)
+    if isinstance(user, Response):
+        return user
+    gate = _gate(request, user, case_id, "act")
+    if isinstance(gate, Response):
+        return gate
+    roles, role = gate
+    if "officer" not in roles:
+        return _case_page(
+            request,
+            user,
+            case_id,
+            roles,
+            role,
+            403,
+            {"kind": "not_staffed", "role": "officer", "action": "capture"},
+        )
+    services = services_of(request)
+    with services.sessions() as session:
+        linked = session.scalar(
+            select(CaseEvidence.id).where(
+                CaseEvidence.case_id == case_id, CaseEvidence.capture_id == capture_id
+            )
+        )
+    if linked is None:
+        error = {
+            "kind": "capture",
+            "action": "capture",
+            "detail": f"not_evidence: capture {capture_id} is not evidence of this case",
+        }
+        return _case_page(request, user, case_id, roles, role, 422, error)
+    try:
+        new_id = await run_in_threadpool(recapture, services, capture_id, user_id=user.id)
+    except CaptureRequestError as exc:
+        error = {"kind": "capture", "action": "capture", "detail": f"{exc.code}: {exc}"}
+        return _case_page(request, user, case_id, roles, role, 422, error)
+    with services.session() as session:
+        session.add(CaseCaptureRequest(capture_id=new_id, case_id=case_id, requested_by_id=user.id))
     return RedirectResponse(f"/cases/{case_id}?done=capture#evidence", status_code=303)
 
 
