@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
+from datetime import time as dtime
 
 import click
 
@@ -20,6 +22,10 @@ from evidence_service.observability import (
     share_metrics,
 )
 from evidence_service.services import Services
+from workflow import stats
+from workflow.deadlines import CHINA, beijing_today
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -58,6 +64,30 @@ def _redact_url(url: str) -> str:
         return "<unparseable>"
 
 
+def keep_stats_warm(services: Services) -> threading.Thread:
+    """Count the unit's figures into the web process's cache now and just after each Beijing
+    midnight (when every count goes stale), in a background thread, so the first officer to
+    open ``/stats`` does not wait for every case's deadlines to be counted."""
+
+    def loop() -> None:
+        while True:
+            today = beijing_today()
+            try:
+                started = time.monotonic()
+                counted = stats.warm(services.sessions, today)
+                log.info("unit figures warmed: %d case(s) counted in %.1f s", counted,
+                         time.monotonic() - started)  # fmt: skip
+            except Exception:
+                log.exception("warming the unit figures failed; the page counts them itself")
+            now = datetime.now(CHINA)
+            midnight = datetime.combine(now.date() + timedelta(days=1), dtime(0, 1), CHINA)
+            time.sleep(max(60.0, (midnight - now).total_seconds()))
+
+    thread = threading.Thread(target=loop, name="stats-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 @click.command()
 @click.option("--workers", type=int, default=None, help="Capture workers (default from settings).")
 def run(workers: int | None) -> None:
@@ -92,6 +122,7 @@ def run(workers: int | None) -> None:
         click.echo(
             f"serving on {s.effective_public_url} with {count} capture worker(s); Ctrl-C stops"
         )
+        keep_stats_warm(services)
         uvicorn.run(create_app(services=services), host=s.host, port=s.port, log_config=None)
     finally:
         # A second signal while the workers stop must not cut the stopping short.
@@ -255,6 +286,7 @@ def serve() -> None:
     share_metrics(s.effective_metrics_dir)
     configure_logging(as_json=s.log_json, level=s.log_level)
     services.migrate()
+    keep_stats_warm(services)
     uvicorn.run(create_app(services=services), host=s.host, port=s.port, log_config=None)
 
 

@@ -22,7 +22,9 @@ from workflow.stats import (
     default_definition,
     rows,
     unit_figures,
+    warm,
 )
+from workflow.stats.compute import forget_counted_deadlines
 from workflow.stats.definition import DEFINITION_PATH, StatsDefinitionError, load_definition
 from workflow.stats.working_days import ordinals
 
@@ -218,3 +220,17 @@ def test_a_wrong_definition_is_refused_naming_the_key(
     path.write_text(text.replace(old, new), encoding="utf-8")
     with pytest.raises(StatsDefinitionError, match=message):
         load_definition(path)
+
+
+def test_warming_counts_every_case_once_and_changes_no_figure(
+    db: tuple[sessionmaker[Session], Built],
+) -> None:
+    sessions, built = db
+    period = Period.parse(None, None, TODAY)
+    forget_counted_deadlines()
+    cold = [unit_figures(sessions, u, period, TODAY) for u in (built.unit_a, built.unit_b)]
+    forget_counted_deadlines()
+    counted = warm(sessions, TODAY)
+    assert counted > 0  # every case with a deadline in the default period, both units
+    assert warm(sessions, TODAY) == 0  # warm already: nothing counted again
+    assert [unit_figures(sessions, u, period, TODAY) for u in (built.unit_a, built.unit_b)] == cold

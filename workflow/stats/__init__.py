@@ -7,7 +7,7 @@ What is counted is data (``figures.toml``); how each figure is computed is descr
 
 from __future__ import annotations
 
-from .compute import UnknownUnit, unit_figures, units
+from .compute import UnknownUnit, unit_figures, units, warm
 from .definition import StatsDefinition, StatsDefinitionError, default_definition, load_definition
 from .figures import (
     ComplianceRow,
@@ -40,4 +40,5 @@ __all__ = [
     "rows",
     "unit_figures",
     "units",
+    "warm",
 ]

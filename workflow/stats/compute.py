@@ -58,7 +58,7 @@ from .local_time import as_date, beijing_day, beijing_month
 from .period import Period
 from .working_days import ordinals
 
-__all__ = ["UnknownUnit", "forget_counted_deadlines", "unit_figures", "units"]
+__all__ = ["UnknownUnit", "forget_counted_deadlines", "unit_figures", "units", "warm"]
 
 
 class UnknownUnit(LookupError):
@@ -239,6 +239,10 @@ class _DeadlineCache:
         with self._lock:
             self._entries.clear()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
     def put(self, key: tuple[str, datetime, date], value: _Counted) -> None:
         with self._lock:
             self._entries[key] = value
@@ -247,6 +251,18 @@ class _DeadlineCache:
 
 
 _CACHE = _DeadlineCache()
+
+
+def warm(sessions: sessionmaker[Session], today: date) -> int:
+    """Count every unit's deadlines for the dashboard's default period into this process's
+    cache, so that the first person to open the figures (after a restart, or on a new day,
+    when every count is stale) does not wait for thousands of counts. Returns how many cases
+    were counted anew. The web process runs it at start and just after each midnight."""
+    before = len(_CACHE)
+    period = Period.parse(None, None, today)
+    for unit_id, _ in units(sessions):
+        unit_figures(sessions, unit_id, period, today)
+    return len(_CACHE) - before
 
 
 def forget_counted_deadlines() -> None:
