@@ -5,7 +5,9 @@ Chromium, the fixture site, the built-in TSA and the file store, in-process."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -19,8 +21,23 @@ from tests.service.conftest import run_worker
 pytestmark = [pytest.mark.chromium]
 
 
+def _slow_seals(services: Services, seconds: float) -> None:
+    """Each time-stamp takes ``seconds`` more (a distant TSA), so that a seal lasts longer than
+    the worker takes to start the next page: whether the two overlap is then the pipeline's
+    doing, not the machine's load."""
+    for tsa in services.timestampers:
+        stamp = tsa.stamp
+
+        def slow(data: bytes, _stamp: Callable[[bytes], Any] = stamp) -> Any:
+            time.sleep(seconds)
+            return _stamp(data)
+
+        tsa.stamp = slow  # type: ignore[method-assign]
+
+
 def _drain(services: Services, site: FixtureSite, n: int) -> list[Capture]:
     initialize(services)
+    _slow_seals(services, 2.0)
     ids = [create_capture(services, site.url("/listing"), user_id=None) for _ in range(n)]
     assert run_worker(services, jobs=n, timeout=240) == n
     with services.sessions() as session:
