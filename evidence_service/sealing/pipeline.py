@@ -158,14 +158,18 @@ async def process_capture(
             return Outcome("failed", f"capture {capture_id} does not exist")
         if cap.status in ("stored", "failed"):
             return Outcome("done")
+        load_recorded = cap.outcome is not None
     workdir = services.settings.work_dir / capture_id
     manifest = workdir / "result.json"
     if not manifest.exists():
         outcome = await _load(services, engine, capture_id, workdir, attempt)
         if outcome is not None:
             return outcome
+        load_recorded = True
     try:
         result = _read_manifest(manifest)
+        if not load_recorded:
+            await asyncio.to_thread(_record_load, services, capture_id, result)
         await asyncio.to_thread(seal_capture, services, capture_id, result, workdir)
     except (TimestampError, StorageError) as exc:
         return _defer(services, capture_id, attempt, f"{type(exc).__name__}: {exc}")
@@ -232,6 +236,15 @@ async def _load(
         _mark_failed(services, capture_id, exc.code, str(exc))
         return Outcome("failed", str(exc))
     _write_manifest(workdir / "result.json", result)
+    _record_load(services, capture_id, result)
+    return None
+
+
+def _record_load(services: Services, capture_id: str, result: CaptureResult) -> None:
+    """What the finished load found (outcome, final URL, status, title, times, limits hit) goes
+    on the capture's row. Also called before a resumed seal whose row lacks it: a worker killed
+    (or a database that went away) between ``result.json`` and this commit must not leave a
+    sealed capture without its outcome."""
     with services.session() as session:
         cap = session.get(Capture, capture_id)
         assert cap is not None
@@ -245,7 +258,6 @@ async def _load(
         cap.ended_at = result.ended_at
         cap.limits_hit = list(result.limits_hit)
         cap.cookies_encrypted = None  # used once, never kept
-    return None
 
 
 def _mark_failed(services: Services, capture_id: str, code: str, message: str) -> None:
