@@ -108,11 +108,18 @@ class PrivatePostgres:
             "-t", "60", "-o", opts, *extra,
         )  # fmt: skip
 
-    def restart(self, down_s: float = 2.0) -> None:
-        """Stop the server (fast: every session is ended), stay down ``down_s``, start again."""
+    def stop_server(self) -> None:
+        """Stop the server (fast: every session is ended); the cluster stays."""
         self._run(str(PG_BIN / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w")
-        time.sleep(down_s)
+
+    def start_server(self) -> None:
         self._pg_ctl("start")
+
+    def restart(self, down_s: float = 2.0) -> None:
+        """Stop the server, stay down ``down_s``, start again."""
+        self.stop_server()
+        time.sleep(down_s)
+        self.start_server()
         self.restarts += 1
 
     def stop(self) -> None:
