@@ -105,3 +105,38 @@ def _capture(services: Services, capture_id: str) -> Capture:
         assert cap is not None
         session.expunge(cap)
         return cap
+
+
+@pytest.mark.chromium
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect in sealing/worker.py (Worker.run): a database error from jobs.claim (or any "
+    "database write of a job) leaves the run loop, and the worker process exits 1 on every "
+    "database restart; `evidence run` starts it again, a standalone `evidence worker` is gone",
+)
+def test_an_idle_worker_survives_a_database_restart(
+    private_pg: PrivatePostgres,
+    services_factory: Callable[..., Services],
+    fixture_site: FixtureSite,
+) -> None:
+    services = services_factory(database_url=private_pg.url)
+    initialize(services)
+    errors: list[BaseException] = []
+    worked: list[int] = []
+
+    def work() -> None:
+        try:
+            worked.append(run_worker(services, timeout=120))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        time.sleep(3.0)  # the worker is up and polling for jobs
+        private_pg.restart(down_s=1.5)
+        capture_id = create_capture(services, fixture_site.url("/listing"), user_id=None)
+    finally:
+        thread.join(timeout=120)
+    assert not errors, f"the worker stopped: {errors[0]!r}"
+    assert worked == [1] and _capture(services, capture_id).status == "stored"

@@ -141,6 +141,8 @@ class _Run:
         self.documents: list[str] = []
         self.document_errors: list[str] = []
         self.injected: dict[str, str] = {}
+        #: Captures whose worker was killed under them.
+        self.killed: list[str] = []
         self.fault_errors: list[str] = []
         self.first_accepted = threading.Event()
         self.stop = threading.Event()
@@ -293,6 +295,7 @@ class _Faults:
         capture_id, pid = self._job_in(status)
         self.seen.update(descendants(pid))  # its browser is reparented when it dies
         os.kill(pid, signal.SIGKILL)
+        self.run.killed.append(capture_id)
         return f"kill -9 of worker {pid} while capture {capture_id} was {status}"
 
     def kill_mid_capture(self) -> str:
@@ -504,7 +507,7 @@ def run_soak(cfg: SoakConfig, site: FixtureSite, base: Path, s3: S3Target) -> So
             try:
                 for t in threads:
                     t.join(timeout=max(cfg.drain_timeout_s - (time.time() - started), 1))
-                drained = _drain(run, services, cfg.drain_timeout_s - (time.time() - started))
+                drained = _drain(services, cfg.drain_timeout_s - (time.time() - started))
             finally:
                 run.stop.set()
                 for t in threads:
@@ -576,13 +579,13 @@ def _merchant(services: Services) -> tuple[str, dict[str, Any]]:
     return setup_merchant(ctx, officer, "浸泡测试商贸有限公司", credit_code(4242)), order_data()
 
 
-def _drain(run: _Run, services: Services, timeout_s: float) -> bool:
+def _drain(services: Services, timeout_s: float) -> bool:
     def done() -> bool:
         with services.sessions() as session:
             open_ = session.scalar(
                 select(func.count()).select_from(Capture).where(Capture.status.not_in(TERMINAL))
             )
-        return open_ == 0 and not run.stop.is_set()
+        return open_ == 0
 
     try:
         _wait(done, max(timeout_s, 1), "every capture to end")
@@ -637,6 +640,10 @@ def check_outcome(run: _Run, services: Services) -> list[str]:
         own = jobs.get(cid, [])
         if len(own) != 1 or own[0].state not in ("done", "failed"):
             problems.append(f"capture {cid}: jobs {[(j.id, j.state) for j in own]}, not one ended")
+    for cid in run.killed:  # taken over by another worker, and finished
+        own = jobs.get(cid, [])
+        if not own or own[0].attempts < 2 or caps[cid].status not in TERMINAL:
+            problems.append(f"capture {cid}, whose worker was killed, was not taken over")
     stored = [c for c in caps.values() if c.status == "stored"]
     packages = [c.package_key for c in stored]
     if len(set(packages)) != len(packages) or None in packages:
