@@ -143,6 +143,9 @@ class _Run:
         self.injected: dict[str, str] = {}
         #: Captures whose worker was killed under them.
         self.killed: list[str] = []
+        self.killed_pids: set[int] = set()
+        #: Workers that exited without being killed (started again by ``evidence run``).
+        self.workers_died = 0
         self.fault_errors: list[str] = []
         self.first_accepted = threading.Event()
         self.stop = threading.Event()
@@ -296,6 +299,7 @@ class _Faults:
         self.seen.update(descendants(pid))  # its browser is reparented when it dies
         os.kill(pid, signal.SIGKILL)
         self.run.killed.append(capture_id)
+        self.run.killed_pids.add(pid)
         return f"kill -9 of worker {pid} while capture {capture_id} was {status}"
 
     def kill_mid_capture(self) -> str:
@@ -512,6 +516,13 @@ def run_soak(cfg: SoakConfig, site: FixtureSite, base: Path, s3: S3Target) -> So
                 run.stop.set()
                 for t in threads:
                     t.join(timeout=60)
+            run.workers_died = sum(
+                1
+                for pid, cmd in seen.items()
+                if "evidence_service worker" in cmd
+                and pid not in run.killed_pids
+                and not alive(pid, cmd)
+            )
             workers_now = len(_workers(app.pid))
             if workers_now != cfg.workers:
                 supervision.append(
@@ -649,15 +660,16 @@ def check_outcome(run: _Run, services: Services) -> list[str]:
     if len(set(packages)) != len(packages) or None in packages:
         problems.append("two stored captures share a package, or one has none")
 
-    # The store holds each capture's package once: no second package of a capture re-sealed.
-    wacz = _packages_in_store(services)
-    extra = wacz - set(packages)
-    if extra:
-        problems.append(f"{len(extra)} packages in the store belong to no stored capture")
-
-    missing = [(where, k) for where, k in refs if not services.store.exists(k)]
+    # The bucket's listing is the store's truth: every row's object is in it, and no package
+    # is there that no stored capture names (a capture sealed twice would leave one).
+    names = _bucket_listing(services)
+    missing = [(where, k) for where, k in refs if k not in names]
     if missing:
         problems.append(f"{len(missing)} rows name a missing object: {missing[:5]}")
+    unreferenced = names - {k for _, k in refs}
+    extra = {k for k in unreferenced if _content_type(services, k).startswith("application/wacz")}
+    if extra:
+        problems.append(f"{len(extra)} packages in the store belong to no stored capture")
 
     work = services.settings.work_dir
     leftovers = [p.name for p in work.iterdir() if p.name in caps] if work.exists() else []
@@ -718,21 +730,22 @@ def verify_package(capture_id: str, package: str, proofs: str | None, bundle: st
     return f"{report.indication.name} ({', '.join(bad)})"
 
 
-def _packages_in_store(services: Services) -> set[str]:
-    """Keys of the WACZ packages in the bucket (by content type: the store is content-addressed)."""
+def _minio(services: Services) -> Any:
     from minio import Minio
 
     s = services.settings
-    client = Minio(
+    return Minio(
         s.s3_endpoint, s.s3_access_key, s.s3_secret_key.get_secret_value(), secure=s.s3_secure
     )
-    found = set()
-    for obj in client.list_objects(s.s3_bucket, recursive=True):
-        name = obj.object_name or ""
-        st = client.stat_object(s.s3_bucket, name)
-        if (st.content_type or "").startswith("application/wacz"):
-            found.add(name)
-    return found
+
+
+def _bucket_listing(services: Services) -> set[str]:
+    bucket = services.settings.s3_bucket
+    return {o.object_name or "" for o in _minio(services).list_objects(bucket, recursive=True)}
+
+
+def _content_type(services: Services, key: str) -> str:
+    return str(_minio(services).stat_object(services.settings.s3_bucket, key).content_type or "")
 
 
 def _check_documents(run: _Run, services: Services) -> list[str]:
@@ -786,6 +799,7 @@ def _figures(run: _Run, services: Services, started: float, tsa: FaultyTsaProxy)
         "retried": sum(1 for a in attempts.values() if a > 1),
         "extra_attempts": sum(max(a - 1, 0) for a in attempts.values()),
         "client_retries": run.client_retries,
+        "workers_died": run.workers_died,
         "documents_signed": len(run.documents),
         "drain_s": round(drain_s, 1),
         "captures_per_min": round(len(ends) / drain_s * 60, 1),
