@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import os
 import random
+import secrets
 import shutil
 import signal
 import statistics
@@ -353,7 +354,7 @@ def _officer(services: Services, username: str, badge: str) -> str:
         user = User(
             username=username,
             display_name=f"Officer {username}",
-            password_hash=hash_password(secrets_password()),
+            password_hash=hash_password(secrets.token_urlsafe(16)),  # API token only
             role="officer",
             must_change_password=False,
             disabled=False,
@@ -364,10 +365,6 @@ def _officer(services: Services, username: str, badge: str) -> str:
         session.flush()
         session.add(ApiToken(user_id=user.id, name="soak", token_hash=hash_token(token)))
     return token
-
-
-def secrets_password() -> str:
-    return uuid.uuid4().hex + "Aa1!"
 
 
 def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
