@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -221,17 +222,30 @@ async def load_capture(
     return None
 
 
+def _load_recorded(services: Services, capture_id: str) -> bool:
+    with services.session() as session:
+        cap = session.get(Capture, capture_id)
+        return cap is not None and cap.outcome is not None
+
+
 async def seal_loaded(services: Services, capture_id: str, *, attempt: int = 1) -> Outcome:
-    """The seal's half of ``process_capture`` (in a thread: the event loop stays free)."""
+    """The seal's half of ``process_capture`` (in a thread: the event loop stays free). A
+    worker killed between writing ``result.json`` and recording the load left the capture
+    without its outcome, title and status: they are recorded from ``result.json`` first."""
     workdir = services.settings.work_dir / capture_id
     try:
         result = _read_manifest(workdir / "result.json")
+        if not await asyncio.to_thread(_load_recorded, services, capture_id):
+            await asyncio.to_thread(_record_load, services, capture_id, result)
         await asyncio.to_thread(seal_capture, services, capture_id, result, workdir)
     except (TimestampError, StorageError) as exc:
         reason = "timestamp" if isinstance(exc, TimestampError) else "storage"
         metrics().seal_failures.labels(reason=reason).inc()
         return _defer(services, capture_id, attempt, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # a bug or an unforeseen failure: keep the capture, retry later
+        if isinstance(exc, OSError) and _disk_error(exc):  # full or read-only: resumes later
+            reason = f"the work folder {services.settings.work_dir} cannot be written ({exc})"
+            return _defer(services, capture_id, attempt, reason)
         log.exception("sealing capture %s failed", capture_id)
         metrics().seal_failures.labels(reason="internal").inc()
         return _defer(services, capture_id, attempt, f"internal error while sealing: {exc}")
@@ -269,7 +283,7 @@ async def _load(
 ) -> Outcome | None:
     """Run the browser capture; None means it finished and sealing can start."""
     shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed attempt are not evidence
-    if attempt > MAX_LOAD_ATTEMPTS:
+    if attempt - _work_folder_deferrals(services, capture_id) > MAX_LOAD_ATTEMPTS:
         # Workers kept dying on this page (a page that crashes Chromium, say): stop trying.
         _mark_failed(
             services,
@@ -279,7 +293,12 @@ async def _load(
             "or its browser stopped before the capture finished",
         )
         return Outcome("failed", "too many attempts")
-    workdir.mkdir(parents=True)
+    try:
+        workdir.mkdir(parents=True)
+    except OSError as exc:
+        if not _disk_error(exc):
+            raise
+        return _defer_load(services, capture_id, workdir, attempt, exc)
     with services.session() as session:
         cap = session.get(Capture, capture_id)
         assert cap is not None
@@ -304,7 +323,70 @@ async def _load(
             return Outcome("retry", str(exc), 2.0)
         _mark_failed(services, capture_id, exc.code, str(exc))
         return Outcome("failed", str(exc))
-    _write_manifest(workdir / "result.json", result)
+    except OSError as exc:  # the work folder, not the page: full or read-only
+        if not _disk_error(exc):
+            raise
+        return _defer_load(services, capture_id, workdir, attempt, exc)
+    try:
+        _write_manifest(workdir / "result.json", result)
+    except OSError as exc:
+        if not _disk_error(exc):
+            raise
+        return _defer_load(services, capture_id, workdir, attempt, exc)
+    _record_load(services, capture_id, result)
+    return None
+
+
+#: A file system that cannot take the work folder's writes (not a network error, which are
+#: OSErrors too): full, over quota, read-only.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _disk_error(exc: OSError) -> bool:
+    return exc.errno in _DISK_ERRNOS
+
+
+def _work_folder_deferrals(services: Services, capture_id: str) -> int:
+    with services.sessions() as session:
+        cap = session.get(Capture, capture_id)
+        return int(((cap.summary or {}) if cap else {}).get("work_folder_deferrals", 0))
+
+
+def _defer_load(
+    services: Services, capture_id: str, workdir: Path, attempt: int, exc: OSError
+) -> Outcome:
+    """The work folder could not be written (a full disk, say): the page is loaded again later,
+    from the start (what was written is no evidence), with back-off. Such attempts do not count
+    towards ``MAX_LOAD_ATTEMPTS`` (which stops a page that keeps killing the browser): a disk
+    full for a while must not fail every capture queued meanwhile."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    s = services.settings
+    delay = min(s.seal_retry_initial_s * 2 ** max(attempt - 1, 0), s.seal_retry_max_s)
+    when = datetime.fromtimestamp(datetime.now(UTC).timestamp() + delay, UTC)
+    reason = (
+        f"the work folder {s.work_dir} cannot be written ({exc.strerror or exc}); free space "
+        "there (or fix its permissions)"
+    )
+    log.warning("capture %s: %s; loading it again at %s", capture_id, reason, f"{when:%H:%M:%S}")
+    with services.session() as session:
+        cap = session.get(Capture, capture_id)
+        assert cap is not None
+        cap.status = "queued"
+        cap.progress_detail = (
+            f"Waiting to load: {reason}. The page will be loaded again at {when:%H:%M:%S} UTC "
+            f"(attempt {attempt})."
+        )
+        summary = dict(cap.summary or {})
+        summary["work_folder_deferrals"] = int(summary.get("work_folder_deferrals", 0)) + 1
+        cap.summary = summary
+    return Outcome("retry", reason, delay)
+
+
+def _record_load(services: Services, capture_id: str, result: CaptureResult) -> None:
+    """What the finished load found (outcome, final URL, status, title, times, limits hit) goes
+    on the capture's row. Also called before a resumed seal whose row lacks it: a worker killed
+    (or a database that went away) between ``result.json`` and this commit must not leave a
+    sealed capture without its outcome."""
     with services.session() as session:
         cap = session.get(Capture, capture_id)
         assert cap is not None
@@ -318,7 +400,6 @@ async def _load(
         cap.ended_at = result.ended_at
         cap.limits_hit = list(result.limits_hit)
         cap.cookies_encrypted = None  # used once, never kept
-    return None
 
 
 def _mark_failed(services: Services, capture_id: str, code: str, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
 from evidence_service import __version__
@@ -22,6 +24,7 @@ from evidence_service.web.api import comparisons as comparisons_api
 from evidence_service.web.api import documents as documents_api
 from evidence_service.web.auth import throttled
 from evidence_service.web.headers import SecurityHeaders
+from evidence_service.web.i18n import language, translate
 from evidence_service.web.officer import accounts, captures, case_export, documents
 from evidence_service.web.officer import cases as officer_cases
 from evidence_service.web.officer import comparisons as officer_comparisons
@@ -36,6 +39,9 @@ from evidence_service.web.portal import routes as portal
 from evidence_service.web.public import complaints, log, payments, pki, publicity, tsa, verify
 from evidence_service.web.public.uploads import VerifierGate
 from workflow.errors import ThrottledError
+
+_log = logging.getLogger(__name__)
+RETRY_AFTER = {"Retry-After": "5"}
 
 DESCRIPTION = """
 Sealed web evidence for market-regulation enforcement.
@@ -134,5 +140,30 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(ThrottledError)
     async def throttled_error(request: Request, exc: ThrottledError) -> Response:
         return await http_error(request, throttled(exc))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DisconnectionError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # The database restarting or unreachable is not a bug of the request: 503 with a
+        # Retry-After, which clients and proxies retry, instead of a 500 and a traceback.
+        _log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+        if not request.url.path.startswith(("/api", "/tsa")) and "text/html" in request.headers.get(
+            "accept", ""
+        ):
+            lang = language(request)
+            page = pages.render(
+                request,
+                "error.html",
+                503,
+                message=translate(lang, "error.database_unavailable"),
+                user=None,  # who is signed in cannot be looked up either
+            )
+            page.headers.update(RETRY_AFTER)
+            return page
+        detail = {
+            "code": "database_unavailable",
+            "message": translate("en", "error.database_unavailable"),
+        }
+        return JSONResponse(status_code=503, content={"detail": detail}, headers=RETRY_AFTER)
 
     return app

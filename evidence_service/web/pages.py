@@ -29,7 +29,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.update(
         lang=lang,
         t=lambda key: translate(lang, key),
-        user=context.get("user", user_from_request(request)),
+        # Looked up only when not given: an error page about the database must not need it.
+        user=context["user"] if "user" in context else user_from_request(request),
         csrf=csrf_token(request),
         stages=STAGES,
     )

@@ -108,3 +108,78 @@ def test_tsa_down_keeps_capture_sealing_until_it_returns(
     cap = _status(services, capture_id)
     assert cap.status == "stored", cap.progress_detail
     assert cap.trusted_time is not None and cap.progress_detail is None
+
+
+class _Killed(BaseException):
+    """Stands for the worker's death at one point of the pipeline (nothing after it runs)."""
+
+
+def test_worker_dying_between_load_and_its_record_keeps_the_outcome(
+    services_factory: Callable[..., Services],
+    fixture_site: FixtureSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker killed after ``result.json`` was written but before the load's facts were
+    committed: the next attempt only seals, and must still record outcome, title and status
+    (found by the soak test: a sealed capture with no outcome)."""
+    from evidence_service.sealing import pipeline
+
+    services = services_factory(job_lease_s=1)
+    initialize(services)
+    capture_id = create_capture(services, fixture_site.url("/listing"), user_id=None)
+
+    real = pipeline._record_load
+
+    def die(*args: object) -> None:
+        raise _Killed
+
+    monkeypatch.setattr(pipeline, "_record_load", die)
+    with pytest.raises(_Killed):
+        run_worker(services)
+    cap = _status(services, capture_id)
+    assert (services.settings.work_dir / capture_id / "result.json").exists()
+    assert cap.status == "loading" and cap.outcome is None
+
+    monkeypatch.setattr(pipeline, "_record_load", real)
+    time.sleep(1.2)  # the dead worker's lease runs out
+    run_worker(services)
+    cap = _status(services, capture_id)
+    assert cap.status == "stored", cap.progress_detail
+    assert cap.outcome == "complete"
+    assert cap.http_status == 200 and cap.title and cap.final_url
+    assert cap.started_at is not None and cap.ended_at is not None
+
+
+def test_work_folder_full_defers_the_load_and_keeps_the_worker(
+    services_factory: Callable[..., Services], fixture_site: FixtureSite
+) -> None:
+    """A full disk under the work folder (a real tmpfs, filled up) is not the page's fault: the
+    worker lives on, the capture waits ``queued`` with the reason, and is captured once there is
+    space (found by the soak test: every worker exited on ENOSPC)."""
+    from tests.soak.faults import SmallDisk
+
+    services = services_factory()
+    initialize(services)
+    disk = SmallDisk(services.settings.work_dir, size_mb=4)
+    disk.mount()
+    try:
+        disk.fill()
+        capture_id = create_capture(services, fixture_site.url("/listing"), user_id=None)
+        assert run_worker(services) == 1  # the job was worked, and the worker did not die
+        cap = _status(services, capture_id)
+        assert cap.status == "queued", (cap.status, cap.error_message)
+        assert cap.progress_detail and "No space left on device" in cap.progress_detail
+        assert str(services.settings.work_dir) in cap.progress_detail
+        assert [p.name for p in services.settings.work_dir.iterdir()] == [disk.filler.name]
+
+        disk.free()
+        _wait(
+            lambda: run_worker(services, until_idle=True) >= 0
+            and _status(services, capture_id).status == "stored",
+            60,
+            "the capture once the disk has space",
+        )
+    finally:
+        disk.unmount()
+    cap = _status(services, capture_id)
+    assert cap.outcome == "complete" and cap.progress_detail is None
