@@ -216,7 +216,7 @@ def _fill(services: Services, root: Path, dest: Path, include_secrets: bool) -> 
                 tables[table.name] = count
             for where, key in snap.referenced_keys():
                 named.setdefault(digest_of_key(key), f"{where}={key}")
-    except StorageError as exc:
+    except (StorageError, SQLAlchemyError) as exc:
         raise BackupError(f"cannot read the database {dump.database_label(url)}: {exc}") from exc
 
     objects, object_bytes, copied = _copy_objects(services, folder)

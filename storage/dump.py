@@ -272,6 +272,25 @@ def _drop_all(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         for name in reflected.tables:
             conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+        # What the migrations made besides tables (the append-only trigger functions, enum
+        # types, free sequences) goes too, or making the schema again would collide with it;
+        # objects belonging to extensions are left alone.
+        not_extension = (
+            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = o.oid AND d.deptype = 'e')"
+        )
+        schema = "current_schema()::regnamespace"
+        leftovers = [
+            f"SELECT 'FUNCTION ' || o.oid::regprocedure::text FROM pg_proc o "
+            f"WHERE o.pronamespace = {schema} AND {not_extension}",
+            f"SELECT 'SEQUENCE ' || o.oid::regclass::text FROM pg_class o "
+            f"WHERE o.relnamespace = {schema} AND o.relkind = 'S' AND {not_extension}",
+            f"SELECT 'TYPE ' || o.oid::regtype::text FROM pg_type o "
+            f"WHERE o.typnamespace = {schema} AND o.typtype IN ('e', 'd') "
+            f"AND {not_extension}",
+        ]
+        for query in leftovers:
+            for (what,) in conn.execute(text(query)).all():
+                conn.execute(text(f"DROP {what} CASCADE"))
     else:
         reflected.drop_all(conn)
 

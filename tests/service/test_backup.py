@@ -207,6 +207,9 @@ def _round_trip(
     assert restored["objects"] == manifest["store"]["objects"]
     assert _rows(_settings(fresh)) == before
     assert _verify_every_package(fresh, _settings(fresh), tmp_path) == len(before)
+    # The restored service takes new evidence (ids and sequences carry on past the restored).
+    after = _capture(fresh, fixture_site.url("/listing"), tmp_path / "c.wacz")
+    assert after["id"] not in before and len(_rows(_settings(fresh))) == len(before) + 1
 
     # Twice onto the same target: refused, nothing changed; --force replaces.
     proc = run_cli(["restore", str(backup)], fresh)
