@@ -34,7 +34,9 @@ import json
 import os
 import secrets as token_source
 import shutil
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,8 @@ MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 OBJECT_INDEX = "objects/index.jsonl"
 _MAX_LISTED = 10
+#: Objects put into the store at once by a restore.
+_RESTORE_THREADS = 4
 
 
 class BackupError(Exception):
@@ -595,10 +599,23 @@ def _occupied(settings: Settings, services: Services, url: str, backup: CheckedB
 
 
 def _restore_objects(services: Services, backup: CheckedBackup) -> int:
+    """Put every object of the backup into the store, a few at a time (each put hashes,
+    syncs and -- on S3 -- waits for the server: the store is safe for concurrent puts, as
+    the sealing pipeline's uploads rely on), at most a bounded number in flight."""
     store = services.store
+
+    def put(rel: str, digest: str, content_type: str) -> None:
+        stored = store.put_file(backup.root / rel, content_type=content_type)
+        if stored.sha256 != digest:
+            raise BackupError(f"{rel} changed after it was checked (SHA-256 {stored.sha256})")
+
     count = 0
+    pending: deque[Future[None]] = deque()
     try:
-        with open(backup.root / OBJECT_INDEX, "rb") as index:
+        with (
+            open(backup.root / OBJECT_INDEX, "rb") as index,
+            ThreadPoolExecutor(_RESTORE_THREADS, thread_name_prefix="restore") as pool,
+        ):
             for number, line in enumerate(index, 1):
                 try:
                     record = json.loads(line)
@@ -611,14 +628,17 @@ def _restore_objects(services: Services, backup: CheckedBackup) -> int:
                     raise BackupError(
                         f"{OBJECT_INDEX} line {number} names {rel}, not in the backup"
                     )
-                stored = store.put_file(backup.root / rel, content_type=content_type)
-                if stored.sha256 != digest:
-                    raise BackupError(
-                        f"{rel} changed after it was checked (SHA-256 {stored.sha256})"
-                    )
+                pending.append(pool.submit(put, rel, digest, content_type))
+                if len(pending) >= 2 * _RESTORE_THREADS:
+                    pending.popleft().result()
                 count += 1
+            while pending:
+                pending.popleft().result()
     except StorageError as exc:
         raise BackupError(f"cannot restore the objects into the store: {exc}") from exc
+    finally:
+        for future in pending:
+            future.cancel()
     return count
 
 

@@ -316,3 +316,34 @@ def test_a_sqlite_backup_restores_into_postgresql(
     source.close()
     assert before["users"] and before["units"]
     assert everything(target.effective_database_url) == before
+
+
+def test_the_generated_passphrase_travels_only_when_asked(tmp_path: Path) -> None:
+    """Without EVIDENCE_KEY_PASSPHRASE the keys are opened by the generated passphrase: a
+    backup leaves it out (restore then asks for it) unless --include-secrets."""
+    from evidence_service.backup import BackupError, restore_backup, write_backup
+
+    def settings(name: str) -> Settings:
+        return Settings(_env_file=None, data_dir=tmp_path / name)  # type: ignore[call-arg]
+
+    source = Services(settings("source"))
+    initialize(source)
+    write_backup(source, tmp_path / "plain")
+    write_backup(source, tmp_path / "with-secrets", include_secrets=True)
+    root_fingerprint = source.pki.root_fingerprint_sha256
+    source.close()
+    assert not (tmp_path / "plain" / "secrets").exists()
+
+    with pytest.raises(BackupError, match="no key passphrase"):
+        restore_backup(settings("target-plain"), tmp_path / "plain")
+    assert not settings("target-plain").pki_dir.exists()
+
+    target = settings("target")
+    restore_backup(target, tmp_path / "with-secrets")
+    secret = target.secrets_dir / "key-passphrase"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    restored = Services(settings("target"))
+    try:
+        assert restored.pki.root_fingerprint_sha256 == root_fingerprint
+    finally:
+        restored.close()
