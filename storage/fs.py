@@ -40,6 +40,7 @@ from .objects import (
     copy_verified,
     digest_of_key,
     hash_stream,
+    is_digest,
     open_to_store,
     read_all_verified,
 )
@@ -226,6 +227,24 @@ class FileStore:
                 f"file store: only {free} bytes free on the filesystem of {self.root} "
                 f"(need at least {self.min_free_bytes}): free space or move the store"
             )
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every object under the root (``aa/bb/<hex>``), sorted; temp and meta files skipped."""
+        if not self.root.is_dir():
+            return
+        try:
+            for first in sorted(os.scandir(self.root), key=lambda e: e.name):
+                if len(first.name) != 2 or not first.is_dir(follow_symlinks=False):
+                    continue
+                for second in sorted(os.scandir(first.path), key=lambda e: e.name):
+                    if not second.is_dir(follow_symlinks=False):
+                        continue
+                    for entry in sorted(os.scandir(second.path), key=lambda e: e.name):
+                        name = entry.name
+                        if is_digest(name) and name.startswith(first.name + second.name):
+                            yield name
+        except OSError as exc:
+            raise _unavailable("list", self.root, exc) from exc
 
     # -- internals ---------------------------------------------------------------------------
 

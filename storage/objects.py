@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,6 +72,15 @@ class ObjectStore(Protocol):
     def check(self) -> None:
         """Raise StoreUnavailableError naming the reason if the store cannot be used now."""
         ...
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every stored object's key, streamed (for backups; the order is the backend's)."""
+        ...
+
+
+def is_digest(text: str) -> bool:
+    """True for 64 lowercase hex digits: the name a SHA-256 gives an object."""
+    return _HEX64.fullmatch(text) is not None
 
 
 def digest_of_key(key: str) -> str:

@@ -60,6 +60,7 @@ from .objects import (
     copy_verified,
     digest_of_key,
     hash_stream,
+    is_digest,
     open_to_store,
     read_all_verified,
 )
@@ -501,6 +502,16 @@ class S3Store:
             if not isinstance(exc.__cause__, S3Error):
                 raise
             log.warning("cannot set the no-delete policy on %s: %s", self._where, exc)
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every object key under ``sha256/`` in the bucket, in the server's (sorted) order."""
+        with self._errors("list", None):
+            if not self._client.bucket_exists(self.bucket):
+                return
+            for obj in self._client.list_objects(self.bucket, prefix=S3_KEY_PREFIX, recursive=True):
+                name = obj.object_name or ""
+                if not obj.is_dir and is_digest(name[len(S3_KEY_PREFIX) :]):
+                    yield name
 
     # -- internals ---------------------------------------------------------------------------
 

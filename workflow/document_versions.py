@@ -207,33 +207,42 @@ def unit_seal_serial(ctx: PortalContext, unit_id: int) -> str:
     newest unit certificate of that name in the PKI, else a new one (then recorded).
 
     A recorded or found seal that is revoked or expired is not silently replaced (replacing
-    a seal is a decision for a person): :class:`ConflictError` says what to do."""
+    a seal is a decision for a person): :class:`ConflictError` says what to do. The person's
+    decision is a new unit certificate issued by hand (``evidence certs issue --kind unit``):
+    once the recorded seal can no longer sign, that newest valid one of the unit's name takes
+    over (then recorded) -- how a seal is rotated: issue the new one, revoke the old one."""
     with ctx.sessions() as session:
         unit = session.get(Unit, unit_id)
         if unit is None:
             raise ConflictError(f"unit {unit_id} does not exist")
         name, recorded = unit.name, unit.seal_serial
+    found_any = False
     record = None
+    refusal: CertsError | None = None
     for candidate in ([recorded] if recorded else []) + [name]:
         try:
             found = ctx.pki.certificate(candidate)
         except CertsError:
             continue
-        if found.kind == "unit":
-            record = found
-            break
+        if found.kind != "unit":
+            continue
+        found_any = True
+        try:
+            ctx.pki.credential(found.serial_hex)
+        except CertsError as exc:
+            refusal = refusal or exc
+            continue
+        record = found
+        break
+    if record is None and found_any:
+        raise ConflictError(
+            f"the seal certificate of {name} cannot sign ({refusal}); an administrator must "
+            f"issue a new one: evidence certs issue --kind unit --name {name!r}",
+            code="seal_unusable",
+        )
     if record is None:
         record = ctx.pki.issue("unit", SubjectInfo(name))
         log.info("issued seal certificate %s for unit %s", record.serial_hex, name)
-    else:
-        try:
-            ctx.pki.credential(record.serial_hex)
-        except CertsError as exc:
-            raise ConflictError(
-                f"the seal certificate of {name} cannot sign ({exc}); an administrator must "
-                f"issue a new one: evidence certs issue --kind unit --name {name!r}",
-                code="seal_unusable",
-            ) from None
     serial = record.serial_hex
     if serial != recorded:
         with session_scope(ctx.sessions) as session:

@@ -19,6 +19,7 @@ import click
 
 from evidence_service import __version__
 from evidence_service.cli.accounts import token, user
+from evidence_service.cli.backup import backup, restore
 from evidence_service.cli.captures import capture, status_cmd
 from evidence_service.cli.cases import case_group
 from evidence_service.cli.certs import certs_group, trust
@@ -62,5 +63,7 @@ for command in (
     case_group,
     merchants_group,
     screening_group,
+    backup,
+    restore,
 ):
     main.add_command(command)

@@ -353,3 +353,11 @@ def test_empty_object(store: FileStore) -> None:
     obj = store.put_stream(io.BytesIO(b""))
     assert (obj.key, obj.size) == (sha(b""), 0)
     assert store.read_bytes(obj.key) == b""
+
+
+def test_iter_keys_lists_every_object_and_nothing_else(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "objects")
+    keys = {store.put_stream(io.BytesIO(bytes([i]) * 10)).key for i in range(5)}
+    (tmp_path / "objects" / ".tmp" / "put-stale").write_bytes(b"half")
+    assert set(store.iter_keys()) == keys
+    assert list(FileStore(tmp_path / "none").iter_keys()) == []
