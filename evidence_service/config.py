@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(
         30.0, gt=0, description="A job whose worker stops heart-beating is retaken after this."
     )
+    # -- monitoring: watching a URL until it is corrected (sealing/monitor.py) ---------------
+    watch_min_interval_hours: float = Field(
+        1.0, gt=0, description="Shortest interval between two runs of a watch, in hours."
+    )
+    watch_max_days: int = Field(
+        366, gt=0, description="Longest a watch may run, in days from its start."
+    )
     # -- room legal: the legal-basis and discretion catalogue (workflow/legal) ---------------
     legal_reviewers: str = Field(
         "",
