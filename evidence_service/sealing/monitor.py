@@ -63,6 +63,7 @@ __all__ = [
     "list_watches",
     "normalised_text_sha256",
     "parse_interval",
+    "settle",
     "stop_watch",
     "tick",
     "watch_view",
@@ -324,6 +325,16 @@ def tick(services: Services, *, now: datetime | None = None) -> TickResult:
     out.ended = _end_expired(services, moment)
     out.mailed = _notify(services, moment)
     return out
+
+
+def settle(services: Services, *, now: datetime | None = None) -> list[str]:
+    """Only judge the finished runs, attach them and record met conditions (what a page that
+    shows a watch does before drawing it: no capture is started, no mail sent). Returns the
+    watches met."""
+    moment = _now(now)
+    _judge_finished(services, moment)
+    _attach_runs(services, moment)
+    return _record_met(services, moment)
 
 
 def _rowcount(result: Any) -> int:

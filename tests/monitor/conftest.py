@@ -5,7 +5,11 @@ order to correct through the real case process. Made once per module: the PKI is
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -101,7 +105,7 @@ def correcting_case(w: World, title: str = "虚假宣传") -> str:
         case_id,
         "order_correction",
         {
-            "correction_due_on": "2099-12-31",
+            "correction_due_on": (w.ctx.today() + timedelta(days=7)).isoformat(),
             "facts": "商品页面宣称“全网最低价，假一赔十”。",
             "correction": "删除该宣传语。",
             "notice_service_method": "direct",
@@ -110,17 +114,15 @@ def correcting_case(w: World, title: str = "虚假宣传") -> str:
     return case_id
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@contextmanager
+def make_world(data_dir: Path, **overrides: Any) -> Iterator[World]:
+    """The world on ``data_dir`` (settings ``overrides``, e.g. the web port)."""
     mail = Collector()
     port = free_port()
     controller = Controller(mail, hostname="127.0.0.1", port=port)
     controller.start()
     settings = make_settings(
-        tmp_path_factory.mktemp("monitor") / "data",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
+        data_dir, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, **overrides
     )
     services = Services(settings)
     initialize(services)
@@ -134,9 +136,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "zhao": _user(services, unit_id, "zhao", "SL-0102", "zhao@unit.example.cn"),
         "head": _user(services, unit_id, "head", "SL-0103", None),
     }
-    yield World(services, create_app(services=services), case_context(services), unit_id, ids, mail)
-    services.close()
-    controller.stop()
+    try:
+        yield World(
+            services, create_app(services=services), case_context(services), unit_id, ids, mail
+        )
+    finally:
+        services.close()
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with make_world(tmp_path_factory.mktemp("monitor") / "data") as w:
+        yield w
 
 
 def officer_client(w: World, username: str = "wang") -> TestClient:
