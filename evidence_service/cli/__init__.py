@@ -28,6 +28,7 @@ from evidence_service.cli.merchants import merchants_group
 from evidence_service.cli.screening import screening_group
 from evidence_service.cli.service import init, run, serve, worker
 from evidence_service.cli.verify import verify as verify_command
+from evidence_service.cli.watches import watch_group
 
 
 @click.group()
@@ -60,5 +61,6 @@ for command in (
     case_group,
     merchants_group,
     screening_group,
+    watch_group,
 ):
     main.add_command(command)

@@ -26,7 +26,7 @@ from workflow.cases.service import Actor, CaseError
 from workflow.deadlines import CHINA
 
 router = APIRouter(include_in_schema=False)
-SVG_WIDTH, SVG_HEIGHT, SVG_PAD = 720, 90, 24
+SVG_WIDTH, SVG_HEIGHT, SVG_PAD = 480, 40, 14
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def timeline(view: WatchView, lang: str) -> dict[str, Any]:
             css = "changed"
         else:
             css = "same"
-        label = f"#{r.seq} {r.scheduled_at.astimezone(CHINA):%Y-%m-%d %H:%M} " + translate(
+        label = f"#{r.seq} {r.scheduled_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC " + translate(
             lang, f"watch.dot.{css}"
         )
         dots.append(
@@ -74,8 +74,8 @@ def timeline(view: WatchView, lang: str) -> dict[str, Any]:
         "x1": SVG_WIDTH - SVG_PAD,
         "y": SVG_HEIGHT // 2,
         "dots": dots,
-        "start": start.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
-        "end": end.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+        "start": start.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "end": end.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
