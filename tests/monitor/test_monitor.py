@@ -8,19 +8,23 @@ confirmed with the capture that proves it. Time goes by with time-machine, never
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from evidence_service.bootstrap import initialize
 from evidence_service.sealing import monitor
 from evidence_service.sealing.monitor import WatchError, WatchIn
 from evidence_service.sealing.page_text import MainPage
-from storage.models import Capture, CaptureWatch, CaseEvent, CaseEvidence, WatchRun
+from evidence_service.services import Services
+from storage.models import Capture, CaptureWatch, CaseEvent, CaseEvidence, User, WatchRun
 from tests.fixtures.site import FixtureSite, shop_item_html
 from tests.monitor.conftest import World, correcting_case
-from tests.service.conftest import run_worker
+from tests.service.conftest import make_settings, run_worker
 from workflow.cases import service
 
 CLAIM = "全网最低价，假一赔十"
@@ -318,3 +322,47 @@ def test_the_conditions() -> None:
         == monitor.normalised_text_sha256("价格 ¥199")
         != monitor.normalised_text_sha256("价格 ¥219")
     )
+
+
+def test_two_workers_on_postgresql_start_a_due_run_once(
+    tmp_path: Path, pg_database: Callable[[], str], fixture_site: FixtureSite
+) -> None:
+    """The same race on PostgreSQL (row locks, READ COMMITTED): eight workers, one run."""
+    services = Services(make_settings(tmp_path / "data", database_url=pg_database()))
+    try:
+        initialize(services)
+        with services.session() as session:
+            user = session.scalars(select(User).where(User.username == "admin")).one()
+            session.expunge(user)
+        start = datetime.now(UTC)
+        url = fixture_site.set_page("item-12", shop_item_html())
+        watch_id = monitor.create_watch(
+            services,
+            WatchIn(url=url, interval_hours=2, until=start + timedelta(days=1)),
+            user,
+        )
+        barrier = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def racer() -> None:
+            try:
+                barrier.wait()
+                monitor.tick(services, now=start + timedelta(hours=2, minutes=1))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=racer) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with services.session() as session:
+            runs = list(session.scalars(select(WatchRun).where(WatchRun.watch_id == watch_id)))
+            made = session.scalar(
+                select(func.count()).select_from(Capture).where(Capture.requested_url == url)
+            )
+        assert sorted(r.seq for r in runs) == [1, 2]
+        assert all(r.capture_id for r in runs) and made == 2
+    finally:
+        services.close()
