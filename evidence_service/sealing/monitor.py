@@ -693,20 +693,31 @@ def _recipients(session: Session, watch: CaptureWatch) -> list[str]:
     return sorted({e for e in emails if e})
 
 
+#: How a notice names each condition, in Chinese and English.
+_CONDITION_WORDS = {
+    "text_gone": ("文字已删除", "the text is gone"),
+    "text_present": ("出现文字", "the text is shown"),
+    "status": ("页面返回状态码", "the page answers HTTP status"),
+    "redirected": ("页面跳转到其他页面或已删除", "the page redirects elsewhere or is removed"),
+    "none": ("无", "none"),
+}
+
+
 def _notice(recipient: str, watch: CaptureWatch, number: str | None, base_url: str) -> Notice:
+    zh_cond, en_cond = _CONDITION_WORDS.get(watch.condition, (watch.condition, watch.condition))
+    what = watch.condition_text or (str(watch.condition_status) if watch.condition_status else "")
     where = f"案件 {number} " if number else ""
     where_en = f"case {number}: " if number else ""
     link = f"{base_url.rstrip('/')}/watches/{watch.id}"
     return Notice(
         recipient,
         f"页面监测条件已满足：{where}{watch.url} / Watch condition met: {where_en}{watch.url}",
-        f"您好：\n\n{where}监测的页面 {watch.url} 已满足监测条件（{watch.condition}"
-        f"{'：' + watch.condition_text if watch.condition_text else ''}）。"
+        f"您好：\n\n{where}监测的页面 {watch.url} 已满足监测条件（{zh_cond}"
+        f"{'：' + what if what else ''}）。"
         f"证明该结果的封存取证包：{watch.met_capture_id}\n查看：{link}\n\n"
         "本邮件由证据服务系统自动发送，请勿直接回复。\n\n----\n\n"
         f"Hello,\n\nThe watched page {watch.url} ({where_en.rstrip(': ') or 'no case'}) meets "
-        f"its condition ({watch.condition}"
-        f"{': ' + watch.condition_text if watch.condition_text else ''}). The sealed capture "
+        f"its condition ({en_cond}{': ' + what if what else ''}). The sealed capture "
         f"that shows it: {watch.met_capture_id}\nOpen: {link}\n\n"
         "This mail was sent automatically by the evidence service; do not reply.\n",
     )

@@ -132,6 +132,9 @@ def test_a_case_watch_proves_the_correction(world: World, fixture_site: FixtureS
         "zhao@unit.example.cn",
     ]
     assert "页面监测条件已满足" in str(mails[0].message["Subject"])
+    body = mails[0].message.get_content()
+    assert f"文字已删除：{CLAIM}" in body and f"the text is gone: {CLAIM}" in body
+    assert cap.id in body
     monitor.tick(w.services)
     assert len([m for m in w.mail.messages if watch_id in m.message.get_content()]) == 2
 
