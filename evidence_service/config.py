@@ -183,6 +183,13 @@ class Settings(BaseSettings):
         description="/readyz asks the TSA for a time-stamp at most this often (an external TSA "
         "may count requests); in between it reports the last answer.",
     )
+    # -- monitoring: watching a URL until it is corrected (sealing/monitor.py) ---------------
+    watch_min_interval_hours: float = Field(
+        1.0, gt=0, description="Shortest interval between two runs of a watch, in hours."
+    )
+    watch_max_days: int = Field(
+        366, gt=0, description="Longest a watch may run, in days from its start."
+    )
     # -- room legal: the legal-basis and discretion catalogue (workflow/legal) ---------------
     legal_reviewers: str = Field(
         "",

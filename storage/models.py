@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -79,6 +80,9 @@ class User(Base):
     badge_number: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     #: Serial (hex) of the officer's signing certificate, issued on the first signature.
     signing_cert_serial: Mapped[str | None] = mapped_column(String(64))
+    #: Where notices for the officer go (a watch's condition met on one of their cases);
+    #: None: in-app only.
+    email: Mapped[str | None] = mapped_column(String(320))
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
@@ -1081,3 +1085,78 @@ class CaptureComparison(Base):
 
 event.listen(CaptureComparison, "before_update", _refuse_change)
 event.listen(CaptureComparison, "before_delete", _refuse_change)
+# -- watching a URL until it is corrected (room monitor; revision 0014_capture_watches) --------
+
+WATCH_CONDITIONS = ("text_gone", "text_present", "status", "redirected", "none")
+WATCH_STATES = ("active", "met", "ended", "stopped")
+WATCH_RUN_STATES = ("pending", "capturing", "done", "failed")
+
+
+class CaptureWatch(Base):
+    """A URL captured again every ``interval_hours`` until ``until`` or until its condition
+    is met on a sealed run (``evidence_service.sealing.monitor``). ``next_run_at`` is the
+    schedule: a worker takes a run by moving it on with a guarded UPDATE, so two workers never
+    start the same run, and the schedule survives restarts."""
+
+    __tablename__ = "capture_watches"
+    __table_args__ = (
+        CheckConstraint(_one_of("condition", WATCH_CONDITIONS), name="condition"),
+        CheckConstraint(_one_of("state", WATCH_STATES), name="state"),
+        CheckConstraint("interval_hours > 0", name="interval_hours"),
+        Index("ix_capture_watches_state_next_run_at", "state", "next_run_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: The capture every run is linked to: the one the watch started from, else its first run.
+    first_capture_id: Mapped[str | None] = mapped_column(ForeignKey("captures.id"))
+    interval_hours: Mapped[float] = mapped_column(Float)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    condition: Mapped[str] = mapped_column(String(16))
+    #: The text of ``text_gone`` / ``text_present``, the status of ``status``.
+    condition_text: Mapped[str | None] = mapped_column(Text)
+    condition_status: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    runs_started: Mapped[int] = mapped_column(Integer, default=0)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    met_capture_id: Mapped[str | None] = mapped_column(ForeignKey("captures.id"))
+    #: When the officers were told by mail (None: not yet, or no mail server / address).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notify_error: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WatchRun(Base):
+    """One run of a watch: an ordinary sealed capture, and what its sealed package shows
+    (the main page's HTTP status and final address from the WARC, the SHA-256 of its
+    normalised text, whether that changed since the previous run, the condition's result)."""
+
+    __tablename__ = "watch_runs"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", WATCH_RUN_STATES), name="state"),
+        UniqueConstraint("watch_id", "seq"),
+        Index("ix_watch_runs_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watch_id: Mapped[str] = mapped_column(ForeignKey("capture_watches.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    #: A worker starting the capture holds this; a stale claim is taken over.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    capture_id: Mapped[str | None] = mapped_column(ForeignKey("captures.id"), unique=True)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirected: Mapped[bool | None] = mapped_column(Boolean)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
+    text_changed: Mapped[bool | None] = mapped_column(Boolean)
+    condition_met: Mapped[bool | None] = mapped_column(Boolean)
+    detail: Mapped[str | None] = mapped_column(Text)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("case_evidence.id"))

@@ -29,13 +29,16 @@ from workflow.deadlines import CHINA, Deadline
 __all__ = [
     "InvalidRecipientError",
     "MailError",
+    "Notice",
     "Reminder",
     "ReminderDeliveryError",
     "SentReminder",
     "SmtpSettings",
     "SmtpUnavailableError",
+    "build_notice_message",
     "build_reminder_message",
     "reminder_for",
+    "send_notices",
     "send_reminders",
 ]
 
@@ -244,7 +247,53 @@ def send_reminders(
     by_recipient: dict[str, list[Reminder]] = {}
     for reminder in reminders:
         by_recipient.setdefault(_address(reminder.recipient).lower(), []).append(reminder)
-    if not by_recipient:
+    mails = [
+        (
+            recipient,
+            build_reminder_message(recipient, items, settings.from_addr, with_html=with_html),
+            len(items),
+        )
+        for recipient, items in by_recipient.items()
+    ]
+    return _deliver(mails, settings, "deadline reminder")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short notice to one person (a watched page was found corrected, say): a subject
+    and a plain-text body, both already in Chinese and English."""
+
+    recipient: str
+    subject: str
+    body: str
+
+
+def build_notice_message(notice: Notice, from_addr: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = _address(notice.recipient)
+    msg["Subject"] = " ".join(notice.subject.split())  # one line: no header injection
+    msg["Date"] = format_datetime(datetime.now(CHINA))
+    domain = from_addr.rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = make_msgid("notice", domain=domain)
+    msg.set_content(notice.body)
+    return msg
+
+
+def send_notices(notices: Iterable[Notice], settings: SmtpSettings) -> list[SentReminder]:
+    """Send each notice as its own mail over one SMTP connection; raises as
+    :func:`send_reminders` does."""
+    mails = [
+        (_address(n.recipient).lower(), build_notice_message(n, settings.from_addr), 1)
+        for n in notices
+    ]
+    return _deliver(mails, settings, "notice")
+
+
+def _deliver(
+    mails: Sequence[tuple[str, EmailMessage, int]], settings: SmtpSettings, what: str
+) -> list[SentReminder]:
+    if not mails:
         return []
     _address(settings.from_addr)
     if settings.user and not settings.starttls and not _is_loopback(settings.host):
@@ -273,10 +322,7 @@ def send_reminders(
                 client.ehlo()
             if settings.user:
                 client.login(settings.user, settings.password or "")
-            for recipient, items in by_recipient.items():
-                msg = build_reminder_message(
-                    recipient, items, settings.from_addr, with_html=with_html
-                )
+            for recipient, msg, count in mails:
                 try:
                     client.send_message(msg, settings.from_addr, [recipient])
                 except smtplib.SMTPRecipientsRefused as exc:
@@ -287,8 +333,8 @@ def send_reminders(
                     failed[recipient] = f"{exc.smtp_code} {_text(exc.smtp_error)}"
                     continue
                 subject, message_id = str(msg["Subject"]), str(msg["Message-ID"])
-                sent.append(SentReminder(recipient, subject, message_id, len(items)))
-                log.info("deadline reminder sent to %s (%d deadline(s))", recipient, len(items))
+                sent.append(SentReminder(recipient, subject, message_id, count))
+                log.info("%s sent to %s (%d item(s))", what, recipient, count)
     except smtplib.SMTPAuthenticationError as exc:
         raise MailError(
             f"the SMTP server {where} refused the login of {settings.user!r} "

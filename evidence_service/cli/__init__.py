@@ -30,6 +30,7 @@ from evidence_service.cli.merchants import merchants_group
 from evidence_service.cli.screening import screening_group
 from evidence_service.cli.service import init, run, serve, worker
 from evidence_service.cli.verify import verify as verify_command
+from evidence_service.cli.watches import watch_group
 
 
 @click.group()
@@ -65,5 +66,6 @@ for command in (
     screening_group,
     backup,
     restore,
+    watch_group,
 ):
     main.add_command(command)

@@ -129,6 +129,31 @@ def user_set_badge(username: str, number: str) -> None:
     click.echo(f"badge number of {username}: {badge_number}")
 
 
+@user.command("set-email")
+@click.argument("username")
+@click.argument("address", required=False)
+def user_set_email(username: str, address: str | None) -> None:
+    """Set (or, without ADDRESS, clear) where USERNAME's notices are mailed: a watch's
+    condition met on one of the officer's cases (through EVIDENCE_SMTP_*)."""
+    from email.utils import parseaddr
+
+    from storage.models import User
+
+    value = (address or "").strip() or None
+    if value is not None:
+        name, addr = parseaddr(value)
+        if name or addr != value or "@" not in value or any(c.isspace() for c in value):
+            fail(f"not a plain e-mail address: {value!r}", EXIT_USAGE, False, {})
+    services = open_services()
+    services.migrate()
+    with services.session() as session:
+        row = session.scalar(select(User).where(User.username == username))
+        if row is None:
+            fail(f"no user named {username!r}", EXIT_USAGE, False, {})
+        row.email = value
+    click.echo(f"e-mail of {username}: {value or '(none)'}")
+
+
 @user.command("reset-password")
 @click.argument("username")
 def user_reset(username: str) -> None:

@@ -1,5 +1,6 @@
 """What a capture worker does when it has nothing to capture. Every few seconds: make the
-documents cases owe (``case_documents``). Every half minute: log case events the log missed,
+documents cases owe (``case_documents``) and move the watched URLs on (``monitor``: start the
+runs that are due, judge the finished ones). Every half minute: log case events the log missed,
 publish decisions due and take down those whose period ended, record the re-captures of
 listings platforms took down, issue the payment notices of
 served fines, finish paid orders a stopped process left undone, publish the transparency
@@ -19,6 +20,7 @@ import time
 from evidence_service.sealing.case_archive import archive_ended_cases
 from evidence_service.sealing.case_documents import generate_due
 from evidence_service.sealing.case_file import case_context, payment_context
+from evidence_service.sealing.monitor import tick as watch_tick
 from evidence_service.sealing.renewal import publish_tree_head_if_due, renew_due
 from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
@@ -39,12 +41,17 @@ RENEW_EVERY_S = 24 * 3600.0
 
 
 def frequent(services: Services) -> None:
-    """Make the documents owed by cases with new events (rendered, sealed, signed, linked).
-    Cheap when there is nothing to do: one indexed query."""
+    """Make the documents owed by cases with new events (rendered, sealed, signed, linked),
+    and start and judge the watches' runs. Cheap when there is nothing to do: a few indexed
+    queries."""
     try:
         generate_due(services)
     except Exception:
         log.exception("generating case documents failed; retrying later")
+    try:
+        watch_tick(services)
+    except Exception:
+        log.exception("running the watches failed; retrying later")
 
 
 def periodic(services: Services) -> None:

@@ -18,6 +18,8 @@ import tempfile
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml.etree import ParserError
@@ -28,7 +30,7 @@ from evidence_service.services import Services
 from storage.errors import StorageError
 from storage.models import Capture, CaseEvidence
 
-__all__ = ["MAX_TEXT", "case_page_text", "html_text"]
+__all__ = ["MAX_TEXT", "MainPage", "PageUnreadable", "case_page_text", "html_text", "main_page"]
 
 log = logging.getLogger(__name__)
 #: At most this many characters of text per package, and per case.
@@ -135,3 +137,78 @@ def case_page_text(services: Services, case_id: str) -> str:
             urls = tuple(u for u in (final_url, requested_url) if u)
             parts.append(_package_text(services, key, sha256, urls))
     return " ".join(p for p in parts if p)[:MAX_TEXT]
+
+
+# -- the main page of one package, as the browser received it (for watches) ------------------
+
+#: At most this many redirects are followed through the WARC's records.
+MAX_REDIRECTS = 10
+
+
+class PageUnreadable(Exception):
+    """The sealed package cannot be read now (store down, damaged package): try again later."""
+
+
+@dataclass(frozen=True)
+class MainPage:
+    """What a sealed package's WARC says of its main document: the status of the first
+    response (``first_status``: 301/302 when the address redirected), the address and status
+    the redirects led to, and the visible text of that final document."""
+
+    first_status: int | None
+    final_url: str
+    http_status: int | None
+    text: str
+
+    @property
+    def redirected(self) -> bool:
+        return self.first_status is not None and 300 <= self.first_status < 400
+
+
+def _responses(fh: object) -> dict[str, tuple[int | None, str, str]]:
+    """``uri -> (status, Location, text)`` of the WARC's responses (the first of each)."""
+    out: dict[str, tuple[int | None, str, str]] = {}
+    for record in ArchiveIterator(fh):
+        if record.rec_type != "response" or record.http_headers is None:
+            continue
+        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+        if uri in out:
+            continue
+        code = record.http_headers.get_statuscode()
+        status = int(code) if code and code.isdigit() else None
+        kind = record.http_headers.get_header("Content-Type") or ""
+        location = record.http_headers.get_header("Location") or ""
+        text = html_text(record.content_stream().read(MAX_HTML), kind) if "html" in kind else ""
+        out[uri] = (status, location, text)
+    return out
+
+
+def main_page(services: Services, key: str, sha256: str, requested_url: str) -> MainPage:
+    """The main document of the package at ``key``: its first response is the one for
+    ``requested_url``, followed through the redirects the WARC recorded. Raises
+    :class:`PageUnreadable` when the package cannot be read."""
+    try:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as local:
+            services.store.copy_to(key, local)  # type: ignore[arg-type]
+            local.seek(0)
+            with zipfile.ZipFile(local) as zf, zf.open(WARC_MEMBER) as fh:
+                responses = _responses(fh)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, StorageError) as exc:
+        raise PageUnreadable(f"the sealed package {sha256} cannot be read: {exc}") from exc
+    url = requested_url
+    if url not in responses and url.rstrip("/") + "/" in responses:
+        url = url.rstrip("/") + "/"
+    first = responses.get(url)
+    if first is None:
+        return MainPage(None, requested_url, None, "")
+    status, location, text = first
+    for _ in range(MAX_REDIRECTS):
+        if status is None or not 300 <= status < 400 or not location:
+            break
+        target = urljoin(url, location)
+        if target not in responses:
+            url, status, text = target, None, ""
+            break
+        url = target
+        status, location, text = responses[url]
+    return MainPage(first[0], url, status, text[:MAX_TEXT])

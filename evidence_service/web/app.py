@@ -22,6 +22,7 @@ from evidence_service.web.api import captures as captures_api
 from evidence_service.web.api import cases as cases_api
 from evidence_service.web.api import comparisons as comparisons_api
 from evidence_service.web.api import documents as documents_api
+from evidence_service.web.api import watches as watches_api
 from evidence_service.web.auth import throttled
 from evidence_service.web.headers import SecurityHeaders
 from evidence_service.web.i18n import language, translate
@@ -32,6 +33,7 @@ from evidence_service.web.officer import order_facts as officer_order_facts
 from evidence_service.web.officer import register as officer_register
 from evidence_service.web.officer import screening as officer_screening
 from evidence_service.web.officer import stats as officer_stats
+from evidence_service.web.officer import watches as officer_watches
 from evidence_service.web.ops import RequestId
 from evidence_service.web.platform import router as platform_router
 from evidence_service.web.portal import cases as portal_cases
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(verify.router)
     app.include_router(documents_api.router)
     app.include_router(cases_api.router)
+    app.include_router(watches_api.router)
     app.include_router(legal_routes.router)
     app.include_router(portal_cases.router)
     app.include_router(portal.router)
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(officer_register.router)
     app.include_router(officer_screening.router)
     app.include_router(officer_stats.router)
+    app.include_router(officer_watches.router)
     app.include_router(complaints.router)
     app.include_router(publicity.router)
     app.include_router(payments.router)

@@ -35,6 +35,7 @@ def test_every_case_event_beside_the_process_has_a_name() -> None:
     """The timeline names an event that is no step of process.toml (staffing, a document
     added, notes given, a payment received, ...) by ``cases.event.<action>``: each one the
     workflow appends has it, or the timeline would show the key."""
+    from evidence_service.sealing import monitor
     from evidence_service.sealing.case_archive import ARCHIVE_EVENT
     from workflow import publicity
     from workflow.cases import process, service
@@ -51,6 +52,7 @@ def test_every_case_event_beside_the_process_has_a_name() -> None:
     named = (
         appended
         | set(PAYMENT_EVENTS)
+        | set(monitor.EVENTS)
         | {service.GIVE_NOTES, service.PARTY_SIGNED, publicity.TAKE_DOWN, ARCHIVE_EVENT}
     )
     steps = set(process.default_process().actions)

@@ -2,7 +2,7 @@
 store, the report's facts here), append-only.
 
 Revision ID: 0015_capture_comparisons
-Revises: 0013_platform_partner (the lead re-chains it after 0014)
+Revises: 0014_capture_watches
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from storage.migrations import append_only
 
 revision: str = "0015_capture_comparisons"
-down_revision: str | Sequence[str] | None = "0013_platform_partner"
+down_revision: str | Sequence[str] | None = "0014_capture_watches"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
