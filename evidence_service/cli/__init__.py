@@ -19,7 +19,7 @@ import click
 
 from evidence_service import __version__
 from evidence_service.cli.accounts import token, user
-from evidence_service.cli.captures import capture, status_cmd
+from evidence_service.cli.captures import capture, devices_cmd, status_cmd
 from evidence_service.cli.cases import case_group
 from evidence_service.cli.certs import certs_group, trust
 from evidence_service.cli.documents import document_group, sign_command
@@ -48,6 +48,7 @@ for command in (
     worker,
     capture,
     status_cmd,
+    devices_cmd,
     trust,
     user,
     token,

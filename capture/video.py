@@ -1,0 +1,376 @@
+"""The session video: what the browser showed while the page loaded, with a clock drawn on it.
+
+Why this shape:
+
+* Frames come from CDP ``Page.startScreencast`` (JPEG, at most the viewport's pixels). Each
+  frame is acknowledged at once (Chromium sends the next only after the ack), and its bytes
+  are only kept: nothing is decoded while the page loads, so the recording does not slow the
+  capture it documents.
+* Chromium sends a frame only when the picture changes. The video has a constant frame rate
+  (``VideoOptions.fps``): at each tick it shows the newest frame received by then, which is
+  what the screen showed at that moment. Of several frames within one tick only the newest
+  can ever be shown, so only that one is kept: memory is bounded by ``fps × max_seconds``
+  frames whatever the page does.
+* The clock drawn on every frame (Pillow) is the tick's time on the capture machine's clock,
+  UTC and Beijing time, to a tenth of a second; the provenance records the offset of that
+  clock to a trusted time-stamp. Drawing it ourselves (rather than ffmpeg's ``drawtext``) keeps
+  the text and font the same whatever ffmpeg was built with.
+* Encoding runs after the load, in a thread, by Debian's ``ffmpeg`` (WebM, VP8 in real-time
+  mode: every browser plays it, and it encodes quickly on a small machine). The file is
+  written to a temporary name and renamed only when ffmpeg succeeded: a half-written video is
+  never evidence. ``max_seconds`` bounds the recording and ``max_bytes`` the file (ffmpeg
+  ``-fs``); a bound that is hit is recorded as ``truncated``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import VideoError
+from .types import VideoOptions
+
+__all__ = ["VIDEO_NAME", "ScreencastRecorder", "VideoFacts", "VideoOptions", "find_ffmpeg"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_NAME = "video.webm"
+VIDEO_MEDIA_TYPE = "video/webm"
+BEIJING = timezone(timedelta(hours=8))
+#: Fonts tried for the clock, in order (fonts-wqy-zenhei is in the service's Debian packages).
+CLOCK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+)
+#: Longest edge of a frame Chromium is asked for (device pixels): a phone at 3x would
+#: otherwise send frames of 1170 × 2532 for nothing a court needs.
+MAX_FRAME_EDGE = 1280
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the provenance says of the video (``artifacts.video``)."""
+
+    file: str
+    media_type: str
+    codec: str
+    width: int
+    height: int
+    fps: int
+    frames_received: int
+    frames_encoded: int
+    duration_s: float
+    first_frame_at: str | None
+    last_frame_at: str | None
+    truncated: list[str]
+    bytes: int
+    encoder: str
+    clock: str
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def find_ffmpeg() -> str:
+    """The ffmpeg executable, or a :class:`VideoError` that says how to install it."""
+    found = shutil.which("ffmpeg")
+    if found is None:
+        raise VideoError(
+            "A video of the capture was requested, but ffmpeg is not installed on this "
+            "machine; install the Debian package ffmpeg (scripts/setup.sh does) or capture "
+            "without video."
+        )
+    return found
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+class ScreencastRecorder:
+    """Receives ``Page.screencastFrame`` events of one page; :meth:`encode` makes the video."""
+
+    def __init__(
+        self,
+        send: Callable[..., Awaitable[Any]],
+        options: VideoOptions,
+        *,
+        viewport: tuple[int, int],
+        device_scale_factor: float = 1.0,
+    ) -> None:
+        self._send = send
+        self.o = options
+        scale = min(device_scale_factor, MAX_FRAME_EDGE / max(viewport))
+        # Even sizes: VP8 in yuv420p needs them.
+        self.width = max(2, int(viewport[0] * scale) // 2 * 2)
+        self.height = max(2, int(viewport[1] * scale) // 2 * 2)
+        self._frames: list[tuple[int, bytes]] = []  # (tick index, JPEG) newest per tick
+        self.frames_received = 0
+        self.started_at: float | None = None
+        self.stopped_at: float | None = None
+        self.first_frame_ts: float | None = None
+        self.last_frame_ts: float | None = None
+        self.truncated: list[str] = []
+        self._pending_acks: set[Any] = set()
+        self._recording = False
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+        return {"Page.screencastFrame": self._on_frame}
+
+    async def start(self) -> None:
+        self.started_at = time.time()
+        self._recording = True
+        await self._send(
+            "Page.startScreencast",
+            {
+                "format": "jpeg",
+                "quality": self.o.jpeg_quality,
+                "maxWidth": self.width,
+                "maxHeight": self.height,
+                "everyNthFrame": 1,
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop recording (frames that still arrive are not kept)."""
+        if not self._recording:
+            return
+        self._recording = False
+        self.stopped_at = time.time()
+        with contextlib.suppress(Exception):
+            await self._send("Page.stopScreencast")
+
+    def _on_frame(self, params: dict[str, Any]) -> None:
+        import asyncio
+
+        # Ack first, whatever happens: Chromium waits for it before sending the next frame.
+        ack = asyncio.ensure_future(
+            self._send("Page.screencastFrameAck", {"sessionId": params.get("sessionId")})
+        )
+        self._pending_acks.add(ack)
+        ack.add_done_callback(self._ack_done)
+        if not self._recording or self.started_at is None:
+            return
+        ts = float((params.get("metadata") or {}).get("timestamp") or time.time())
+        if ts - self.started_at > self.o.max_seconds:
+            if "max_seconds" not in self.truncated:
+                self.truncated.append("max_seconds")
+            return
+        self.frames_received += 1
+        if self.first_frame_ts is None:
+            self.first_frame_ts = ts
+        self.last_frame_ts = ts
+        tick = max(0, int((ts - self.started_at) * self.o.fps))
+        data = base64.b64decode(params.get("data") or "")
+        if self._frames and self._frames[-1][0] >= tick:
+            self._frames[-1] = (self._frames[-1][0], data)  # the newer picture of this tick
+        else:
+            self._frames.append((tick, data))
+
+    def _ack_done(self, fut: Any) -> None:
+        self._pending_acks.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:
+            log.debug("screencast ack failed: %s", fut.exception())
+
+    def dispose(self) -> None:
+        for fut in list(self._pending_acks):
+            fut.cancel()
+        self._pending_acks.clear()
+
+    @property
+    def frame_count(self) -> int:
+        return len(self._frames)
+
+    # -- encoding (in a worker thread) -----------------------------------------------------
+
+    def encode(self, out: Path) -> VideoFacts | None:
+        """Write the WebM to ``out`` (atomically); None when no frame was received."""
+        if not self._frames or self.started_at is None:
+            return None
+        ffmpeg = find_ffmpeg()
+        end = self.stopped_at or time.time()
+        end = min(end, self.started_at + self.o.max_seconds)
+        ticks = max(1, int((end - self.started_at) * self.o.fps) + 1)
+        first_tick = self._frames[0][0]
+        tmp = out.with_name(out.name + ".part")
+        cmd = [
+            ffmpeg,
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{self.width}x{self.height}",
+            "-framerate",
+            str(self.o.fps),
+            "-i",
+            "pipe:0",
+            "-an",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            "1M",
+            "-crf",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+            "-threads",
+            "1",
+            "-fs",
+            str(self.o.max_bytes),
+            "-metadata",
+            f"creation_time={_iso(self.started_at)}",
+            "-metadata",
+            "title=Capture session (clock: capture machine, UTC and UTC+8)",
+            "-f",
+            "webm",
+            "-y",
+            str(tmp),
+        ]
+        font = _clock_font(max(12, self.height // 40))
+        encoded = 0
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise VideoError(
+                f"ffmpeg could not be started ({exc}); check the installation."
+            ) from exc
+        assert proc.stdin is not None and proc.stderr is not None
+        try:
+            idx = 0
+            base: Image.Image | None = None
+            for tick in range(first_tick, ticks):
+                changed = False
+                while idx < len(self._frames) and self._frames[idx][0] <= tick:
+                    idx += 1
+                    changed = True
+                if changed or base is None:
+                    base = self._canvas(self._frames[idx - 1][1])
+                frame = base.copy()
+                _draw_clock(frame, self.started_at + tick / self.o.fps, font)
+                try:
+                    proc.stdin.write(frame.tobytes())
+                except BrokenPipeError:  # -fs reached: ffmpeg stopped reading
+                    break
+                encoded += 1
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            err = proc.stderr.read().decode(errors="replace")
+            code = proc.wait(timeout=120)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            tmp.unlink(missing_ok=True)
+            raise
+        if code != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            tmp.unlink(missing_ok=True)
+            raise VideoError(
+                f"ffmpeg could not encode the capture's video (exit {code}: "
+                f"{err.strip()[:300] or 'no message'}); the capture is not sealed, retry it."
+            )
+        size = tmp.stat().st_size
+        truncated = list(self.truncated)
+        if encoded < ticks - first_tick or size >= self.o.max_bytes:
+            truncated.append("max_bytes")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+        return VideoFacts(
+            file=out.name,
+            media_type=VIDEO_MEDIA_TYPE,
+            codec="VP8 (libvpx, real-time), WebM",
+            width=self.width,
+            height=self.height,
+            fps=self.o.fps,
+            frames_received=self.frames_received,
+            frames_encoded=encoded,
+            duration_s=round(encoded / self.o.fps, 3),
+            first_frame_at=_iso(self.first_frame_ts) if self.first_frame_ts else None,
+            last_frame_at=_iso(self.last_frame_ts) if self.last_frame_ts else None,
+            truncated=truncated,
+            bytes=size,
+            encoder=_ffmpeg_version(ffmpeg),
+            clock=(
+                "drawn on every frame: the time of that frame on the capture machine's clock "
+                "(UTC and Beijing time, UTC+8), from the first screencast frame; each frame "
+                "shows the newest picture Chromium had sent by then (CDP Page.startScreencast)"
+            ),
+        )
+
+    def _canvas(self, jpeg: bytes) -> Image.Image:
+        """The frame on a canvas of the video's fixed size (frames may change size, e.g.
+        while a full-page screenshot is taken)."""
+        try:
+            img = Image.open(io.BytesIO(jpeg)).convert("RGB")
+        except Exception:  # a damaged frame: show black rather than lose the clock
+            return Image.new("RGB", (self.width, self.height))
+        if img.size == (self.width, self.height):
+            return img
+        ratio = min(self.width / img.width, self.height / img.height)
+        size = (max(1, round(img.width * ratio)), max(1, round(img.height * ratio)))
+        canvas = Image.new("RGB", (self.width, self.height))
+        canvas.paste(img.resize(size), (0, 0))
+        return canvas
+
+
+def _clock_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in CLOCK_FONTS:
+        if Path(path).is_file():
+            with contextlib.suppress(OSError):
+                return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size)
+
+
+def clock_text(moment: float) -> str:
+    """The clock line drawn at ``moment`` (seconds since the epoch)."""
+    utc = datetime.fromtimestamp(moment, UTC)
+    bj = utc.astimezone(BEIJING)
+    tenth = utc.microsecond // 100_000
+    return f"{bj:%Y-%m-%d %H:%M:%S}.{tenth} UTC+8 (Beijing)   {utc:%H:%M:%S}.{tenth} UTC"
+
+
+def _draw_clock(frame: Image.Image, moment: float, font: Any) -> None:
+    draw = ImageDraw.Draw(frame)
+    text = clock_text(moment)
+    pad = 4
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    w, h = right - left, bottom - top
+    x = max(0, frame.width - w - 2 * pad - 6)
+    y = max(0, frame.height - h - 2 * pad - 6)
+    draw.rectangle((x, y, x + w + 2 * pad, y + h + 2 * pad), fill=(0, 0, 0))
+    draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 0))
+
+
+def _ffmpeg_version(ffmpeg: str) -> str:
+    try:
+        out = subprocess.run(
+            [ffmpeg, "-version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "ffmpeg"
+    return out.splitlines()[0].strip() if out else "ffmpeg"
