@@ -122,10 +122,10 @@ def device(name: str, devices: dict[str, Device] | None = None) -> Device:
 
 
 def suggestions(wanted: str, devices: dict[str, Device], count: int = 6) -> list[str]:
-    """Known names close to ``wanted`` first, then common phones."""
+    """Known names close to ``wanted`` first, then common phones (at least two of them)."""
     import difflib
 
-    close = difflib.get_close_matches(wanted, list(devices), n=count, cutoff=0.4)
-    common = ["iPhone 13", "iPhone 14 Pro Max", "Pixel 7", "Galaxy S9+", "iPad Mini"]
+    close = difflib.get_close_matches(wanted, list(devices), n=count - 2, cutoff=0.4)
+    common = ["iPhone 13", "Pixel 7", "iPhone 14 Pro Max", "Galaxy S9+", "iPad Mini"]
     out = [*close, *(c for c in common if c in devices and c not in close)]
     return out[:count]
