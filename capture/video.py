@@ -250,7 +250,7 @@ class ScreencastRecorder:
             "-y",
             str(tmp),
         ]
-        font = _clock_font(max(12, self.height // 40))
+        font = _clock_font(self.width, self.height, self.started_at)
         encoded = 0
         try:
             proc = subprocess.Popen(
@@ -338,7 +338,19 @@ class ScreencastRecorder:
         return canvas
 
 
-def _clock_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _clock_font(width: int, height: int, moment: float) -> Any:
+    """The largest font (up to 1/40 of the height) whose clock line fits the frame's width:
+    a phone's narrow frame gets a smaller clock, never a cut one."""
+    size = max(10, min(32, height // 40))
+    sample = clock_text(moment)
+    while True:
+        font = _font(size)
+        if size <= 8 or font.getlength(sample) <= width - 24:
+            return font
+        size -= 1
+
+
+def _font(size: int) -> Any:
     for path in CLOCK_FONTS:
         if Path(path).is_file():
             with contextlib.suppress(OSError):
