@@ -504,7 +504,7 @@ class _CaptureRun:
                 )
                 for event, handler in self.screencast.handlers().items():
                     cdp.on(event, handler)
-                await self.screencast.start()
+                await self.screencast.start(self.workdir / VIDEO_NAME)
             return await self._run(context, page, cdp, recorder, clock_task)
         except BaseException as exc:
             for path in outputs:
@@ -585,12 +585,10 @@ class _CaptureRun:
         pdf = self.workdir / "snapshot.pdf"
         video_task: asyncio.Future[VideoFacts | None] | None = None
         if self.screencast is not None:
-            # The video shows the load; it is encoded (a thread and ffmpeg) while the page is
-            # photographed and the environment checked.
+            # The video shows the load; its last ticks are encoded (a thread and ffmpeg)
+            # while the page is photographed and the environment checked.
             await self.screencast.stop()
-            video_task = asyncio.ensure_future(
-                asyncio.to_thread(self.screencast.encode, self.workdir / VIDEO_NAME)
-            )
+            video_task = asyncio.ensure_future(asyncio.to_thread(self.screencast.finish))
         try:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
                 title = await page.title()

@@ -15,22 +15,27 @@ Why this shape:
   UTC and Beijing time, to a tenth of a second; the provenance records the offset of that
   clock to a trusted time-stamp. Drawing it ourselves (rather than ffmpeg's ``drawtext``) keeps
   the text and font the same whatever ffmpeg was built with.
-* Encoding runs after the load, in a thread, by Debian's ``ffmpeg`` (WebM, VP8 in real-time
-  mode: every browser plays it, and it encodes quickly on a small machine). The file is
-  written to a temporary name and renamed only when ffmpeg succeeded: a half-written video is
-  never evidence. ``max_seconds`` bounds the recording and ``max_bytes`` the file (ffmpeg
-  ``-fs``); a bound that is hit is recorded as ``truncated``.
+* Encoding runs while the page loads, in a thread feeding Debian's ``ffmpeg`` (WebM, VP8 in
+  real-time mode: every browser plays it, and it encodes quickly on a small machine), niced
+  below the browser. A tick is encoded once it is over (plus ``FINAL_AFTER_S``), so that
+  after the load only the last few ticks are left. The file is written to a temporary name
+  and renamed only when ffmpeg succeeded: a half-written video is never evidence. A failed
+  capture kills ffmpeg and leaves no file. ``max_seconds`` bounds the recording and
+  ``max_bytes`` the file (ffmpeg ``-fs``); a bound that is hit is recorded as ``truncated``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import logging
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,6 +60,11 @@ CLOCK_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
 )
+#: A tick is encoded this long after it ended: frames reach us a few milliseconds after
+#: Chromium's timestamp, so by then every frame of the tick has arrived.
+FINAL_AFTER_S = 0.15
+#: Niceness of ffmpeg: it encodes while the page loads, below the browser.
+ENCODER_NICE = 10
 #: Longest edge of a frame Chromium is asked for (device pixels): a phone at 3x would
 #: otherwise send frames of 1170 × 2532 for nothing a court needs.
 MAX_FRAME_EDGE = 1280
@@ -103,7 +113,8 @@ def _iso(ts: float) -> str:
 
 
 class ScreencastRecorder:
-    """Receives ``Page.screencastFrame`` events of one page; :meth:`encode` makes the video."""
+    """Receives ``Page.screencastFrame`` events of one page and encodes them as they become
+    final: :meth:`start`, then :meth:`stop` and :meth:`finish` (or :meth:`abort`)."""
 
     def __init__(
         self,
@@ -119,8 +130,10 @@ class ScreencastRecorder:
         # Even sizes: VP8 in yuv420p needs them.
         self.width = max(2, int(viewport[0] * scale) // 2 * 2)
         self.height = max(2, int(viewport[1] * scale) // 2 * 2)
-        self._frames: list[tuple[int, bytes]] = []  # (tick index, JPEG) newest per tick
+        self._cond = threading.Condition()
+        self._pending: list[tuple[int, bytes]] = []  # (tick, JPEG): newest per tick, not encoded
         self.frames_received = 0
+        self.frames_encoded = 0
         self.started_at: float | None = None
         self.stopped_at: float | None = None
         self.first_frame_ts: float | None = None
@@ -128,12 +141,24 @@ class ScreencastRecorder:
         self.truncated: list[str] = []
         self._pending_acks: set[Any] = set()
         self._recording = False
+        self._aborted = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._tmp: Path | None = None
+        self._finished = False
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
         return {"Page.screencastFrame": self._on_frame}
 
-    async def start(self) -> None:
+    async def start(self, out: Path) -> None:
+        """Start ffmpeg (idle until the first frame) and the screencast; ``out`` is where
+        :meth:`finish` puts the video."""
+        self._out = out
+        self._tmp = out.with_name(out.name + ".part")
         self.started_at = time.time()
+        self._start_encoder()
         self._recording = True
         await self._send(
             "Page.startScreencast",
@@ -151,7 +176,9 @@ class ScreencastRecorder:
         if not self._recording:
             return
         self._recording = False
-        self.stopped_at = time.time()
+        with self._cond:
+            self.stopped_at = time.time()
+            self._cond.notify_all()
         with contextlib.suppress(Exception):
             await self._send("Page.stopScreencast")
 
@@ -177,10 +204,12 @@ class ScreencastRecorder:
         self.last_frame_ts = ts
         tick = max(0, int((ts - self.started_at) * self.o.fps))
         data = base64.b64decode(params.get("data") or "")
-        if self._frames and self._frames[-1][0] >= tick:
-            self._frames[-1] = (self._frames[-1][0], data)  # the newer picture of this tick
-        else:
-            self._frames.append((tick, data))
+        with self._cond:
+            if self._pending and self._pending[-1][0] >= tick:
+                self._pending[-1] = (self._pending[-1][0], data)  # the newer picture
+            else:
+                self._pending.append((tick, data))
+            self._cond.notify_all()
 
     def _ack_done(self, fut: Any) -> None:
         self._pending_acks.discard(fut)
@@ -191,23 +220,15 @@ class ScreencastRecorder:
         for fut in list(self._pending_acks):
             fut.cancel()
         self._pending_acks.clear()
+        if not self._finished:
+            self.abort()
 
-    @property
-    def frame_count(self) -> int:
-        return len(self._frames)
+    # -- encoding: a thread feeds ffmpeg each tick once its picture is final ----------------
 
-    # -- encoding (in a worker thread) -----------------------------------------------------
-
-    def encode(self, out: Path) -> VideoFacts | None:
-        """Write the WebM to ``out`` (atomically); None when no frame was received."""
-        if not self._frames or self.started_at is None:
-            return None
+    def _start_encoder(self) -> None:
+        assert self._tmp is not None
         ffmpeg = find_ffmpeg()
-        end = self.stopped_at or time.time()
-        end = min(end, self.started_at + self.o.max_seconds)
-        ticks = max(1, int((end - self.started_at) * self.o.fps) + 1)
-        first_tick = self._frames[0][0]
-        tmp = out.with_name(out.name + ".part")
+        self._ffmpeg = ffmpeg
         cmd = [
             ffmpeg,
             "-hide_banner",
@@ -242,79 +263,173 @@ class ScreencastRecorder:
             "-fs",
             str(self.o.max_bytes),
             "-metadata",
-            f"creation_time={_iso(self.started_at)}",
+            f"creation_time={_iso(self.started_at or time.time())}",
             "-metadata",
             "title=Capture session (clock: capture machine, UTC and UTC+8)",
             "-f",
             "webm",
             "-y",
-            str(tmp),
+            str(self._tmp),
         ]
-        font = _clock_font(self.width, self.height, self.started_at)
-        encoded = 0
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish or abort)
         try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
             )
         except OSError as exc:
+            self._stderr.close()
             raise VideoError(
                 f"ffmpeg could not be started ({exc}); check the installation."
             ) from exc
-        assert proc.stdin is not None and proc.stderr is not None
+        # Below the browser: the page being captured comes first.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, ENCODER_NICE)
+        self._thread = threading.Thread(target=self._feed, name="screencast-encoder", daemon=True)
+        self._thread.start()
+
+    @property
+    def _max_ticks(self) -> int:
+        """No tick past ``max_seconds`` is encoded, even while the page still loads."""
+        return int(self.o.max_seconds * self.o.fps) + 1
+
+    def _end_tick(self) -> int | None:
+        """One past the last tick, once recording stopped; None while it goes on."""
+        if self.stopped_at is None or self.started_at is None:
+            return None
+        end = min(self.stopped_at, self.started_at + self.o.max_seconds)
+        return max(1, int((end - self.started_at) * self.o.fps) + 1)
+
+    def _next(self, tick: int | None) -> tuple[int | None, bytes | None, bool]:
+        """Wait until ``tick`` is final; (tick, newest new picture or None, done)."""
+        assert self.started_at is not None
+        with self._cond:
+            while True:
+                if self._aborted:
+                    return tick, None, True
+                if tick is None and self._pending:
+                    tick = self._pending[0][0]
+                end = self._end_tick()
+                if tick is None:
+                    if end is not None:
+                        return None, None, True  # stopped without any frame
+                    self._cond.wait()
+                    continue
+                if (end is not None and tick >= end) or tick >= self._max_ticks:
+                    return tick, None, True
+                due = self.started_at + (tick + 1) / self.o.fps + FINAL_AFTER_S
+                wait = due - time.time()
+                if end is None and wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                picture = None
+                while self._pending and self._pending[0][0] <= tick:
+                    picture = self._pending.pop(0)[1]
+                return tick, picture, False
+
+    def _feed(self) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        assert self.started_at is not None
+        font = _clock_font(self.width, self.height, self.started_at)
+        base: Image.Image | None = None
+        tick: int | None = None
         try:
-            idx = 0
-            base: Image.Image | None = None
-            for tick in range(first_tick, ticks):
-                changed = False
-                while idx < len(self._frames) and self._frames[idx][0] <= tick:
-                    idx += 1
-                    changed = True
-                if changed or base is None:
-                    base = self._canvas(self._frames[idx - 1][1])
+            while True:
+                tick, picture, done = self._next(tick)
+                if done or tick is None:
+                    break
+                if picture is not None or base is None:
+                    base = self._canvas(picture) if picture is not None else self._black()
                 frame = base.copy()
                 _draw_clock(frame, self.started_at + tick / self.o.fps, font)
                 try:
-                    proc.stdin.write(frame.tobytes())
-                except BrokenPipeError:  # -fs reached: ffmpeg stopped reading
+                    self._proc.stdin.write(frame.tobytes())
+                except (BrokenPipeError, ValueError):  # -fs reached: ffmpeg stopped reading
+                    if "max_bytes" not in self.truncated:
+                        self.truncated.append("max_bytes")
                     break
-                encoded += 1
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-            err = proc.stderr.read().decode(errors="replace")
-            code = proc.wait(timeout=120)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            tmp.unlink(missing_ok=True)
-            raise
+                self.frames_encoded += 1
+                tick += 1
+        except BaseException as exc:  # reported by finish()
+            self._error = exc
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                self._proc.stdin.close()
+
+    def _black(self) -> Image.Image:
+        return Image.new("RGB", (self.width, self.height))
+
+    def abort(self) -> None:
+        """Stop everything and leave no file (a capture that failed)."""
+        self._finished = True
+        with self._cond:
+            self._aborted = True
+            self._cond.notify_all()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._proc is not None:
+            with contextlib.suppress(Exception):
+                self._proc.wait(10)
+        if self._stderr is not None:
+            self._stderr.close()
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+    def finish(self) -> VideoFacts | None:
+        """After :meth:`stop`: the last ticks, then the WebM renamed into place (atomically);
+        None when no frame was received. Blocks: run it in a thread."""
+        assert self._proc is not None and self._thread is not None and self._tmp is not None
+        with self._cond:
+            if self.stopped_at is None:
+                self.stopped_at = time.time()
+            self._cond.notify_all()
+        self._thread.join()
+        if self.frames_encoded == 0 or self._error is not None:
+            error = self._error
+            self.abort()
+            if error is not None:
+                raise VideoError(
+                    f"The capture's video could not be made ({error}); retry the capture."
+                ) from error
+            return None
+        try:
+            code = self._proc.wait(timeout=120)
+        except subprocess.TimeoutExpired as exc:
+            self.abort()
+            raise VideoError("ffmpeg did not finish the capture's video; retry it.") from exc
+        self._stderr.seek(0)
+        err = self._stderr.read().decode(errors="replace")
+        self._stderr.close()
+        tmp = self._tmp
         if code != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-            tmp.unlink(missing_ok=True)
+            self.abort()
             raise VideoError(
                 f"ffmpeg could not encode the capture's video (exit {code}: "
                 f"{err.strip()[:300] or 'no message'}); the capture is not sealed, retry it."
             )
+        self._finished = True
         size = tmp.stat().st_size
-        truncated = list(self.truncated)
-        if encoded < ticks - first_tick or size >= self.o.max_bytes:
-            truncated.append("max_bytes")
+        if size >= self.o.max_bytes and "max_bytes" not in self.truncated:
+            self.truncated.append("max_bytes")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, out)
+        os.replace(tmp, self._out)
         return VideoFacts(
-            file=out.name,
+            file=self._out.name,
             media_type=VIDEO_MEDIA_TYPE,
             codec="VP8 (libvpx, real-time), WebM",
             width=self.width,
             height=self.height,
             fps=self.o.fps,
             frames_received=self.frames_received,
-            frames_encoded=encoded,
-            duration_s=round(encoded / self.o.fps, 3),
+            frames_encoded=self.frames_encoded,
+            duration_s=round(self.frames_encoded / self.o.fps, 3),
             first_frame_at=_iso(self.first_frame_ts) if self.first_frame_ts else None,
             last_frame_at=_iso(self.last_frame_ts) if self.last_frame_ts else None,
-            truncated=truncated,
+            truncated=list(self.truncated),
             bytes=size,
-            encoder=_ffmpeg_version(ffmpeg),
+            encoder=_ffmpeg_version(self._ffmpeg),
             clock=(
                 "drawn on every frame: the time of that frame on the capture machine's clock "
                 "(UTC and Beijing time, UTC+8), from the first screencast frame; each frame "
@@ -378,6 +493,7 @@ def _draw_clock(frame: Image.Image, moment: float, font: Any) -> None:
     draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 0))
 
 
+@functools.lru_cache(maxsize=4)
 def _ffmpeg_version(ffmpeg: str) -> str:
     try:
         out = subprocess.run(
