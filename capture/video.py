@@ -465,6 +465,7 @@ def _clock_font(width: int, height: int, moment: float) -> Any:
         size -= 1
 
 
+@functools.lru_cache(maxsize=32)
 def _font(size: int) -> Any:
     for path in CLOCK_FONTS:
         if Path(path).is_file():
