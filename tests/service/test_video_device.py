@@ -106,6 +106,8 @@ def test_cli_video_of_a_phone_capture_verifies_and_tampering_is_named(
             "iPhone 13",
             "-o",
             str(out),
+            "--certificate",
+            str(tmp_path / "certificate.pdf"),
             "--json",
         ],
         env,
@@ -115,6 +117,15 @@ def test_cli_video_of_a_phone_capture_verifies_and_tampering_is_named(
     record = json.loads(proc.stdout)
     assert record["device"] == "iPhone 13" and "video" in record["files"]
     assert record["title"].startswith("手机版")  # the shop's phone page
+    # The evidence certificate states the device and lists the video's hash.
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "certificate.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "emulating iPhone 13" in text and "files/video.webm" in text
 
     with zipfile.ZipFile(out) as zf:
         video = zf.read("files/video.webm")
