@@ -60,12 +60,13 @@ async def bare_once(browser: Browser, url: str) -> float:
     return time.perf_counter() - t0
 
 
-def settings_for(data: Path) -> Settings:
+def settings_for(data: Path, **extra: Any) -> Settings:
     return Settings(
         _env_file=None,
         data_dir=data,
         capture_allow_private=True,  # type: ignore[call-arg]
         key_passphrase="bench",
+        **extra,
     )
 
 
@@ -137,9 +138,9 @@ async def interleaved(
     return bare, full, timings
 
 
-async def video_interleaved(url: str, runs: int, data: Path) -> dict[str, Any]:
+async def video_interleaved(url: str, runs: int, data: Path, fps: int) -> dict[str, Any]:
     """Full captures with and without video, alternating (order flips every round)."""
-    services = Services(settings_for(data))
+    services = Services(settings_for(data, capture_video_fps=fps))
     initialize(services)
     out: dict[str, Any] = {"plain": [], "video": [], "plain_cap": [], "video_cap": [], "facts": []}
     loads: list[float] = []
@@ -168,7 +169,7 @@ async def video_interleaved(url: str, runs: int, data: Path) -> dict[str, Any]:
     return out
 
 
-def report_video(name: str, url: str, v: dict[str, Any], runs: int) -> None:
+def report_video(name: str, url: str, v: dict[str, Any], runs: int, fps: int) -> None:
     plain, video = ms(v["plain"]), ms(v["video"])
     pc, vc = ms(v["plain_cap"]), ms(v["video_cap"])
     facts = v["facts"]
@@ -176,7 +177,7 @@ def report_video(name: str, url: str, v: dict[str, Any], runs: int) -> None:
     secs = statistics.median(f["duration_s"] for f in facts)
     frames = statistics.median(f["frames_received"] for f in facts)
     per_min = sum(f["bytes"] for f in facts) / max(sum(f["duration_s"] for f in facts), 1e-9) * 60
-    print(f"video, {name}: {url}  (median of {runs} interleaved runs, whole pipeline)")
+    print(f"video, {name}: {url}  (median of {runs} interleaved runs, whole pipeline, {fps} fps)")
     added, added_cap = (video - plain) / plain * 100, (vc - pc) / pc * 100
     print("                           without video   with video   added")
     print(f"  time per capture:        {plain:10.1f} ms {video:10.1f} ms  {added:+6.1f} %")
@@ -238,6 +239,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="throughput repetitions")
     ap.add_argument("--sections", default="bare,throughput,video")
     ap.add_argument("--slow-ms", type=int, default=5000, help="last image of the slow page")
+    ap.add_argument("--video-fps", type=int, default=5, help="the capture_video_fps setting")
     args = ap.parse_args()
     sections = {x.strip() for x in args.sections.split(",")}
     with serve_fixture_site() as site, tempfile.TemporaryDirectory() as tmp:
@@ -261,9 +263,8 @@ def main() -> None:
                 ("slow page", site.url(f"/slow-page?ms={args.slow_ms}")),
             ):
                 data = Path(tmp) / f"video-{len(name)}"
-                report_video(
-                    name, page, asyncio.run(video_interleaved(page, args.runs, data)), args.runs
-                )
+                figures = asyncio.run(video_interleaved(page, args.runs, data, args.video_fps))
+                report_video(name, page, figures, args.runs, args.video_fps)
 
 
 def bare_and_full(url: str, args: argparse.Namespace, tmp: Path) -> None:

@@ -36,7 +36,9 @@ class Cookie:
 class VideoOptions:
     """Record the session as a video (``CaptureOptions.video``); bounds of one recording."""
 
-    fps: int = 10
+    #: 5 frames a second shows how the page built up and moves the clock every 0.2 s, at half
+    #: the CPU of 10 (measured in benchmarks/capture.py: the encoding competes with the load).
+    fps: int = 5
     max_seconds: float = 120.0
     max_bytes: int = 50_000_000
     #: JPEG quality Chromium encodes its frames with (they are re-encoded to VP8 anyway).

@@ -154,7 +154,7 @@ class Settings(BaseSettings):
         description="Record a video of every capture session (WebM with a clock) unless the "
         "request says otherwise; needs ffmpeg.",
     )
-    capture_video_fps: int = Field(10, ge=1, le=30, description="Frames per second of videos.")
+    capture_video_fps: int = Field(5, ge=1, le=30, description="Frames per second of videos.")
     capture_video_max_seconds: float = Field(
         120.0, gt=0, description="A session video stops after this long (recorded as truncated)."
     )
