@@ -63,6 +63,11 @@ CLOCK_FONTS = (
 #: A tick is encoded this long after it ended: frames reach us a few milliseconds after
 #: Chromium's timestamp, so by then every frame of the tick has arrived.
 FINAL_AFTER_S = 0.15
+#: Chromium JPEG-encodes every n-th frame it draws for the screencast. Most of the video's
+#: cost on a fast page is that encoding while the page scrolls (benchmarks/capture.py); 3
+#: would halve it, but a change drawn on a skipped frame of a page that then stays still
+#: would never reach the video: the video would end on a picture the page no longer showed.
+EVERY_NTH_FRAME = 1
 #: Niceness of ffmpeg: it encodes while the page loads, below the browser.
 ENCODER_NICE = 10
 #: Longest edge of a frame Chromium is asked for (device pixels): a phone at 3x would
@@ -167,7 +172,7 @@ class ScreencastRecorder:
                 "quality": self.o.jpeg_quality,
                 "maxWidth": self.width,
                 "maxHeight": self.height,
-                "everyNthFrame": 1,
+                "everyNthFrame": EVERY_NTH_FRAME,
             },
         )
 
