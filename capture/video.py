@@ -3,9 +3,8 @@
 Why this shape:
 
 * Frames come from CDP ``Page.startScreencast`` (JPEG, at most the viewport's pixels). Each
-  frame is acknowledged at once (Chromium sends the next only after the ack), and its bytes
-  are only kept: nothing is decoded while the page loads, so the recording does not slow the
-  capture it documents.
+  frame is acknowledged at once (Chromium sends the next only after the ack) and its bytes
+  are only queued: the browser's event loop never waits for the encoder.
 * Chromium sends a frame only when the picture changes. The video has a constant frame rate
   (``VideoOptions.fps``): at each tick it shows the newest frame received by then, which is
   what the screen showed at that moment. Of several frames within one tick only the newest
