@@ -16,6 +16,14 @@
    --workers pipelined (the next page loads while the last one seals), side by side with the
    bare warm-Chromium rate of step 1 (60 s / its median) and against the targets of issue 13:
    2 workers >= 1.6 x 1 worker, 2 workers >= 0.9 x bare rate, seal <= 10 % of bare time.
+4. the session video (``--sections video``): the same pipeline with and without ``video``
+   (interleaved, order flipping, one warm engine), time per capture both ways (whole pipeline,
+   and its browser capture), and the video's size per minute of recording, on the listing page
+   and on a page whose last image takes --slow-ms to arrive (a longer recording). Target: video
+   adds at most 20 % to the time per capture.
+
+``--sections bare,throughput,video`` chooses what to run (default: all; bare and throughput
+run together, the throughput being read against the bare rate).
 """
 
 from __future__ import annotations
@@ -57,20 +65,27 @@ async def bare_once(browser: Browser, url: str) -> float:
     return time.perf_counter() - t0
 
 
-def settings_for(data: Path) -> Settings:
+def settings_for(data: Path, **extra: Any) -> Settings:
     return Settings(
         _env_file=None,
         data_dir=data,
         capture_allow_private=True,  # type: ignore[call-arg]
         key_passphrase="bench",
+        **extra,
     )
 
 
 async def full_once(
-    services: Services, engine: CaptureEngine, url: str, loads: list[float]
+    services: Services,
+    engine: CaptureEngine,
+    url: str,
+    loads: list[float],
+    *,
+    video: bool = False,
+    facts: list[dict[str, Any]] | None = None,
 ) -> tuple[float, dict[str, float]]:
     t0 = time.perf_counter()
-    cid = create_capture(services, url, user_id=None, enqueue=False)
+    cid = create_capture(services, url, user_id=None, enqueue=False, video=video)
     outcome = await process_capture(services, engine, cid)
     elapsed = time.perf_counter() - t0
     assert outcome.kind == "done", outcome
@@ -79,6 +94,12 @@ async def full_once(
         assert cap is not None
         assert cap.status == "stored", cap.progress_detail
         timing = dict((cap.summary or {}).get("seal_timing") or {})
+        assert bool(cap.video_key) == video
+        if video and facts is not None:
+            with services.store.open(cap.provenance_key) as fh:  # type: ignore[arg-type]
+                import json
+
+                facts.append(json.loads(fh.read())["artifacts"]["video"])
     timing["capture_s"] = loads[-1]
     return elapsed, timing
 
@@ -120,6 +141,56 @@ async def interleaved(
         await browser.close()
     services.close()
     return bare, full, timings
+
+
+async def video_interleaved(url: str, runs: int, data: Path, fps: int) -> dict[str, Any]:
+    """Full captures with and without video, alternating (order flips every round)."""
+    services = Services(settings_for(data, capture_video_fps=fps))
+    initialize(services)
+    out: dict[str, Any] = {"plain": [], "video": [], "plain_cap": [], "video_cap": [], "facts": []}
+    loads: list[float] = []
+    async with CaptureEngine(services.settings.chromium_path) as engine:
+        capture = engine.capture
+
+        async def timed_capture(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await capture(*args, **kwargs)
+            finally:
+                loads.append(time.perf_counter() - t0)
+
+        engine.capture = timed_capture  # type: ignore[method-assign]
+        for i in range(runs + 1):  # round 0 warms up (ffmpeg, fonts, caches)
+            for which in ("plain", "video") if i % 2 else ("video", "plain"):
+                facts: list[dict[str, Any]] = []
+                elapsed, timing = await full_once(
+                    services, engine, url, loads, video=which == "video", facts=facts
+                )
+                if i:
+                    out[which].append(elapsed)
+                    out[f"{which}_cap"].append(timing["capture_s"])
+                    out["facts"] += facts
+    services.close()
+    return out
+
+
+def report_video(name: str, url: str, v: dict[str, Any], runs: int, fps: int) -> None:
+    plain, video = ms(v["plain"]), ms(v["video"])
+    pc, vc = ms(v["plain_cap"]), ms(v["video_cap"])
+    facts = v["facts"]
+    size = statistics.median(f["bytes"] for f in facts)
+    secs = statistics.median(f["duration_s"] for f in facts)
+    frames = statistics.median(f["frames_received"] for f in facts)
+    per_min = sum(f["bytes"] for f in facts) / max(sum(f["duration_s"] for f in facts), 1e-9) * 60
+    print(f"video, {name}: {url}  (median of {runs} interleaved runs, whole pipeline, {fps} fps)")
+    added, added_cap = (video - plain) / plain * 100, (vc - pc) / pc * 100
+    print("                           without video   with video   added")
+    print(f"  time per capture:        {plain:10.1f} ms {video:10.1f} ms  {added:+6.1f} %")
+    print(f"  of which browser capture:{pc:10.1f} ms {vc:10.1f} ms  {added_cap:+6.1f} %")
+    print(
+        f"  video: {size / 1000:.1f} kB for {secs:.1f} s ({frames:.0f} screencast frames); "
+        f"{per_min / 1e6:.2f} MB per minute of recording"
+    )
 
 
 def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool = True) -> float:
@@ -173,57 +244,73 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=40)
     ap.add_argument("--workers", default="1,2", help="worker counts to measure, e.g. 1,2")
     ap.add_argument("--rounds", type=int, default=1, help="throughput repetitions")
+    ap.add_argument("--sections", default="bare,throughput,video")
+    ap.add_argument("--slow-ms", type=int, default=5000, help="last image of the slow page")
+    ap.add_argument("--video-fps", type=int, default=5, help="the capture_video_fps setting")
     args = ap.parse_args()
+    sections = {x.strip() for x in args.sections.split(",")}
     with serve_fixture_site() as site, tempfile.TemporaryDirectory() as tmp:
         url = site.url("/listing")
-        bare, full, timings = asyncio.run(interleaved(url, args.runs, Path(tmp) / "full"))
-        stage = {k: [t[k] for t in timings if k in t] for k in timings[0]}
-        mb, mf = ms(bare), ms(full)
-        seal, cap = ms(stage["seal_total_s"]), ms(stage["capture_s"])
-        print(f"page: {url}  (median of {args.runs} interleaved runs, warm browser)")
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
-        print(f"bare Playwright load+screenshot+PDF: {mb:8.1f} ms")
-        print(f"full capture to sealed package:      {mf:8.1f} ms")
-        print(f"  our browser capture (CDP, provenance): {cap:7.1f} ms")
-        share = seal / mb * 100
-        print(f"  the seal (manifest..store):           {seal:7.1f} ms = {share:5.1f} % of bare")
-        print(f"  the rest (database, work folder):     {mf - cap - seal:7.1f} ms")
-        print(f"overhead of full over bare:          {(mf - mb) / mb * 100:8.1f} %")
-        print("seal stages (median):")
-        for key, values in stage.items():
-            if key not in ("capture_s", "seal_total_s"):
-                print(f"  {key:<28} {ms(values):7.1f} ms")
-        bare_rate = 60 / statistics.median(bare)
-        print(f"bare warm-Chromium rate (60 s / bare median): {bare_rate:6.1f} captures/min")
-
-        def rate(n: int, pipeline: bool) -> float:
-            tag = "p" if pipeline else "s"
-            rates = [
-                throughput(url, args.jobs, n, Path(tmp) / f"tp{tag}{n}-{r}", pipeline=pipeline)
-                for r in range(args.rounds)
-            ]
-            each = ", ".join(f"{v:.1f}" for v in rates)
-            mode = "pipelined" if pipeline else "one at a time"
-            median = statistics.median(rates)
+        if sections & {"bare", "throughput"}:
+            bare, full, timings = asyncio.run(interleaved(url, args.runs, Path(tmp) / "full"))
+            stage = {k: [t[k] for t in timings if k in t] for k in timings[0]}
+            mb, mf = ms(bare), ms(full)
+            seal, cap = ms(stage["seal_total_s"]), ms(stage["capture_s"])
+            print(f"page: {url}  (median of {args.runs} interleaved runs, warm browser)")
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
+            print(f"bare Playwright load+screenshot+PDF: {mb:8.1f} ms")
+            print(f"full capture to sealed package:      {mf:8.1f} ms")
+            print(f"  our browser capture (CDP, provenance): {cap:7.1f} ms")
+            share = seal / mb * 100
             print(
-                f"throughput, {n} worker(s), {mode:<13}: {median:6.1f} captures/min "
-                f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each})"
+                f"  the seal (manifest..store):           {seal:7.1f} ms = {share:5.1f} % of bare"
             )
-            return median
+            print(f"  the rest (database, work folder):     {mf - cap - seal:7.1f} ms")
+            print(f"overhead of full over bare:          {(mf - mb) / mb * 100:8.1f} %")
+            print("seal stages (median):")
+            for key, values in stage.items():
+                if key not in ("capture_s", "seal_total_s"):
+                    print(f"  {key:<28} {ms(values):7.1f} ms")
+            bare_rate = 60 / statistics.median(bare)
+            print(f"bare warm-Chromium rate (60 s / bare median): {bare_rate:6.1f} captures/min")
 
-        serial = rate(1, pipeline=False)
-        piped = {n: rate(n, pipeline=True) for n in (int(x) for x in args.workers.split(",") if x)}
-        if 1 in piped:
-            print(f"pipelining, 1 worker: {piped[1] / serial:4.2f} x one at a time")
-        if 1 in piped and 2 in piped:
-            print(f"target 2 workers >= 1.6 x 1 worker:  {piped[2] / piped[1]:4.2f} x")
-        if 2 in piped:
-            print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
-        print(f"target seal <= 10 % of bare time:   {share:5.1f} %")
-        print(
-            f"load average at the end: {os.getloadavg()[0]:.1f} (figures from a busy machine "
-            "are not comparable between runs, only within one)"
-        )
+            def rate(n: int, pipeline: bool) -> float:
+                tag = "p" if pipeline else "s"
+                rates = [
+                    throughput(url, args.jobs, n, Path(tmp) / f"tp{tag}{n}-{r}", pipeline=pipeline)
+                    for r in range(args.rounds)
+                ]
+                each = ", ".join(f"{v:.1f}" for v in rates)
+                mode = "pipelined" if pipeline else "one at a time"
+                median = statistics.median(rates)
+                print(
+                    f"throughput, {n} worker(s), {mode:<13}: {median:6.1f} captures/min "
+                    f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each})"
+                )
+                return median
+
+            serial = rate(1, pipeline=False)
+            counts = [int(x) for x in args.workers.split(",") if x.strip()]
+            piped = {n: rate(n, pipeline=True) for n in counts}
+            if 1 in piped:
+                print(f"pipelining, 1 worker: {piped[1] / serial:4.2f} x one at a time")
+            if 1 in piped and 2 in piped:
+                print(f"target 2 workers >= 1.6 x 1 worker:  {piped[2] / piped[1]:4.2f} x")
+            if 2 in piped:
+                print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
+            print(f"target seal <= 10 % of bare time:   {share:5.1f} %")
+            print(
+                f"load average at the end: {os.getloadavg()[0]:.1f} (figures from a busy machine "
+                "are not comparable between runs, only within one)"
+            )
+        if "video" in sections:
+            for name, page in (
+                ("listing page", url),
+                ("slow page", site.url(f"/slow-page?ms={args.slow_ms}")),
+            ):
+                data = Path(tmp) / f"video-{len(name)}"
+                figures = asyncio.run(video_interleaved(page, args.runs, data, args.video_fps))
+                report_video(name, page, figures, args.runs, args.video_fps)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ from .errors import (
     LimitExceededError,
     NetworkError,
     TlsError,
+    UnknownDeviceError,
     UnsupportedSchemeError,
+    VideoError,
 )
-from .types import CaptureLimits, CaptureOptions, CaptureResult, Cookie
+from .types import CaptureLimits, CaptureOptions, CaptureResult, Cookie, VideoOptions
 from .urls import check_url
 
 __all__ = [
@@ -41,7 +43,10 @@ __all__ = [
     "LimitExceededError",
     "NetworkError",
     "TlsError",
+    "UnknownDeviceError",
     "UnsupportedSchemeError",
+    "VideoError",
+    "VideoOptions",
     "capture_url",
     "check_url",
     "parse_cookies_file",

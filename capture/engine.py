@@ -47,6 +47,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from . import environment as envcheck
 from .cookies import REDACTED, playwright_cookies, redact_cookie_header, redact_set_cookie
+from .devices import Device, device_from_descriptor
+from .devices import device as find_device
 from .errors import (
     BlockedAddressError,
     BrowserError,
@@ -67,6 +69,7 @@ from .provenance import (
 from .recorder import Exchange, NetworkRecorder
 from .types import CaptureOptions, CaptureResult
 from .urls import check_url
+from .video import VIDEO_MEDIA_TYPE, VIDEO_NAME, ScreencastRecorder, VideoFacts, find_ffmpeg
 from .warc import WarcBuilder
 
 log = logging.getLogger(__name__)
@@ -100,8 +103,9 @@ SPARE_CONTEXTS = 1
 #: Scrolling stops after this many viewport heights (infinite-scroll pages).
 SCROLL_MAX_STEPS = 40
 
-#: What a prepared context must match: viewport width/height, user agent, Accept-Language.
-_PageKey = tuple[int, int, str | None, str]
+#: What a prepared context must match: viewport width/height, user agent, Accept-Language,
+#: and the emulated device (None: the desktop browser).
+_PageKey = tuple[int, int, str | None, str, Device | None]
 
 OUTPUT_NAMES = (
     "capture.warc.gz",
@@ -109,6 +113,8 @@ OUTPUT_NAMES = (
     "snapshot.pdf",
     "provenance.json",
     "provenance.html",
+    VIDEO_NAME,
+    VIDEO_NAME + ".part",
 )
 
 _SCROLL_JS = """
@@ -329,12 +335,15 @@ class CaptureEngine:
 
     @staticmethod
     async def _open_page(browser: Browser, key: _PageKey) -> tuple[BrowserContext, Page]:
-        width, height, user_agent, accept_language = key
+        width, height, user_agent, accept_language, device = key
+        screen = device.screen if device is not None else (width, height)
         context = await browser.new_context(
             viewport={"width": width, "height": height},
-            screen={"width": width, "height": height},
-            device_scale_factor=1,
-            user_agent=user_agent,
+            screen={"width": screen[0], "height": screen[1]},
+            device_scale_factor=device.device_scale_factor if device is not None else 1,
+            is_mobile=device.is_mobile if device is not None else False,
+            has_touch=device.has_touch if device is not None else False,
+            user_agent=user_agent or (device.user_agent if device is not None else None),
             extra_http_headers={"Accept-Language": accept_language},
             service_workers="block",
             accept_downloads=False,
@@ -407,9 +416,18 @@ class CaptureEngine:
         The URL is validated and its host checked by the SSRF guard before Chromium is used.
         """
         normalised = await asyncio.to_thread(check_url, url, allow_private=options.allow_private)
+        if options.video is not None:
+            find_ffmpeg()  # before loading anything: a capture that cannot keep its video fails
         browser = await self._ready_browser()
-        run = _CaptureRun(self, browser, url, normalised, options, Path(workdir))
+        device = self.device(options.device) if options.device else None
+        run = _CaptureRun(self, browser, url, normalised, options, Path(workdir), device)
         return await run.run()
+
+    def device(self, name: str) -> Device:
+        """The named device from this browser's Playwright (``playwright.devices``)."""
+        assert self._pw is not None
+        known = {n: device_from_descriptor(n, d) for n, d in self._pw.devices.items()}
+        return find_device(name, known)
 
 
 class _CaptureRun:
@@ -423,6 +441,7 @@ class _CaptureRun:
         normalised: str,
         options: CaptureOptions,
         workdir: Path,
+        device: Device | None = None,
     ) -> None:
         self.engine = engine
         self.browser = browser
@@ -431,12 +450,16 @@ class _CaptureRun:
         self.o = options
         self.workdir = workdir
         self.secrets = frozenset(c.name for c in options.cookies)
+        self.device = device
+        self.viewport = device.viewport if device is not None else options.viewport
         self.page_key: _PageKey = (
-            options.viewport[0],
-            options.viewport[1],
+            self.viewport[0],
+            self.viewport[1],
             options.user_agent,
             options.accept_language,
+            device,
         )
+        self.screencast: ScreencastRecorder | None = None
 
     def _progress(self, state: str) -> None:
         if self.o.on_progress is not None:
@@ -472,6 +495,16 @@ class _CaptureRun:
             for event, handler in recorder.handlers().items():
                 cdp.on(event, handler)
             await recorder.enable()
+            if self.o.video is not None:
+                self.screencast = ScreencastRecorder(
+                    cdp.send,
+                    self.o.video,
+                    viewport=self.viewport,
+                    device_scale_factor=self.device.device_scale_factor if self.device else 1.0,
+                )
+                for event, handler in self.screencast.handlers().items():
+                    cdp.on(event, handler)
+                await self.screencast.start(self.workdir / VIDEO_NAME)
             return await self._run(context, page, cdp, recorder, clock_task)
         except BaseException as exc:
             for path in outputs:
@@ -496,6 +529,8 @@ class _CaptureRun:
                     await context.close()
             if recorder is not None:
                 recorder.dispose()
+            if self.screencast is not None:
+                self.screencast.dispose()
             if not clock_task.done():
                 clock_task.cancel()
             self.engine._prepare_spare(self.browser, self.page_key)
@@ -548,6 +583,12 @@ class _CaptureRun:
         self._progress("snapshot")
         screenshot = self.workdir / "screenshot.png"
         pdf = self.workdir / "snapshot.pdf"
+        video_task: asyncio.Future[VideoFacts | None] | None = None
+        if self.screencast is not None:
+            # The video shows the load; its last ticks are encoded (a thread and ffmpeg)
+            # while the page is photographed and the environment checked.
+            await self.screencast.stop()
+            video_task = asyncio.ensure_future(asyncio.to_thread(self.screencast.finish))
         try:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
                 title = await page.title()
@@ -560,12 +601,17 @@ class _CaptureRun:
                 await recorder.close_loading("snapshot")
                 await recorder.drain()
                 certificates = await self._certificates(cdp, recorder)
-        except TimeoutError as exc:
-            raise CaptureTimeoutError(
-                f"The page {self.url} stopped responding while it was being photographed "
-                f"(more than {SNAPSHOT_TIMEOUT_S:.0f} s). Try again.",
-                url=self.url,
-            ) from exc
+        except BaseException as exc:
+            if video_task is not None:  # no ffmpeg left writing behind a failed capture
+                with contextlib.suppress(BaseException):
+                    await video_task
+            if isinstance(exc, TimeoutError):
+                raise CaptureTimeoutError(
+                    f"The page {self.url} stopped responding while it was being photographed "
+                    f"(more than {SNAPSHOT_TIMEOUT_S:.0f} s). Try again.",
+                    url=self.url,
+                ) from exc
+            raise
         ended_at = datetime.now(UTC)
         with contextlib.suppress(Exception):
             await context.close()
@@ -589,6 +635,8 @@ class _CaptureRun:
         )
         *host_results, resolver, hosts_file, shot_facts, pdf_facts = await env_task
         clock = await clock_task
+        video = await video_task if video_task is not None else None
+        video_path = self.workdir / VIDEO_NAME if video is not None else None
         for netloc, result in zip(hosts, host_results, strict=True):
             hosts[netloc].update(result)
             tls = certificates.get(netloc)
@@ -604,6 +652,16 @@ class _CaptureRun:
             "pdf": f"urn:pdf:{final_url}",
             "provenance": f"urn:provenance:{final_url}",
         }
+        artifacts: dict[str, Any] = {
+            "screenshot": {"uri": uris["screenshot"], "file": screenshot.name, **shot_facts},
+            "pdf": {"uri": uris["pdf"], "file": pdf.name, "media": "screen", **pdf_facts},
+            "provenance": {"uri": uris["provenance"], "file": "provenance.json"},
+            "warc": {"file": "capture.warc.gz", "format": "WARC/1.1, gzip per record"},
+        }
+        if video is not None and video_path is not None:
+            uris["video"] = f"urn:video:{final_url}"
+            video_facts = await asyncio.to_thread(_file_facts, video_path)
+            artifacts["video"] = {"uri": uris["video"], **video.as_dict(), **video_facts}
         state = recorder.state
         outcome: Literal["complete", "partial"] = "partial" if state.limits_hit else "complete"
         resource_count = len(exchanges)
@@ -624,12 +682,7 @@ class _CaptureRun:
             resolver=resolver,
             hosts_file=hosts_file,
             clock=clock,
-            artifacts={
-                "screenshot": {"uri": uris["screenshot"], "file": screenshot.name, **shot_facts},
-                "pdf": {"uri": uris["pdf"], "file": pdf.name, "media": "screen", **pdf_facts},
-                "provenance": {"uri": uris["provenance"], "file": "provenance.json"},
-                "warc": {"file": "capture.warc.gz", "format": "WARC/1.1, gzip per record"},
-            },
+            artifacts=artifacts,
         )
         prov_bytes = to_json_bytes(prov)
         prov = json.loads(prov_bytes)  # the result carries exactly what the file says
@@ -645,6 +698,7 @@ class _CaptureRun:
             pdf,
             snapshot_at,
             ua,
+            video_path,
         )
         return CaptureResult(
             outcome=outcome,
@@ -667,6 +721,7 @@ class _CaptureRun:
             user_agent=ua,
             provenance=prov,
             resource_uris=uris,
+            video_path=video_path,
         )
 
     async def _navigate(self, page: Page, recorder: NetworkRecorder, deadline: float) -> Any:
@@ -816,9 +871,24 @@ class _CaptureRun:
                 "executable": str(engine.chromium_path),
                 "headless": engine._headless,
                 "user_agent": user_agent,
-                "user_agent_overridden": o.user_agent is not None,
-                "viewport": {"width": o.viewport[0], "height": o.viewport[1]},
-                "device_scale_factor": 1,
+                "user_agent_overridden": o.user_agent is not None or self.device is not None,
+                "viewport": {"width": self.viewport[0], "height": self.viewport[1]},
+                "device_scale_factor": (
+                    self.device.device_scale_factor if self.device is not None else 1
+                ),
+                "is_mobile": self.device.is_mobile if self.device is not None else False,
+                "has_touch": self.device.has_touch if self.device is not None else False,
+                "emulated_device": (
+                    {
+                        **self.device.as_provenance(),
+                        "source": f"Playwright {_version('playwright')} device descriptors",
+                        "note": "emulated in Chromium: the device's viewport, screen, scale "
+                        "factor, touch, mobile flag and its browser's user agent; the page "
+                        "is rendered by Chromium, not by the device's own browser engine",
+                    }
+                    if self.device is not None
+                    else None
+                ),
                 "accept_language": o.accept_language,
                 **page_env,
                 "launch_args": list(LAUNCH_ARGS),
@@ -894,6 +964,7 @@ class _CaptureRun:
         pdf: Path,
         snapshot_at: datetime,
         user_agent: str,
+        video_path: Path | None = None,
     ) -> None:
         with warc_path.open("wb") as out:
             warc = WarcBuilder(out, secret_cookie_names=self.secrets)
@@ -902,6 +973,9 @@ class _CaptureRun:
                 warc.write_exchange(ex)
             warc.write_resource(uris["screenshot"], "image/png", screenshot, None, snapshot_at)
             warc.write_resource(uris["pdf"], "application/pdf", pdf, None, snapshot_at)
+            if video_path is not None and self.screencast is not None:
+                began = datetime.fromtimestamp(self.screencast.started_at or 0, UTC)
+                warc.write_resource(uris["video"], VIDEO_MEDIA_TYPE, video_path, None, began)
             warc.write_resource(
                 uris["provenance"], "application/json", None, prov_bytes, datetime.now(UTC)
             )

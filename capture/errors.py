@@ -80,3 +80,15 @@ class LimitExceededError(CaptureError):
     """The main document itself exceeds a capture limit (e.g. max_bytes), so there is no page."""
 
     code = "limit_exceeded"
+
+
+class UnknownDeviceError(CaptureError):
+    """The device to emulate is not one Playwright describes (the message names known ones)."""
+
+    code = "unknown_device"
+
+
+class VideoError(CaptureError):
+    """The session video could not be made (ffmpeg missing or failing); nothing is sealed."""
+
+    code = "video_failed"

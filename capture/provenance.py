@@ -153,6 +153,13 @@ def render_html(p: dict[str, Any]) -> str:
                 _row("浏览器", "Browser", f"{b.get('name')} {b.get('version')}"),
                 _row("用户代理", "User agent (as sent)", b.get("user_agent")),
                 _row("视口", "Viewport", b.get("viewport")),
+                _row("设备像素比", "Device scale factor", b.get("device_scale_factor")),
+                _row(
+                    "模拟设备",
+                    "Emulated device",
+                    (b.get("emulated_device") or {}).get("name") or "无 / none (desktop)",
+                ),
+                _row("设备参数", "Device descriptor", b.get("emulated_device")),
                 _row("语言", "Accept-Language", b.get("accept_language")),
                 _row("页面语言", "navigator.language", b.get("navigator_language")),
                 _row("时区", "Time zone (page dates)", b.get("timezone")),
@@ -219,6 +226,35 @@ def render_html(p: dict[str, Any]) -> str:
                     )
                 )
         out.append(f"<h3>{html.escape(host)}</h3>" + _table(rows))
+
+    video = (p.get("artifacts") or {}).get("video")
+    if video:
+        out.append(_h2("取证过程录像", "Video of the capture session"))
+        out.append(
+            _table(
+                [
+                    _row("文件", "File", video.get("file")),
+                    _row("WARC 记录", "WARC record", video.get("uri")),
+                    _row("SHA-256", "SHA-256", video.get("sha256")),
+                    _row("字节数", "Bytes", video.get("bytes")),
+                    _row("编码", "Codec", video.get("codec")),
+                    _row(
+                        "画面",
+                        "Frame size / rate",
+                        f"{video.get('width')}×{video.get('height')}, {video.get('fps')} fps",
+                    ),
+                    _row("时长（秒）", "Duration (s)", video.get("duration_s")),
+                    _row(
+                        "首帧 / 末帧",
+                        "First / last frame",
+                        [video.get("first_frame_at"), video.get("last_frame_at")],
+                    ),
+                    _row("截断", "Truncated by", video.get("truncated") or None),
+                    _row("时钟", "Clock overlay", video.get("clock")),
+                    _row("编码器", "Encoder", video.get("encoder")),
+                ]
+            )
+        )
 
     main = p.get("main_document", {})
     out.append(_h2("主文档响应头", "Main document response headers"))

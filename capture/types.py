@@ -33,6 +33,19 @@ class Cookie:
 
 
 @dataclass(frozen=True)
+class VideoOptions:
+    """Record the session as a video (``CaptureOptions.video``); bounds of one recording."""
+
+    #: 5 frames a second shows how the page built up and moves the clock every 0.2 s, at half
+    #: the CPU of 10 (measured in benchmarks/capture.py: the encoding competes with the load).
+    fps: int = 5
+    max_seconds: float = 120.0
+    max_bytes: int = 50_000_000
+    #: JPEG quality Chromium encodes its frames with (they are re-encoded to VP8 anyway).
+    jpeg_quality: int = 70
+
+
+@dataclass(frozen=True)
 class CaptureOptions:
     limits: CaptureLimits = CaptureLimits()
     viewport: tuple[int, int] = (1280, 800)
@@ -48,6 +61,12 @@ class CaptureOptions:
     extra_provenance: dict[str, Any] = field(default_factory=dict)
     #: Called with a short state name ("loading", "scrolling", "snapshot", "writing").
     on_progress: Callable[[str], None] | None = None
+    #: Emulate this device (a name of Playwright's device descriptors, e.g. "iPhone 13"): its
+    #: viewport, screen, scale factor, touch, mobile flag and user agent replace ``viewport``
+    #: (and ``user_agent`` unless that is given too). Recorded in the provenance.
+    device: str | None = None
+    #: Record what the browser showed while loading as a WebM video (None: no video).
+    video: VideoOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -79,5 +98,8 @@ class CaptureResult:
     user_agent: str
     #: The provenance document as written to provenance_json_path.
     provenance: dict[str, Any]
-    #: The urn: target URIs of the resource records, by role ("screenshot", "pdf", "provenance").
+    #: The urn: target URIs of the resource records, by role ("screenshot", "pdf", "provenance",
+    #: and "video" when one was recorded).
     resource_uris: dict[str, str]
+    #: The session video (WebM, also a resource record in the WARC); None without video.
+    video_path: Path | None = None

@@ -8,6 +8,7 @@ Layout of the package (a ZIP; the order matters, see below)::
     files/screenshot.png          the screenshot, PDF and provenance again as plain files, so
     files/page.pdf                that a court can open them without a WARC reader (they are
     files/provenance.json         also resource records in the WARC)
+    files/video.webm              the session video, when one was recorded (also a record)
     files/...                     ``extra_files`` (e.g. files/provenance.html)
     datapackage.json              Frictionless data package: sha256 + size of every file
     datapackage-digest.json       sha256 of datapackage.json and its ``signedData``
@@ -310,6 +311,7 @@ def build_wacz(
         ),
         ("files/page.pdf", result.pdf_path),
         ("files/provenance.json", result.provenance_json_path),
+        *([("files/video.webm", result.video_path)] if result.video_path else []),
     ):
         if arc in explicit:
             continue

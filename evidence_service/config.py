@@ -160,6 +160,18 @@ class Settings(BaseSettings):
     capture_extra_ca_file: Path | None = Field(
         None, description="PEM file of extra CA certificates Chromium trusts for captures."
     )
+    capture_video: bool = Field(
+        False,
+        description="Record a video of every capture session (WebM with a clock) unless the "
+        "request says otherwise; needs ffmpeg.",
+    )
+    capture_video_fps: int = Field(5, ge=1, le=30, description="Frames per second of videos.")
+    capture_video_max_seconds: float = Field(
+        120.0, gt=0, description="A session video stops after this long (recorded as truncated)."
+    )
+    capture_video_max_bytes: int = Field(
+        50_000_000, gt=0, description="A session video file never grows beyond this."
+    )
     job_lease_s: float = Field(
         30.0, gt=0, description="A job whose worker stops heart-beating is retaken after this."
     )

@@ -8,7 +8,7 @@ if [ "${1:-}" = "--test" ]; then WANT_TEST=1; fi
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-APT_RUN=(chromium fonts-wqy-zenhei openssl libnss3-tools)
+APT_RUN=(chromium fonts-wqy-zenhei openssl libnss3-tools ffmpeg)
 APT_TEST=(poppler-utils softhsm2 curl zbar-tools)
 pkgs=("${APT_RUN[@]}")
 if [ $WANT_TEST = 1 ]; then pkgs+=("${APT_TEST[@]}"); fi

@@ -156,6 +156,8 @@ class Capture(Base):
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     manifest_key: Mapped[str | None] = mapped_column(String(128))
     certificate_key: Mapped[str | None] = mapped_column(String(128))
+    #: The session video (files/video.webm), when the capture recorded one.
+    video_key: Mapped[str | None] = mapped_column(String(128))
     #: The newest proofs sidecar (a new immutable object each time it grows).
     proofs_key: Mapped[str | None] = mapped_column(String(128))
     log_leaf_index: Mapped[int | None] = mapped_column(Integer)

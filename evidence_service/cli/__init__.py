@@ -20,7 +20,7 @@ import click
 from evidence_service import __version__
 from evidence_service.cli.accounts import token, user
 from evidence_service.cli.backup import backup, restore
-from evidence_service.cli.captures import capture, status_cmd
+from evidence_service.cli.captures import capture, devices_cmd, status_cmd
 from evidence_service.cli.cases import case_group
 from evidence_service.cli.certs import certs_group, trust
 from evidence_service.cli.compare import compare_command
@@ -52,6 +52,7 @@ for command in (
     capture,
     status_cmd,
     compare_command,
+    devices_cmd,
     trust,
     user,
     token,

@@ -53,6 +53,18 @@ from evidence_service.services import Services
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the signed evidence certificate (取证证书, PDF) here.",
 )
+@click.option(
+    "--video/--no-video",
+    default=None,
+    help="Record a video of the session (WebM with a clock, files/video.webm in the package). "
+    "Default: the capture_video setting.",
+)
+@click.option(
+    "--device",
+    metavar="NAME",
+    help='Emulate a device, e.g. "iPhone 13" (Playwright\'s names; `evidence devices` lists '
+    "them): its viewport, scale factor, touch and mobile user agent.",
+)
 def capture(
     url: str,
     output: Path | None,
@@ -60,6 +72,8 @@ def capture(
     as_json: bool,
     wait_seal: float,
     certificate: Path | None,
+    video: bool | None,
+    device: str | None,
 ) -> None:
     """Capture URL now and seal it (no server needed)."""
     from evidence_service.bootstrap import initialize
@@ -70,7 +84,15 @@ def capture(
     initialize(services)
     try:
         cookie_list = load_cookies(cookies.read_bytes(), url) if cookies else []
-        capture_id = create_capture(services, url, user_id=None, cookies=cookie_list, enqueue=False)
+        capture_id = create_capture(
+            services,
+            url,
+            user_id=None,
+            cookies=cookie_list,
+            enqueue=False,
+            video=video,
+            device=device,
+        )
     except CaptureRequestError as exc:
         fail(f"{exc.code}: {exc}", EXIT_USAGE, as_json, {"code": exc.code, "message": str(exc)})
         return
@@ -170,6 +192,10 @@ def _print_record(record: Any, output: Path | None) -> None:
             f"  trusted time: {record.timestamp.trusted_time} ({record.timestamp.tsa}, "
             f"serial {record.timestamp.serial})"
         )
+    if record.device:
+        click.echo(f"  device:    {record.device} ({record.summary.get('user_agent', '')})")
+    if "video" in record.files:
+        click.echo(f"  video sha256:   {record.files['video'].sha256}")
     if record.package:
         click.echo(f"  package sha256: {record.package.sha256}")
     if output is not None and record.status == "stored":
@@ -200,3 +226,26 @@ def status_cmd(capture_id: str, as_json: bool) -> None:
         click.echo(record.model_dump_json(indent=2))
     else:
         _print_record(record, None)
+
+
+@click.command("devices")
+@click.option("--json", "as_json", is_flag=True, help="Print the descriptors as JSON.")
+def devices_cmd(as_json: bool) -> None:
+    """List the devices a capture can emulate (`evidence capture --device NAME`)."""
+    import json
+
+    from capture.devices import known_devices
+
+    devices = known_devices()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {n: d.as_provenance() for n, d in devices.items()}, indent=2, ensure_ascii=False
+            )
+        )
+        return
+    for name, d in devices.items():
+        kind = "mobile" if d.is_mobile else "desktop/tablet"
+        click.echo(
+            f"{name:<34} {d.viewport[0]}x{d.viewport[1]} @{d.device_scale_factor:g}x  {kind}"
+        )

@@ -18,6 +18,7 @@ FILE_KINDS: dict[str, tuple[str, str, str]] = {
     "provenance.html": ("provenance_html_key", "text/html; charset=utf-8", "-provenance.html"),
     "certificate": ("certificate_key", "application/pdf", "-certificate.pdf"),
     "manifest": ("manifest_key", "application/json", "-manifest.json"),
+    "video": ("video_key", "video/webm", "-video.webm"),
     # Named so that it lands next to the package as the verifier expects: FILE.proofs.json.
     "proofs": ("proofs_key", "application/json", ".wacz.proofs.json"),
 }
@@ -75,6 +76,10 @@ class CaptureRecord(BaseModel):
     )
     log_entry: LogEntryInfo | None = Field(None, description="Transparency-log entry")
     verify_url: str | None = Field(None, description="Public verification page (no login)")
+    device: str | None = Field(
+        None, description="The device emulated (a Playwright device name); null: desktop"
+    )
+    video: bool = Field(False, description="Whether a video of the session was requested")
     summary: dict[str, Any]
 
 
@@ -127,5 +132,7 @@ def capture_record(cap: Capture, base_url: str = "") -> CaptureRecord:
         manifest_sha256=cap.manifest_sha256,
         log_entry=LogEntryInfo(**entry) if isinstance(entry, dict) else None,
         verify_url=verify_url,
+        device=(cap.options or {}).get("device"),
+        video=bool((cap.options or {}).get("video")),
         summary=summary,
     )

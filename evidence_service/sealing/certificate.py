@@ -155,9 +155,11 @@ def _environment(prov: dict[str, Any]) -> dict[str, Any]:
             }
         )
     clean = env.get("clean_profile") or {}
+    device = browser.get("emulated_device") or {}
     return {
         "clean_profile": bool(clean.get("fresh_context")),
         "browser": " ".join(str(x) for x in (browser.get("name"), browser.get("version")) if x)
+        + (f" · 模拟设备 emulating {device['name']}" if device.get("name") else "")
         + (f" · {browser.get('user_agent')}" if browser.get("user_agent") else ""),
         "proxy_used": bool(proxy.get("used_by_capture")),
         "proxy_in_environment": bool(proxy.get("proxy_configured_in_environment")),

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from capture import CaptureEngine, CaptureError, check_url, parse_cookies_file
-from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie
+from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie, VideoOptions
 from capture.wacz import WaczInfo, build_wacz
 from certs.pki import load_pem_certificates
 from evidence_service.observability import current_request_id, metrics, observe_seal_timing
@@ -105,16 +105,22 @@ def create_capture(
     cookies: Sequence[Cookie] = (),
     enqueue: bool = True,
     options: Mapping[str, Any] | None = None,
+    video: bool | None = None,
+    device: str | None = None,
 ) -> str:
     """Validate the URL, record the capture and (by default) its job in one transaction.
 
     The row and the job are committed before this returns, so a capture the API has accepted
     survives a crash of the server or of any worker. ``options``: the capture settings
-    (limits, viewport, user agent, languages) to use instead of the current ones (a
-    re-capture repeats those of the capture it repeats).
+    (limits, viewport, user agent, languages, video, device) to use instead of the current
+    ones (a re-capture repeats those of the capture it repeats). ``video``: record the session
+    (None: the ``capture_video`` setting); ``device``: a Playwright device name to emulate.
     """
+    from capture.devices import device as find_device
+
     try:
         normalised = check_url(url, allow_private=services.settings.capture_allow_private)
+        device_name = find_device(device).name if device and device.strip() else None
     except CaptureError as exc:
         raise CaptureRequestError(exc.code, str(exc)) from exc
     cookie_blob = None
@@ -130,6 +136,8 @@ def create_capture(
         "viewport": [s.capture_viewport_width, s.capture_viewport_height],
         "user_agent": s.capture_user_agent,
         "accept_language": s.capture_accept_language,
+        "video": s.capture_video if video is None else bool(video),
+        "device": device_name,
     }
     chosen = {**settings_now, **(options or {})}
     with services.session() as session:
@@ -159,7 +167,7 @@ def create_capture(
 
 #: The settings of a capture that a re-capture repeats (see :func:`recapture`).
 RECAPTURE_SETTINGS = ("timeout_s", "max_bytes", "max_resources", "viewport", "user_agent",
-                      "accept_language")  # fmt: skip
+                      "accept_language", "video", "device")  # fmt: skip
 
 
 def recapture(
@@ -461,6 +469,14 @@ def _capture_options(
             "service_url": s.effective_public_url,
         },
         on_progress=lambda stage: _note_progress(services, capture_id, stage),
+        device=stored.get("device") or None,
+        video=VideoOptions(
+            fps=s.capture_video_fps,
+            max_seconds=s.capture_video_max_seconds,
+            max_bytes=s.capture_video_max_bytes,
+        )
+        if stored.get("video")
+        else None,
     )
 
 
@@ -558,6 +574,7 @@ def manifest_file_list(
         ("files/page.pdf", Path(result.pdf_path)),
         ("files/provenance.json", Path(result.provenance_json_path)),
         ("files/provenance.html", Path(result.provenance_html_path)),
+        *([("files/video.webm", Path(result.video_path))] if result.video_path else []),
     ]
     return [(arc, src) for arc, src in files if src.is_file()]
 
@@ -789,13 +806,16 @@ def _seal_parts(
 
 def _capture_objects(result: CaptureResult, manifest_path: Path) -> dict[str, tuple[Path, str]]:
     """The capture's own files as separate objects (besides their copies in the package)."""
-    return {
+    objects = {
         "screenshot": (Path(result.screenshot_path), "image/png"),
         "pdf": (Path(result.pdf_path), "application/pdf"),
         "provenance": (Path(result.provenance_json_path), "application/json"),
         "provenance_html": (Path(result.provenance_html_path), "text/html; charset=utf-8"),
         "manifest": (manifest_path, "application/json"),
     }
+    if result.video_path:
+        objects["video"] = (Path(result.video_path), "video/webm")
+    return objects
 
 
 def seal_capture(services: Services, capture_id: str, result: CaptureResult, workdir: Path) -> None:
@@ -865,6 +885,7 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
         cap.provenance_html_key = stored["provenance_html"].key
         cap.certificate_key = stored["certificate"].key
         cap.manifest_key = stored["manifest"].key
+        cap.video_key = stored["video"].key if "video" in stored else None
         cap.manifest_sha256 = info["manifest_sha256"]
         cap.log_leaf_index = info["log_entry"]["leaf_index"]
         cap.trusted_time = (
@@ -1001,6 +1022,8 @@ def _read_manifest(path: Path) -> CaptureResult:
         "provenance_html_path",
     ):
         data[name] = Path(data[name])
+    if data.get("video_path"):
+        data["video_path"] = Path(data["video_path"])
     for name in ("started_at", "ended_at"):
         data[name] = datetime.fromisoformat(data[name])
     for name in ("limits_hit", "not_loaded"):

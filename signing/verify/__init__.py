@@ -35,7 +35,8 @@ Checks of a WACZ package, in report order (``id``: what it checks)::
     package.resources             every datapackage.json resource: SHA-256 and size; files in the
                                   ZIP but not listed
     warc.records                  every WARC record's WARC-Block-Digest / WARC-Payload-Digest
-    warc.resources                files/screenshot|page.pdf|provenance.json = their urn: records
+    warc.resources                files/screenshot|page.pdf|provenance.json|video.webm = their
+                                  urn: records
     manifest.content              files/manifest.json hashes = package files
     manifest.timestamp[.N]        files/manifest[.N].tsr over manifest.json; after capture_ended,
                                   before the package time-stamp (trusted capture time)

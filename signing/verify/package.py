@@ -1043,6 +1043,7 @@ _KINDS = {
     "screenshot": (Text("截图", "screenshot"), ("files/screenshot.",)),
     "pdf": (Text("PDF 快照", "PDF snapshot"), ("files/page.pdf",)),
     "provenance": (Text("来源说明", "provenance"), ("files/provenance.json",)),
+    "video": (Text("取证过程录像", "session video"), ("files/video.",)),
 }
 
 
@@ -1169,9 +1170,9 @@ def _check_warc_resources(state: _State) -> Check:
         T_WARC_RES,
         Status.PASSED,
         Text(
-            "files/ 中的截图、PDF 与来源说明与 WARC 中的对应记录逐字节一致。",
-            "The screenshot, PDF and provenance in files/ are byte-identical to their WARC "
-            "records.",
+            "files/ 中的截图、PDF、来源说明（及录像）与 WARC 中的对应记录逐字节一致。",
+            "The screenshot, PDF and provenance (and the session video) in files/ are "
+            "byte-identical to their WARC records.",
         ),
         facts=facts,
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -137,3 +139,62 @@ def test_wrong_password_is_refused(live_service: LiveService, page: Page) -> Non
     expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
     page.goto(live_service.url + "/captures")
     expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_officer_captures_a_phone_page_with_video_and_plays_it(
+    live_service: LiveService, page: Page, fixture_site: FixtureSite, tmp_path: Path
+) -> None:
+    _login_first_time(page, live_service)
+    page.get_by_label("商品或订单页面网址").fill(fixture_site.url("/listing"))
+    page.get_by_label("模拟设备（可选）").fill("iPhone 13")
+    video_box = page.get_by_label("录制取证过程（带时钟的视频）")
+    expect(video_box).not_to_be_checked()  # the capture_video setting is off by default
+    video_box.check()
+    page.screenshot(path=str(tmp_path / "form.png"), full_page=True)
+    page.get_by_role("button", name="固定证据").click()
+    expect(page).to_have_url(re.compile(r"/captures/[0-9a-f]{32}$"))
+    expect(page.locator("#status-badge")).to_have_text("已存证", timeout=90_000)
+
+    expect(page.locator("#device-used")).to_have_text("iPhone 13")
+    expect(page.locator("#user-agent")).to_contain_text("iPhone")
+    player = page.locator("#session-video video")
+    expect(player).to_be_visible()
+    # Chromium loads the stored WebM through the download route and can play it.
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#session-video video');"
+        " return v && v.readyState >= 1 && v.duration > 0; }",
+        timeout=30_000,
+    )
+    assert player.evaluate("v => v.videoWidth") > 100
+    player.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "() => document.querySelector('#session-video video').currentTime > 0", timeout=30_000
+    )
+    player.evaluate(
+        "v => new Promise(done => { v.pause(); v.onseeked = () => done(true);"
+        " v.currentTime = Math.min(0.3, v.duration / 2); })"
+    )
+    expect(page.get_by_text("取证过程录像", exact=False).first).to_be_visible()
+    expect(page.get_by_role("link", name="下载录像（WebM）")).to_be_visible()
+    expect(page.locator("table.hashes")).to_contain_text("files/video.webm")
+    page.screenshot(path=str(tmp_path / "capture.png"), full_page=True)
+    shots = Path(os.environ.get("EVIDENCE_UI_SHOTS", str(tmp_path)))
+    shots.mkdir(parents=True, exist_ok=True)
+    for name in ("form.png", "capture.png"):
+        (shots / f"video-{name}").write_bytes((tmp_path / name).read_bytes())
+
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_text("Video of the capture session").first).to_be_visible()
+    expect(page.locator("#device-used")).to_have_text("iPhone 13")
+
+
+def test_an_unknown_device_is_explained_in_the_form(
+    live_service: LiveService, page: Page, fixture_site: FixtureSite
+) -> None:
+    _login_first_time(page, live_service)
+    page.get_by_label("商品或订单页面网址").fill(fixture_site.url("/listing"))
+    page.get_by_label("模拟设备（可选）").fill("iPhone 99")
+    page.get_by_role("button", name="固定证据").click()
+    expect(page.get_by_role("alert")).to_contain_text("unknown_device")
+    expect(page.get_by_role("alert")).to_contain_text("iPhone 13")
+    expect(page.get_by_label("模拟设备（可选）")).to_have_value("iPhone 99")

@@ -48,6 +48,17 @@ class CaptureRequest(BaseModel):
         "text of a Netscape cookies.txt file. Never stored in clear; values are redacted "
         "from the package.",
     )
+    video: bool | None = Field(
+        None,
+        description="Record a video of the session (WebM with a clock, in the package as "
+        "files/video.webm); null: the service's capture_video setting",
+    )
+    device: str | None = Field(
+        None,
+        description='Emulate this device, a Playwright device name such as "iPhone 13" '
+        "(viewport, scale factor, touch, mobile user agent); null: desktop Chromium",
+        max_length=100,
+    )
 
 
 def _error(code: int, err: str, message: str) -> HTTPException:
@@ -59,13 +70,20 @@ def _error(code: int, err: str, message: str) -> HTTPException:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CaptureRecord,
     summary="Request a sealed capture of a URL",
-    responses={422: {"description": "Bad URL or cookies (code says which)"}},
+    responses={422: {"description": "Bad URL, cookies or device (code says which)"}},
 )
 def post_capture(body: CaptureRequest, request: Request, user: ApiUser) -> CaptureRecord:
     services = services_of(request)
     try:
         cookies = _cookies(body)
-        capture_id = create_capture(services, body.url, user_id=user.id, cookies=cookies)
+        capture_id = create_capture(
+            services,
+            body.url,
+            user_id=user.id,
+            cookies=cookies,
+            video=body.video,
+            device=body.device,
+        )
     except CaptureRequestError as exc:
         raise _error(422, exc.code, str(exc)) from exc
     return _record(services, capture_id, request)
@@ -116,7 +134,9 @@ def get_file(capture_id: str, kind: str, request: Request, user: ApiUser) -> Res
     if not key:
         raise _error(409, "not_sealed", f"capture {capture_id} has no sealed {kind} yet")
     size = stored_size(services.store, key)
-    disposition = "inline" if kind in ("screenshot", "pdf", "provenance.html") else "attachment"
+    disposition = (
+        "inline" if kind in ("screenshot", "pdf", "provenance.html", "video") else "attachment"
+    )
     headers = {
         "Content-Disposition": f'{disposition}; filename="capture-{capture_id}{suffix}"',
         "Content-Length": str(size),

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from capture.devices import known_devices
 from evidence_service.sealing.capture_record import capture_record
 from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
 from evidence_service.web.auth import can_view, check_csrf, services_of
@@ -33,15 +34,39 @@ def captures_page(request: Request) -> Response:
 
 
 def _captures(
-    request: Request, user: User, *, error: str | None = None, url: str = "", status: int = 200
+    request: Request,
+    user: User,
+    *,
+    error: str | None = None,
+    url: str = "",
+    status: int = 200,
+    device: str = "",
+    video: bool | None = None,
 ) -> Response:
     services = services_of(request)
     with services.sessions() as session:
         rows = session.scalars(select(Capture).order_by(Capture.created_at.desc()).limit(50)).all()
         visible = [capture_record(c) for c in rows if can_view(user, c)]
     return render(
-        request, "captures.html", status, user=user, captures=visible, error=error, url=url
+        request,
+        "captures.html",
+        status,
+        user=user,
+        captures=visible,
+        error=error,
+        url=url,
+        device=device,
+        video=services.settings.capture_video if video is None else video,
+        device_names=_mobile_device_names(),
     )
+
+
+def _mobile_device_names() -> list[str]:
+    """Suggestions for the device field: the phones and tablets Playwright describes."""
+    try:
+        return [n for n, d in known_devices().items() if d.is_mobile]
+    except RuntimeError:  # the field still takes a name; the capture request checks it
+        return []
 
 
 @router.post("/captures")
@@ -50,6 +75,8 @@ async def submit_capture(
     url: str = Form(...),
     csrf: str = Form(""),
     cookies: UploadFile | None = None,
+    device: str = Form(""),
+    video: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
     user = require_officer(request)
@@ -66,10 +93,24 @@ async def submit_capture(
             if data:
                 cookie_list = load_cookies(data, url)
         capture_id = await run_in_threadpool(
-            create_capture, services, url, user_id=user.id, cookies=cookie_list
+            create_capture,
+            services,
+            url,
+            user_id=user.id,
+            cookies=cookie_list,
+            video=bool(video),
+            device=device.strip() or None,
         )
     except CaptureRequestError as exc:
-        return _captures(request, user, error=f"{exc.code}: {exc}", url=url, status=422)
+        return _captures(
+            request,
+            user,
+            error=f"{exc.code}: {exc}",
+            url=url,
+            status=422,
+            device=device,
+            video=bool(video),
+        )
     return RedirectResponse(f"/captures/{capture_id}", status_code=303)
 
 

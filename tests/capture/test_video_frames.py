@@ -1,0 +1,122 @@
+"""The screencast recorder on its own (no browser): every frame is acknowledged at once, only
+the newest frame of each tick waits to be encoded (memory bounded by fps × max_seconds
+whatever the page does), the recording stops at max_seconds, the encoder turns ticks into a
+real WebM, and a recording given up leaves neither a file nor a running ffmpeg."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from capture import VideoOptions
+from capture.video import ScreencastRecorder
+
+
+def _jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (320, 200)) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "JPEG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+async def _quiet(method: str, params: Any = None) -> dict[str, Any]:
+    return {}
+
+
+def test_frames_are_acked_at_once_and_only_one_per_tick_is_kept(tmp_path: Path) -> None:
+    sent: list[tuple[str, Any]] = []
+    kept: list[int] = []
+
+    async def send(method: str, params: Any = None) -> dict[str, Any]:
+        sent.append((method, params))
+        return {}
+
+    async def scenario() -> ScreencastRecorder:
+        rec = ScreencastRecorder(send, VideoOptions(fps=10, max_seconds=2.0), viewport=(320, 200))
+        await rec.start(tmp_path / "video.webm")
+        # As if recording began 3 s ago: every tick below is over, the encoder may take it.
+        t0 = rec.started_at = time.time() - 3.0
+        # 300 frames in 3 s (a busy page): 100 per second, past max_seconds.
+        for i in range(300):
+            colour = (255, 0, 0) if i < 150 else (0, 0, 255)
+            rec.handlers()["Page.screencastFrame"](
+                {"data": _jpeg(colour), "sessionId": i, "metadata": {"timestamp": t0 + i / 100}}
+            )
+        kept.append(len(rec._pending))
+        await asyncio.sleep(0)  # let the acks go out
+        await asyncio.sleep(0)
+        await rec.stop()
+        return rec
+
+    rec = asyncio.run(scenario())
+    acks = [p["sessionId"] for m, p in sent if m == "Page.screencastFrameAck"]
+    assert acks == list(range(300))  # every frame, even those past the bound
+    assert sent[0][0] == "Page.startScreencast" and sent[-1][0] == "Page.stopScreencast"
+    assert rec.frames_received == 201  # t0 .. t0 + 2.0 s
+    assert kept[0] <= 21  # waiting to be encoded: one per tick of 0.1 s, not 201
+    assert rec.truncated == ["max_seconds"]
+
+    facts = rec.finish()
+    assert facts is not None and facts.frames_encoded == 21 and facts.duration_s == 2.1
+    assert facts.truncated == ["max_seconds"]
+    assert not (tmp_path / "video.webm.part").exists()
+    # The picture changes where the page did (frame 150 at 1.5 s): red, then blue.
+    for at, want in ((0.5, "red"), (1.9, "blue")):
+        png = tmp_path / f"{at}.png"
+        video = str(tmp_path / "video.webm")
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-ss",
+                str(at),
+                "-i",
+                video,
+                "-frames:v",
+                "1",
+                "-y",
+                str(png),
+            ],
+            check=True,
+            timeout=60,
+        )
+        r, g, b = Image.open(png).convert("RGB").getpixel((20, 20))  # type: ignore[misc]
+        assert (r > 200 and b < 60) if want == "red" else (b > 200 and r < 60), (at, r, g, b)
+
+
+def test_no_frame_means_no_video(tmp_path: Path) -> None:
+    async def scenario() -> ScreencastRecorder:
+        rec = ScreencastRecorder(_quiet, VideoOptions(), viewport=(320, 200))
+        await rec.start(tmp_path / "video.webm")
+        await rec.stop()
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert rec.finish() is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_aborted_recording_leaves_no_file_and_no_ffmpeg(tmp_path: Path) -> None:
+    async def scenario() -> ScreencastRecorder:
+        rec = ScreencastRecorder(_quiet, VideoOptions(), viewport=(320, 200))
+        await rec.start(tmp_path / "video.webm")
+        t0 = rec.started_at = time.time() - 1.0
+        for i in range(10):
+            rec.handlers()["Page.screencastFrame"](
+                {"data": _jpeg((0, 255, 0)), "sessionId": i, "metadata": {"timestamp": t0 + i / 10}}
+            )
+        await asyncio.sleep(0.5)  # the encoder is at work
+        assert rec.frames_encoded > 0
+        rec.dispose()  # the capture failed before finish()
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert rec._proc is not None and rec._proc.poll() is not None
+    assert not list(tmp_path.iterdir())
