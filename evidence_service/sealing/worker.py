@@ -31,6 +31,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from capture import BrowserError, CaptureEngine
 from evidence_service.observability import metrics, request_context
 from evidence_service.sealing import housekeeping
@@ -46,6 +48,8 @@ from storage.models import Job
 
 log = logging.getLogger(__name__)
 REAP_EVERY_S = 30.0
+#: How long a worker waits before asking a database that did not answer again.
+DB_RETRY_S = 2.0
 
 
 @dataclass
@@ -93,7 +97,16 @@ class Worker:
         engine = await self._start_engine()
         try:
             while not self._stop.is_set() and (max_jobs is None or started < max_jobs):
-                job = await asyncio.to_thread(self.services.jobs.claim, self.worker_id, ["capture"])
+                try:
+                    job = await asyncio.to_thread(
+                        self.services.jobs.claim, self.worker_id, ["capture"]
+                    )
+                except DBAPIError as exc:  # the database restarts or is away: wait, look again
+                    log.warning("worker %s: cannot claim a job (%s); retrying in %.0f s",
+                                self.worker_id, type(exc).__name__, DB_RETRY_S)  # fmt: skip
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), DB_RETRY_S)
+                    continue
                 if job is None:
                     if sealing is not None:  # nothing to overlap with: finish it, look again
                         await self._finish_seal(sealing)
@@ -106,7 +119,8 @@ class Worker:
                         await asyncio.to_thread(housekeeping.frequent, self.services)
                         last_frequent = time.monotonic()
                     if time.monotonic() - last_reap > REAP_EVERY_S:
-                        await asyncio.to_thread(reap_abandoned, self.services)
+                        with suppress(DBAPIError):  # the database away: next idle moment
+                            await asyncio.to_thread(reap_abandoned, self.services)
                         # Tree heads every 10 minutes when the log grew; renewals daily.
                         await asyncio.to_thread(housekeeping.periodic, self.services)
                         last_reap = time.monotonic()
@@ -249,7 +263,13 @@ class Worker:
         interval = max(self.services.settings.job_lease_s / 3, 0.5)
         while not work.done():
             await asyncio.sleep(interval)
-            ok = await asyncio.to_thread(self.services.jobs.heartbeat, job_id, self.worker_id)
+            try:
+                ok = await asyncio.to_thread(self.services.jobs.heartbeat, job_id, self.worker_id)
+            except DBAPIError as exc:  # the database restarts: the lease still runs; beat again
+                log.warning(
+                    "job %s: heartbeat failed (%s); trying again", job_id, exc.__class__.__name__
+                )
+                continue
             if not ok:
                 work.cancel()
                 return

@@ -64,12 +64,6 @@ def test_api_answers_503_while_the_database_restarts(
 
 
 @pytest.mark.chromium
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect in sealing/worker.py (Worker._heartbeat): one heartbeat that fails while the "
-    "database restarts ends the heartbeat task for good; the lease then runs out while the "
-    "worker still works, and another worker may take the same capture over",
-)
 def test_the_lease_outlives_a_database_restart_during_a_capture(
     private_pg: PrivatePostgres,
     services_factory: Callable[..., Services],
@@ -108,12 +102,6 @@ def _capture(services: Services, capture_id: str) -> Capture:
 
 
 @pytest.mark.chromium
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect in sealing/worker.py (Worker.run): a database error from jobs.claim (or any "
-    "database write of a job) leaves the run loop, and the worker process exits 1 on every "
-    "database restart; `evidence run` starts it again, a standalone `evidence worker` is gone",
-)
 def test_an_idle_worker_survives_a_database_restart(
     private_pg: PrivatePostgres,
     services_factory: Callable[..., Services],
