@@ -57,7 +57,7 @@ from .cases import service
 from .cases.documents import CaseDocuments, MissingCaseData
 from .cases.service import Actor, CaseContext, CaseNotFound
 from .context import Client, OfficerRef, PortalContext
-from .deadlines import Deadline, due, fixed
+from .deadlines import Deadline, due, or_stated
 from .documents.schemas import DataRequest
 from .errors import ConflictError, FieldError, NotFoundError
 
@@ -242,21 +242,8 @@ class RequestView:
         """The request's running (or met) deadline; None before it is served."""
         if self.served_on is None:
             return None
-        rule = KINDS[self.kind].rule
-        counted = due(rule, self.served_on, today=today, met_on=self.met_on)
-        if counted.due_date is not None:
-            return counted
-        # the count cannot say the date yet (a year not entered): the date the letter states
-        return fixed(
-            self.due_on,
-            self.served_on,
-            rule_id=rule,
-            name_zh=counted.name_zh or rule,
-            name_en=counted.name_en or rule,
-            today=today,
-            met_on=self.met_on,
-            source="the date the letter states; the working-day count cannot say it yet",
-        )
+        counted = due(KINDS[self.kind].rule, self.served_on, today=today, met_on=self.met_on)
+        return or_stated(counted, self.due_on)
 
     @property
     def template(self) -> str:

@@ -430,16 +430,69 @@ def _take(lines: list[Line], room: float) -> tuple[list[Line], list[Line]]:
 # -- the certificate -----------------------------------------------------------------------------
 
 
-def _label(ts: Typesetter, zh: str, en: str, width: float) -> Cell:
+def label_cell(ts: Typesetter, zh: str, en: str, width: float) -> Cell:
+    """A bilingual label: the Chinese above, the English in grey below."""
     return Cell(ts.lines([(zh + "\n", BODY), (en, EN_LABEL)], width - 2 * PAD_X), TH_BG)
 
 
-def _value(ts: Typesetter, width: float, *paras: Para) -> Cell:
+def value_cell(ts: Typesetter, width: float, *paras: Para) -> Cell:
+    """A value cell of one or more paragraphs (an empty one is left out)."""
     lines: list[Line] = []
     for para in paras:
         if para:
             lines += ts.lines(para, width - 2 * PAD_X)
     return Cell(lines)
+
+
+def row_cells(
+    ts: Typesetter, zh: str, en: str, *paras: Para, width: float = CONTENT_W
+) -> tuple[Cell, Cell]:
+    """A bilingual label cell (30 %) and a value cell of one or more paragraphs."""
+    return label_cell(ts, zh, en, width * 0.3), value_cell(ts, width * 0.7, *paras)
+
+
+def title_header(
+    flow: Flow, title_zh: str, title_en: str, number_label: str, number: str, *lines: str
+) -> None:
+    """The title on the left; the document's number, issuer and ``lines`` on the right (the
+    head of the certificate and of the comparison report)."""
+    ts = flow.ts
+    id_w = 80 * MM
+    id_style = Style(7.6, DARK_GREY, anywhere=True)
+    id_lines = ts.lines(
+        [
+            (number_label + "\n", id_style),
+            (number + ("\n" if lines else ""), Style(7.4, DARK_GREY, anywhere=True)),
+            ("\n".join(lines), id_style),
+        ],
+        id_w,
+        strut=id_style,
+    )
+    id_bottom = flow.draw_lines(id_lines, PAGE_W - MARGIN_SIDE - id_w, MARGIN_TOP, "right", id_w)
+    title_w = CONTENT_W - id_w
+    title = ts.lines([(title_zh, Style(17, spacing=1.0))], title_w, strut=None)
+    title += ts.lines([(title_en, Style(10, DARK_GREY))], title_w, strut=None)
+    flow.y = max(id_bottom, flow.draw_lines(title, MARGIN_SIDE, MARGIN_TOP))
+
+
+def closing_statement(flow: Flow, text: str) -> None:
+    """The issuer's statement under the last section."""
+    statement = Style(7.6, DARK_GREY)
+    flow.paragraph([(text, statement)], space_before=3 * MM, strut=statement)
+
+
+def page_footers(flow: Flow, left: str) -> None:
+    """``left`` and "page n of N" at the foot of every page (drawn once all pages exist)."""
+    ts = flow.ts
+    small = Style(7, GREY)
+    total = len(flow.pages)
+    for n, page in enumerate(flow.pages, 1):
+        baseline = PAGE_H - MARGIN_BOTTOM + 8 * MM
+        page.text(MARGIN_SIDE, baseline, small.size, small.color, left)
+        right = f"第 {n} / {total} 页  Page {n} of {total}"
+        page.text(
+            PAGE_W - MARGIN_SIDE - ts.width(right, small), baseline, small.size, small.color, right
+        )
 
 
 def _fmt(value: Any, fmt: str) -> str:
@@ -463,38 +516,18 @@ def _layout(
     _hashes(flow, f)
     _log(flow, f)
     _verify_box(flow, f, qr)
-    statement = Style(7.6, DARK_GREY)
-    flow.paragraph(
-        [(STATEMENT.format(service=f["service"]), statement)], space_before=3 * MM, strut=statement
-    )
-
-
-def _row(
-    ts: Typesetter, zh: str, en: str, *paras: Para, width: float = CONTENT_W
-) -> tuple[Cell, Cell]:
-    """A bilingual label cell (30 %) and a value cell of one or more paragraphs."""
-    return _label(ts, zh, en, width * 0.3), _value(ts, width * 0.7, *paras)
+    closing_statement(flow, STATEMENT.format(service=f["service"]))
 
 
 def _header(flow: Flow, f: dict[str, Any]) -> None:
-    """The title on the left, the certificate number and issuer on the right."""
-    ts = flow.ts
-    id_w = 80 * MM
-    id_style = Style(7.6, DARK_GREY, anywhere=True)
-    id_lines = ts.lines(
-        [
-            ("证书编号 Certificate no.\n", id_style),
-            (str(f["capture_id"]) + "\n", Style(7.4, DARK_GREY, anywhere=True)),
-            (f"出具方 Issued by: {f['service']}", id_style),
-        ],
-        id_w,
-        strut=id_style,
+    title_header(
+        flow,
+        "电子数据取证证书",
+        TITLE_EN,
+        "证书编号 Certificate no.",
+        str(f["capture_id"]),
+        f"出具方 Issued by: {f['service']}",
     )
-    id_bottom = flow.draw_lines(id_lines, PAGE_W - MARGIN_SIDE - id_w, MARGIN_TOP, "right", id_w)
-    title_w = CONTENT_W - id_w
-    title = ts.lines([("电子数据取证证书", Style(17, spacing=1.0))], title_w, strut=None)
-    title += ts.lines([(TITLE_EN, Style(10, DARK_GREY))], title_w, strut=None)
-    flow.y = max(id_bottom, flow.draw_lines(title, MARGIN_SIDE, MARGIN_TOP))
 
 
 def _captured(flow: Flow, f: dict[str, Any]) -> None:
@@ -514,12 +547,12 @@ def _captured(flow: Flow, f: dict[str, Any]) -> None:
     flow.heading("取证对象", "What was captured")
     flow.table(
         [
-            _row(ts, "请求网址", "Requested URL", [(str(target.get("requested_url")), URL)]),
-            _row(
+            row_cells(ts, "请求网址", "Requested URL", [(str(target.get("requested_url")), URL)]),
+            row_cells(
                 ts, "最终网址", "Final URL (after redirects)", [(str(target.get("final_url")), URL)]
             ),
-            _row(ts, "页面标题 / HTTP 状态", "Page title / HTTP status", [(title, BODY)]),
-            _row(ts, "取证结果", "Outcome", *outcome),
+            row_cells(ts, "页面标题 / HTTP 状态", "Page title / HTTP status", [(title, BODY)]),
+            row_cells(ts, "取证结果", "Outcome", *outcome),
         ]
     )
 
@@ -537,21 +570,21 @@ def _trusted_time(flow: Flow, f: dict[str, Any]) -> None:
     else:
         offset = "本机时钟偏差未测量 clock offset not measured"
     rows = [
-        _row(
+        row_cells(
             ts,
             "可信时间（UTC）",
             "Trusted time, UTC",
             [(str(tt["gen_time_display"]), STRONG)],
             [(TRUSTED_NOTE.format(beijing=tt["gen_time_beijing"]), NOTE)],
         ),
-        _row(
+        row_cells(
             ts,
             "时间戳机构",
             "Time-stamp authority",
             [(str(tt["tsa"]), BODY)],
             [(f"策略 policy {tt['policy']}", NOTE_HASH)],
         ),
-        _row(
+        row_cells(
             ts,
             "时间戳序列号",
             "Token serial number",
@@ -561,7 +594,7 @@ def _trusted_time(flow: Flow, f: dict[str, Any]) -> None:
     ]
     for i, extra in enumerate(f.get("additional_timestamps") or []):
         rows.append(
-            _row(
+            row_cells(
                 ts,
                 f"其他时间戳 {i + 2}",
                 "Further time-stamp",
@@ -571,7 +604,7 @@ def _trusted_time(flow: Flow, f: dict[str, Any]) -> None:
         )
     started, ended = clock["capture_started_display"], clock["capture_ended_display"]
     rows.append(
-        _row(
+        row_cells(
             ts,
             "取证起止（本机时钟）",
             "Capture start – end (local clock)",
@@ -598,7 +631,7 @@ def _environment(
         x, width = MARGIN_SIDE + 64 * MM, CONTENT_W - 64 * MM
 
     def row(zh: str, en: str, *paras: Para) -> tuple[Cell, Cell]:
-        return _row(ts, zh, en, *paras, width=width)
+        return row_cells(ts, zh, en, *paras, width=width)
 
     rows = [
         row(
@@ -675,19 +708,22 @@ def _hashes(flow: Flow, f: dict[str, Any]) -> None:
     col1, col2 = CONTENT_W * 0.3, CONTENT_W * 0.7
     path_style = Style(8.6, anywhere=True)
     rows = [
-        (_value(ts, col1, [(str(path), path_style)]), _value(ts, col2, [(str(digest), HASH)]))
+        (
+            value_cell(ts, col1, [(str(path), path_style)]),
+            value_cell(ts, col2, [(str(digest), HASH)]),
+        )
         for path, digest in (f.get("files") or {}).items()
     ]
     manifest = f["manifest"]
     rows.append(
         (
-            _value(
+            value_cell(
                 ts,
                 col1,
                 [(str(manifest["path"]), path_style)],
                 [("取证清单 manifest (日志条目 log leaf input)", NOTE)],
             ),
-            _value(ts, col2, [(f"sha256:{manifest['sha256']}", HASH)]),
+            value_cell(ts, col2, [(f"sha256:{manifest['sha256']}", HASH)]),
         )
     )
     flow.heading("文件完整性（SHA-256）", "File hashes (SHA-256) as listed in the capture manifest")
@@ -700,10 +736,10 @@ def _log(flow: Flow, f: dict[str, Any]) -> None:
     flow.heading("透明日志", "Transparency log entry (RFC 9162)")
     flow.table(
         [
-            _row(ts, "日志标识", "Log id", [(str(entry.get("log_id")), HASH)]),
-            _row(ts, "条目序号", "Leaf index", [(str(entry.get("leaf_index")), BODY)]),
-            _row(ts, "叶哈希", "Leaf hash", [(str(entry.get("leaf_hash")), HASH)]),
-            _row(ts, "日志地址", "Log URL", [(str(entry.get("log_url")), URL)]),
+            row_cells(ts, "日志标识", "Log id", [(str(entry.get("log_id")), HASH)]),
+            row_cells(ts, "条目序号", "Leaf index", [(str(entry.get("leaf_index")), BODY)]),
+            row_cells(ts, "叶哈希", "Leaf hash", [(str(entry.get("leaf_hash")), HASH)]),
+            row_cells(ts, "日志地址", "Log URL", [(str(entry.get("log_url")), URL)]),
         ]
     )
 
@@ -745,17 +781,7 @@ def _draw_qr(page: Page, matrix: Sequence[Sequence[bool]], x: float, y: float, s
 
 
 def _footer(flow: Flow, f: dict[str, Any]) -> None:
-    ts = flow.ts
-    small = Style(7, GREY)
-    total = len(flow.pages)
-    left = f"{f['service']} · {f['capture_id']}"
-    for n, page in enumerate(flow.pages, 1):
-        baseline = PAGE_H - MARGIN_BOTTOM + 8 * MM
-        page.text(MARGIN_SIDE, baseline, small.size, small.color, left)
-        right = f"第 {n} / {total} 页  Page {n} of {total}"
-        page.text(
-            PAGE_W - MARGIN_SIDE - ts.width(right, small), baseline, small.size, small.color, right
-        )
+    page_footers(flow, f"{f['service']} · {f['capture_id']}")
 
 
 @functools.lru_cache(maxsize=1)

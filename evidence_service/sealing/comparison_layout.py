@@ -11,7 +11,6 @@ side by side with the changed regions highlighted. Every value shown comes from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,29 +18,25 @@ from evidence_service.sealing.certificate_layout import (
     BODY,
     BORDER,
     CONTENT_W,
-    DARK_GREY,
-    EN_LABEL,
     GREY,
     HASH,
     MARGIN_BOTTOM,
     MARGIN_SIDE,
-    MARGIN_TOP,
     MM,
     NOTE,
     OK,
-    PAD_X,
     PAGE_H,
-    PAGE_W,
-    TH_BG,
     URL,
     WARN,
-    Cell,
     Flow,
-    Line,
     Style,
     Typesetter,
     certificate_face,
+    closing_statement,
+    page_footers,
+    row_cells,
     srgb_profile,
+    title_header,
 )
 from evidence_service.sealing.pdf.truetype import TrueTypeFace
 from evidence_service.sealing.pdf.writer import JpegImage, PdfDocument
@@ -86,43 +81,16 @@ _VERDICTS = {
 }
 
 
-def _label(ts: Typesetter, zh: str, en: str, width: float) -> Cell:
-    return Cell(ts.lines([(zh + "\n", BODY), (en, EN_LABEL)], width - 2 * PAD_X), TH_BG)
-
-
-def _value(ts: Typesetter, width: float, *paras: Sequence[tuple[str, Style]]) -> Cell:
-    lines: list[Line] = []
-    for para in paras:
-        if para:
-            lines += ts.lines(para, width - 2 * PAD_X)
-    return Cell(lines)
-
-
-def _row(
-    ts: Typesetter, zh: str, en: str, *paras: Sequence[tuple[str, Style]]
-) -> tuple[Cell, Cell]:
-    return _label(ts, zh, en, CONTENT_W * 0.3), _value(ts, CONTENT_W * 0.7, *paras)
-
-
 def _header(flow: Flow, f: dict[str, Any]) -> None:
-    ts = flow.ts
-    id_w = 80 * MM
-    id_style = Style(7.6, DARK_GREY, anywhere=True)
-    id_lines = ts.lines(
-        [
-            ("报告编号 Report no.\n", id_style),
-            (str(f["report_id"]) + "\n", Style(7.4, DARK_GREY, anywhere=True)),
-            (f"出具方 Issued by: {f['service']}\n", id_style),
-            (f"出具时间 Issued at: {f['issued_at']}", id_style),
-        ],
-        id_w,
-        strut=id_style,
+    title_header(
+        flow,
+        REPORT_TITLE,
+        REPORT_TITLE_EN,
+        "报告编号 Report no.",
+        str(f["report_id"]),
+        f"出具方 Issued by: {f['service']}",
+        f"出具时间 Issued at: {f['issued_at']}",
     )
-    bottom = flow.draw_lines(id_lines, PAGE_W - MARGIN_SIDE - id_w, MARGIN_TOP, "right", id_w)
-    title_w = CONTENT_W - id_w
-    title = ts.lines([(REPORT_TITLE, Style(17, spacing=1.0))], title_w, strut=None)
-    title += ts.lines([(REPORT_TITLE_EN, Style(10, DARK_GREY))], title_w, strut=None)
-    flow.y = max(bottom, flow.draw_lines(title, MARGIN_SIDE, MARGIN_TOP))
 
 
 def _package(flow: Flow, letter: str, zh: str, en: str, p: dict[str, Any]) -> None:
@@ -135,30 +103,30 @@ def _package(flow: Flow, letter: str, zh: str, en: str, p: dict[str, Any]) -> No
     tsa = f"{p.get('tsa') or '—'} · 序列号 serial {p.get('tsa_serial') or '—'}"
     flow.table(
         [
-            _row(ts, "取证编号", "Capture id", [(str(p.get("capture_id") or "—"), HASH)]),
-            _row(ts, "请求网址", "Requested URL", [(str(p.get("requested_url") or "—"), URL)]),
-            _row(ts, "最终网址", "Final URL", [(str(p.get("final_url") or "—"), URL)]),
-            _row(
+            row_cells(ts, "取证编号", "Capture id", [(str(p.get("capture_id") or "—"), HASH)]),
+            row_cells(ts, "请求网址", "Requested URL", [(str(p.get("requested_url") or "—"), URL)]),
+            row_cells(ts, "最终网址", "Final URL", [(str(p.get("final_url") or "—"), URL)]),
+            row_cells(
                 ts,
                 "页面标题 / HTTP 状态",
                 "Page title / HTTP status",
                 [(f"{p.get('title') or '—'}  /  {p.get('http_status') or '—'}", BODY)],
             ),
-            _row(
+            row_cells(
                 ts,
                 "可信时间",
                 "Trusted time (RFC 3161)",
                 [(str(p.get("trusted_time") or "—"), BODY)],
                 [(tsa, NOTE)],
             ),
-            _row(ts, "证据包 SHA-256", "Package SHA-256", [(str(p.get("sha256")), HASH)]),
-            _row(
+            row_cells(ts, "证据包 SHA-256", "Package SHA-256", [(str(p.get("sha256")), HASH)]),
+            row_cells(
                 ts,
                 "取证清单 SHA-256",
                 "Manifest SHA-256",
                 [(str(p.get("manifest_sha256") or "—"), HASH)],
             ),
-            _row(
+            row_cells(
                 ts,
                 "离线核验",
                 "Verified (offline verifier)",
@@ -186,15 +154,15 @@ def _summary(flow: Flow, f: dict[str, Any]) -> None:
     flow.heading("比对结果摘要", "Summary")
     flow.table(
         [
-            _row(ts, "页面消失", "Page gone in B", gone),
-            _row(
+            row_cells(ts, "页面消失", "Page gone in B", gone),
+            row_cells(
                 ts,
                 "文本行",
                 "Text lines",
                 [(f"删除 removed {len(text['removed'])} · 新增 added {len(text['added'])}", BODY)],
             ),
-            _row(ts, "字段变化", "Changed fields", [(str(len(fields["changed"])), BODY)]),
-            _row(
+            row_cells(ts, "字段变化", "Changed fields", [(str(len(fields["changed"])), BODY)]),
+            row_cells(
                 ts,
                 "图片（按哈希）",
                 "Images (by hash)",
@@ -206,7 +174,7 @@ def _summary(flow: Flow, f: dict[str, Any]) -> None:
                     )
                 ],
             ),
-            _row(ts, "截图变化像素占比", "Changed pixels (screenshots)", [(share, BODY)]),
+            row_cells(ts, "截图变化像素占比", "Changed pixels (screenshots)", [(share, BODY)]),
         ]
     )
 
@@ -222,7 +190,7 @@ def _fields(flow: Flow, f: dict[str, Any]) -> None:
     for c in changed:
         zh, en = _FIELD_NAMES.get(c["field"], (c["field"], c["field"]))
         rows.append(
-            _row(
+            row_cells(
                 ts,
                 zh,
                 en,
@@ -274,7 +242,7 @@ def _images(flow: Flow, f: dict[str, Any]) -> None:
     ):
         for ref in refs:
             rows.append(
-                _row(
+                row_cells(
                     ts,
                     zh,
                     en,
@@ -314,17 +282,7 @@ def _screenshots(flow: Flow, shots: tuple[tuple[int, JpegImage] | None, ...]) ->
 
 
 def _footer(flow: Flow, f: dict[str, Any]) -> None:
-    ts = flow.ts
-    small = Style(7, GREY)
-    total = len(flow.pages)
-    left = f"{f['service']} · {REPORT_TITLE} {f['report_id']}"
-    for n, page in enumerate(flow.pages, 1):
-        baseline = PAGE_H - MARGIN_BOTTOM + 8 * MM
-        page.text(MARGIN_SIDE, baseline, small.size, small.color, left)
-        right = f"第 {n} / {total} 页  Page {n} of {total}"
-        page.text(
-            PAGE_W - MARGIN_SIDE - ts.width(right, small), baseline, small.size, small.color, right
-        )
+    page_footers(flow, f"{f['service']} · {REPORT_TITLE} {f['report_id']}")
 
 
 def render_comparison_pdf(
@@ -358,12 +316,7 @@ def render_comparison_pdf(
     _lines(flow, facts)
     _images(flow, facts)
     _screenshots(flow, placed)
-    statement = Style(7.6, DARK_GREY)
-    flow.paragraph(
-        [(STATEMENT.format(service=facts["service"]), statement)],
-        space_before=3 * MM,
-        strut=statement,
-    )
+    closing_statement(flow, STATEMENT.format(service=facts["service"]))
     _footer(flow, facts)
     doc.pages = flow.pages
     doc.attach(

@@ -75,6 +75,16 @@ class Outcome:
     delay_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The browser's half is done: ``result.json`` is in the work folder and the seal may
+    start. ``recorded`` says whether the load (outcome, title, status) is in the database
+    already; a worker killed between writing ``result.json`` and recording it left it out,
+    and the seal records it first."""
+
+    recorded: bool
+
+
 class CaptureRequestError(ValueError):
     """The capture request itself is wrong (URL, cookies): reported at once, nothing queued."""
 
@@ -202,48 +212,46 @@ async def process_capture(
     services: Services, engine: CaptureEngine, capture_id: str, *, attempt: int = 1
 ) -> Outcome:
     """Advance one capture as far as possible. Never raises for expected failures."""
-    outcome = await load_capture(services, engine, capture_id, attempt=attempt)
-    if outcome is not None:
-        return outcome
-    return await seal_loaded(services, capture_id, attempt=attempt)
+    loaded = await load_capture(services, engine, capture_id, attempt=attempt)
+    if isinstance(loaded, Outcome):
+        return loaded
+    return await seal_loaded(services, capture_id, loaded, attempt=attempt)
 
 
 async def load_capture(
     services: Services, engine: CaptureEngine, capture_id: str, *, attempt: int = 1
-) -> Outcome | None:
-    """The browser's half of ``process_capture``: None when the capture is loaded (now or by an
-    earlier attempt) and waits for ``seal_loaded``. Apart, so that a worker can load the next
-    page while this one seals (the browser is then free; the seal does not need it)."""
+) -> Outcome | Loaded:
+    """The browser's half of ``process_capture``: :class:`Loaded` when the capture is loaded
+    (now or by an earlier attempt) and waits for ``seal_loaded``. Apart, so that a worker can
+    load the next page while this one seals (the browser is then free; the seal does not
+    need it)."""
     with services.session() as session:
         cap = session.get(Capture, capture_id)
         if cap is None:
             return Outcome("failed", f"capture {capture_id} does not exist")
         if cap.status in ("stored", "failed"):
             return Outcome("done")
+        recorded = cap.outcome is not None
     workdir = services.settings.work_dir / capture_id
-    if not (workdir / "result.json").exists():
-        t0 = time.perf_counter()
-        outcome = await _load(services, engine, capture_id, workdir, attempt)
-        if outcome is None:
-            metrics().capture_stage_seconds.labels(stage="load").observe(time.perf_counter() - t0)
+    if (workdir / "result.json").exists():
+        return Loaded(recorded=recorded)
+    t0 = time.perf_counter()
+    outcome = await _load(services, engine, capture_id, workdir, attempt)
+    if outcome is not None:
         return outcome
-    return None
+    metrics().capture_stage_seconds.labels(stage="load").observe(time.perf_counter() - t0)
+    return Loaded(recorded=True)  # ``_load`` recorded it
 
 
-def _load_recorded(services: Services, capture_id: str) -> bool:
-    with services.session() as session:
-        cap = session.get(Capture, capture_id)
-        return cap is not None and cap.outcome is not None
-
-
-async def seal_loaded(services: Services, capture_id: str, *, attempt: int = 1) -> Outcome:
+async def seal_loaded(
+    services: Services, capture_id: str, loaded: Loaded, *, attempt: int = 1
+) -> Outcome:
     """The seal's half of ``process_capture`` (in a thread: the event loop stays free). A
-    worker killed between writing ``result.json`` and recording the load left the capture
-    without its outcome, title and status: they are recorded from ``result.json`` first."""
+    load that was not recorded (see :class:`Loaded`) is recorded from ``result.json`` first."""
     workdir = services.settings.work_dir / capture_id
     try:
         result = _read_manifest(workdir / "result.json")
-        if not await asyncio.to_thread(_load_recorded, services, capture_id):
+        if not loaded.recorded:
             await asyncio.to_thread(_record_load, services, capture_id, result)
         await asyncio.to_thread(seal_capture, services, capture_id, result, workdir)
     except (TimestampError, StorageError) as exc:

@@ -212,12 +212,14 @@ class Worker:
             if work.cancelled():  # the heartbeat lost the lease
                 log.warning("job %s was taken over by another worker; dropped here", job.id)
                 return None
-            outcome = work.result()
-            if outcome is not None:
-                await self._settle(job.id, capture_id, outcome, time.monotonic() - t0)
+            loaded = work.result()
+            if isinstance(loaded, Outcome):
+                await self._settle(job.id, capture_id, loaded, time.monotonic() - t0)
                 return None
             # Loaded: the seal starts now and runs while the next page loads.
-            seal = asyncio.create_task(seal_loaded(self.services, capture_id, attempt=job.attempts))
+            seal = asyncio.create_task(
+                seal_loaded(self.services, capture_id, loaded, attempt=job.attempts)
+            )
             seal_beat = asyncio.create_task(self._heartbeat(job.id, seal))
             return _Seal(job.id, capture_id, request_id, seal, seal_beat, started=t0)
 

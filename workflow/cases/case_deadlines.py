@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from storage.models import Case
-from workflow.deadlines import Deadline, Suspension, SuspensionKind, due, fixed, get_rule
+from workflow.deadlines import (
+    Deadline,
+    Suspension,
+    SuspensionKind,
+    due,
+    fixed,
+    get_rule,
+    or_stated,
+)
 
 __all__ = [
     "TABLE_PATH",
@@ -175,15 +183,7 @@ def _one(
         )  # fmt: skip
     assert rule is not None
     counted = due(rule, started, _suspensions(row.suspensions, facts), today=today, met_on=met)
-    stated = _date(entry, row.stated)
-    if counted.due_date is None and counted.suspended_since is None and stated is not None:
-        # the count cannot say the date yet; the letter stated one, not earlier than the count
-        return fixed(
-            stated, started, rule_id=rule, name_zh=counted.name_zh or rule,
-            name_en=counted.name_en or rule, today=today, met_on=met,
-            source="the date the letter states; the working-day count cannot say it yet",
-        )  # fmt: skip
-    return counted
+    return or_stated(counted, _date(entry, row.stated))
 
 
 def deadlines_of(case: Case, today: date) -> list[Deadline]:

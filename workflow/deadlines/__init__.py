@@ -31,6 +31,7 @@ from workflow.deadlines.counting import (
     beijing_today,
     due,
     fixed,
+    or_stated,
 )
 from workflow.deadlines.errors import (
     CalendarDataError,
@@ -113,5 +114,6 @@ __all__ = [
     "library_years",
     "load_overrides",
     "load_rules",
+    "or_stated",
     "rules",
 ]

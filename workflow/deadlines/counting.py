@@ -645,6 +645,33 @@ def fixed(
     )
 
 
+#: Why a stated date stands in for a count (shown with the deadline).
+STATED_SOURCE = "the date the letter states; the working-day count cannot say it yet"
+
+
+def or_stated(counted: Deadline, stated: date | None) -> Deadline:
+    """``counted``, or the date a letter states when the count cannot say its day yet.
+
+    A letter (a platform's data request, a takedown notice) may state its own date while its
+    period runs into a year whose working days are not entered; the count then has no due
+    date, and the letter's date (never earlier than the count allows, checked when it was
+    given) is the deadline. A suspended count stays the count: it has no day because it is
+    paused, not because the calendar is unknown."""
+    if counted.due_date is not None or counted.suspended_since is not None or stated is None:
+        return counted
+    rule = counted.rule_id or "stated"
+    return fixed(
+        stated,
+        counted.start_event_date,
+        rule_id=rule,
+        name_zh=counted.name_zh or rule,
+        name_en=counted.name_en or rule,
+        today=counted.today,
+        met_on=counted.met_on,
+        source=STATED_SOURCE,
+    )
+
+
 def _status(
     count: _Count,
     period: Period,

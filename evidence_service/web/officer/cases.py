@@ -442,6 +442,39 @@ def _gate(
     return roles, role
 
 
+@dataclass(frozen=True)
+class _Staffed:
+    """An officer staffed as ``officer`` on the case, with the roles and access role the
+    case page is rendered with."""
+
+    user: User
+    roles: set[str]
+    role: str
+
+
+def _staffed_officer(
+    request: Request,
+    case_id: str,
+    action: str,
+    values: dict[str, str] | None = None,
+) -> _Staffed | Response:
+    """The gate of the officer-only case actions (service receipt, linking a party, the
+    captures): logged in, may act on the case, and staffed on it as officer; otherwise the
+    login redirect, the 404/403 page, or the case page with a "not staffed" error on
+    ``action``'s form (keeping the ``values`` the officer typed)."""
+    user = require_officer(request)
+    if isinstance(user, Response):
+        return user
+    gate = _gate(request, user, case_id, "act")
+    if isinstance(gate, Response):
+        return gate
+    roles, role = gate
+    if "officer" not in roles:
+        error = {"kind": "not_staffed", "role": "officer", "action": action}
+        return _case_page(request, user, case_id, roles, role, 403, error, values)
+    return _Staffed(user, roles, role)
+
+
 def link_stored_captures(ctx: CaseContext, case_id: str) -> list[Pending]:
     """Link the captures queued from this case that are now stored (one ``attach_evidence``
     event each, touching the sealed package by its SHA-256) and return those still pending.
@@ -743,18 +776,12 @@ def service_receipt(
     """The return receipt of a postal service came back: the date it was signed for is the
     date of service, which later deadlines count from."""
     check_csrf(request, csrf)
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, role = gate
     action = f"receipt-{event_seq}"
     values = {"received_on": received_on, "receiver": receiver}
-    if "officer" not in roles:
-        error = {"kind": "not_staffed", "role": "officer", "action": action}
-        return _case_page(request, user, case_id, roles, role, 403, error, values)
+    staffed = _staffed_officer(request, case_id, action, values)
+    if isinstance(staffed, Response):
+        return staffed
+    user, roles, role = staffed.user, staffed.roles, staffed.role
     try:
         day = date.fromisoformat(received_on)
     except ValueError:
@@ -834,16 +861,10 @@ def link_party(
     """Link a party the case knows by name (a complaint names the shop, not its account) to
     the merchant's portal account, so that the merchant sees the case and acts in it there."""
     check_csrf(request, csrf)
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, role = gate
-    if "officer" not in roles:
-        error = {"kind": "not_staffed", "role": "officer", "action": "link_party"}
-        return _case_page(request, user, case_id, roles, role, 403, error)
+    staffed = _staffed_officer(request, case_id, "link_party")
+    if isinstance(staffed, Response):
+        return staffed
+    user, roles, role = staffed.user, staffed.roles, staffed.role
     try:
         service.link_party(
             case_ctx(request), _actor(user, "officer"), case_id, party_id, merchant_id
@@ -861,23 +882,10 @@ async def capture(
     """Queue a sealed capture of the shop's page from inside the case (it is linked as
     evidence when stored)."""
     check_csrf(request, csrf)
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, role = gate
-    if "officer" not in roles:
-        return _case_page(
-            request,
-            user,
-            case_id,
-            roles,
-            role,
-            403,
-            {"kind": "not_staffed", "role": "officer", "action": "capture"},
-        )
+    staffed = _staffed_officer(request, case_id, "capture")
+    if isinstance(staffed, Response):
+        return staffed
+    user, roles, role = staffed.user, staffed.roles, staffed.role
     services = services_of(request)
     try:
         capture_id = await run_in_threadpool(create_capture, services, url.strip(), user_id=user.id)
@@ -899,23 +907,10 @@ async def recapture_for_case(
     settings (``sealing.pipeline.recapture``), linked as evidence when stored; the two can
     then be compared from the capture's page."""
     check_csrf(request, csrf)
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, role = gate
-    if "officer" not in roles:
-        return _case_page(
-            request,
-            user,
-            case_id,
-            roles,
-            role,
-            403,
-            {"kind": "not_staffed", "role": "officer", "action": "capture"},
-        )
+    staffed = _staffed_officer(request, case_id, "capture")
+    if isinstance(staffed, Response):
+        return staffed
+    user, roles, role = staffed.user, staffed.roles, staffed.role
     services = services_of(request)
     with services.sessions() as session:
         linked = session.scalar(

@@ -44,6 +44,7 @@ templates = Jinja2Templates(
 )
 templates.env.filters["local"] = local_time
 
+
 def _is_platform(session: Session, account_id: str) -> bool:
     return platforms.is_platform(session, account_id)
 
@@ -62,14 +63,6 @@ PORTAL = AccountPortal(
     accepts=_is_platform,
 )
 COOKIE, COOKIE_PATH = PORTAL.cookie, PORTAL.prefix
-_token = PORTAL.token
-_check_csrf = PORTAL.check_csrf
-_error = PORTAL.error_info
-_ctx = PORTAL.ctx
-_current = PORTAL.current
-_gate = PORTAL.gate
-_csrf_failed = PORTAL.csrf_failed
-_not_found = PORTAL.not_found
 
 
 def render(
@@ -90,14 +83,14 @@ PORTAL.add_session_routes(router)
 
 
 def _consent_doc(request: Request, platform: Merchant) -> str | None:
-    with _ctx(request).sessions() as session:
+    with PORTAL.ctx(request).sessions() as session:
         doc = address_confirmation(session, platform.id)
         return doc.id if doc is not None else None
 
 
 @router.get("/consent")
 def consent(request: Request) -> Response:
-    platform = _gate(request, need_consent=False)
+    platform = PORTAL.gate(request, need_consent=False)
     if not isinstance(platform, Merchant):
         return platform
     if platform.consent_signed_at is not None:
@@ -107,39 +100,39 @@ def consent(request: Request) -> Response:
 
 @router.get("/consent/file")
 def consent_file(request: Request) -> Response:
-    platform = _gate(request, need_consent=False)
+    platform = PORTAL.gate(request, need_consent=False)
     if not isinstance(platform, Merchant):
         return platform
     doc_id = _consent_doc(request, platform)
     if doc_id is None:
-        return _not_found(request, platform)
-    doc, version = serving.version_for_merchant(_ctx(request), platform.id, doc_id, None)
-    return version_pdf(_ctx(request).store, doc, version)
+        return PORTAL.not_found(request, platform)
+    doc, version = serving.version_for_merchant(PORTAL.ctx(request), platform.id, doc_id, None)
+    return version_pdf(PORTAL.ctx(request).store, doc, version)
 
 
 @router.post("/consent")
 async def sign_consent(
     request: Request, password: str = Form(""), csrf: str = Form("")
 ) -> Response:
-    platform = _gate(request, need_consent=False)
+    platform = PORTAL.gate(request, need_consent=False)
     if not isinstance(platform, Merchant):
         return platform
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, platform)
+    if not PORTAL.check_csrf(request, csrf):
+        return PORTAL.csrf_failed(request, platform)
     doc_id = _consent_doc(request, platform)
     if doc_id is None:
-        return _not_found(request, platform)
+        return PORTAL.not_found(request, platform)
     try:
         await run_in_threadpool(
             serving.merchant_sign,
-            _ctx(request),
+            PORTAL.ctx(request),
             platform.id,
             doc_id,
             password=password,
             client=client_of(request),
         )
     except PortalError as exc:
-        error = _error(exc)
+        error = PORTAL.error_info(exc)
         return render(
             request, "platform_consent.html", status_of(exc), platform=platform, error=error
         )
@@ -152,10 +145,10 @@ async def sign_consent(
 @router.get("")
 @router.get("/")
 def home(request: Request) -> Response:
-    platform = _gate(request)
+    platform = PORTAL.gate(request)
     if not isinstance(platform, Merchant):
         return platform
-    rows = platforms.requests_for_platform(_ctx(request), platform.id)
+    rows = platforms.requests_for_platform(PORTAL.ctx(request), platform.id)
     return render(request, "platform_home.html", platform=platform, requests=rows)
 
 
@@ -163,9 +156,9 @@ def _request_page(
     request: Request, platform: Merchant, request_id: str, status_code: int = 200, **extra: Any
 ) -> Response:
     try:
-        view = platforms.request_for_platform(_ctx(request), platform.id, request_id)
+        view = platforms.request_for_platform(PORTAL.ctx(request), platform.id, request_id)
     except PortalError:
-        return _not_found(request, platform)
+        return PORTAL.not_found(request, platform)
     return render(
         request,
         "platform_request.html",
@@ -179,10 +172,10 @@ def _request_page(
 
 @router.get("/requests/{request_id}")
 async def request_page(request: Request, request_id: str) -> Response:
-    platform = _gate(request)
+    platform = PORTAL.gate(request)
     if not isinstance(platform, Merchant):
         return platform
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     try:
         view = platforms.request_for_platform(ctx, platform.id, request_id)
         if view.document_id:  # its first opening is recorded with the service
@@ -190,36 +183,36 @@ async def request_page(request: Request, request_id: str) -> Response:
                 serving.record_open, ctx, platform.id, view.document_id, client=client_of(request)
             )
     except PortalError:
-        return _not_found(request, platform)
+        return PORTAL.not_found(request, platform)
     return _request_page(request, platform, request_id)
 
 
 @router.get("/requests/{request_id}/letter")
 def letter(request: Request, request_id: str) -> Response:
-    platform = _gate(request)
+    platform = PORTAL.gate(request)
     if not isinstance(platform, Merchant):
         return platform
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     try:
         view = platforms.request_for_platform(ctx, platform.id, request_id)
         if view.document_id is None:
-            return _not_found(request, platform)
+            return PORTAL.not_found(request, platform)
         doc, version = serving.version_for_merchant(ctx, platform.id, view.document_id, None)
     except PortalError:
-        return _not_found(request, platform)
+        return PORTAL.not_found(request, platform)
     return version_pdf(ctx.store, doc, version)
 
 
 def _answering(request: Request, request_id: str, csrf: str) -> Merchant | Response:
-    platform = _gate(request)
+    platform = PORTAL.gate(request)
     if not isinstance(platform, Merchant):
         return platform
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, platform)
+    if not PORTAL.check_csrf(request, csrf):
+        return PORTAL.csrf_failed(request, platform)
     try:
-        platforms.request_for_platform(_ctx(request), platform.id, request_id)
+        platforms.request_for_platform(PORTAL.ctx(request), platform.id, request_id)
     except PortalError:
-        return _not_found(request, platform)
+        return PORTAL.not_found(request, platform)
     return platform
 
 
@@ -233,7 +226,7 @@ async def upload_export(
     if not isinstance(platform, Merchant):
         return platform
     ctx, services = case_ctx(request), services_of(request)
-    view = platforms.request_for_platform(_ctx(request), platform.id, request_id)
+    view = platforms.request_for_platform(PORTAL.ctx(request), platform.id, request_id)
     if view.kind != "assistance" or not file.filename:
         error = {"code": "invalid_input", "message": "", "key": "platform.err.export"}
         return _request_page(request, platform, request_id, 422, error=error)
@@ -264,7 +257,9 @@ async def upload_export(
         error = {"code": "upload_rejected", "message": str(exc), "key": "platform.err.sealing"}
         return _request_page(request, platform, request_id, 422, error=error)
     except PortalError as exc:
-        return _request_page(request, platform, request_id, status_of(exc), error=_error(exc))
+        return _request_page(
+            request, platform, request_id, status_of(exc), error=PORTAL.error_info(exc)
+        )
     return RedirectResponse(f"/platform/requests/{request_id}?done=export", status_code=303)
 
 
@@ -277,9 +272,9 @@ async def confirm_takedown(
     if not isinstance(platform, Merchant):
         return platform
     ctx, services = case_ctx(request), services_of(request)
-    view = platforms.request_for_platform(_ctx(request), platform.id, request_id)
+    view = platforms.request_for_platform(PORTAL.ctx(request), platform.id, request_id)
     if view.kind != "takedown" or view.listing_url is None:
-        return _not_found(request, platform)
+        return PORTAL.not_found(request, platform)
     who = platforms.platform_actor(platform.id, platform.name, None)
     try:
         await run_in_threadpool(_check_confirmable, view)
@@ -295,7 +290,9 @@ async def confirm_takedown(
             platforms.confirm_takedown, ctx, who, request_id, note=note, capture_id=capture_id
         )
     except PortalError as exc:
-        return _request_page(request, platform, request_id, status_of(exc), error=_error(exc))
+        return _request_page(
+            request, platform, request_id, status_of(exc), error=PORTAL.error_info(exc)
+        )
     return RedirectResponse(f"/platform/requests/{request_id}?done=takedown", status_code=303)
 
 

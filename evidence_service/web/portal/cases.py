@@ -32,7 +32,7 @@ from evidence_service.web.case_views import (
 )
 from evidence_service.web.i18n import language
 from evidence_service.web.portal.deps import portal_context
-from evidence_service.web.portal.routes import _check_csrf, _csrf_failed, _gate, _not_found, render
+from evidence_service.web.portal.routes import PORTAL, render
 from storage.models import Case, CaseParty, Merchant, PaymentNotice
 from workflow import serving
 from workflow.cases import access, service
@@ -93,12 +93,12 @@ def _expectations(
 
 @router.get("/cases")
 def cases_page(request: Request) -> Response:
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
     decision = access.can("merchant", "case_list", access.Subject(actor_party=merchant.id))
     if not decision or decision.scope != "own_case":
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     ctx = case_ctx(request)
     today = ctx.today()
     with ctx.sessions() as session:
@@ -180,11 +180,11 @@ def _case_page(
             session.expunge(case)
     subject = _subject(merchant, party_ids)  # type: ignore[arg-type]
     if case is None or not access.can("merchant", "case_page", subject):
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     try:
         view = service.case_view(ctx, _actor(merchant, case), case_id)
     except CaseNotFound:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     may_act = bool(access.can("merchant", "act", subject))
     judged = (
         [
@@ -226,7 +226,7 @@ def _case_page(
 
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str) -> Response:
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
     return _case_page(request, merchant, case_id)
@@ -234,12 +234,12 @@ def case_page(request: Request, case_id: str) -> Response:
 
 @router.post("/cases/{case_id}/act")
 async def act(request: Request, case_id: str) -> Response:
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    if not _check_csrf(request, form.get("csrf", "")):
-        return _csrf_failed(request, merchant)
+    if not PORTAL.check_csrf(request, form.get("csrf", "")):
+        return PORTAL.csrf_failed(request, merchant)
     ctx = case_ctx(request)
     with ctx.sessions() as session:
         case = session.get(Case, case_id)
@@ -253,7 +253,7 @@ async def act(request: Request, case_id: str) -> Response:
         if case is not None:
             session.expunge(case)
     if case is None or not access.can("merchant", "act", _subject(merchant, party_ids)):  # type: ignore[arg-type]
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     action = form.get("action", "")
     values = {k: v for k, v in form.items() if k != "csrf"}
 
@@ -276,5 +276,5 @@ async def act(request: Request, case_id: str) -> Response:
     except UnknownAction:
         return again(409, {"kind": "stale"})
     except CaseNotFound:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     return RedirectResponse(f"/portal/cases/{case_id}?done={action}", status_code=303)

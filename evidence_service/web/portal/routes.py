@@ -51,17 +51,6 @@ PORTAL = AccountPortal(
     error_page="portal_error.html",
 )
 COOKIE, COOKIE_PATH = PORTAL.cookie, PORTAL.prefix
-_token = PORTAL.token
-_csrf_for = PORTAL.csrf_for
-_check_csrf = PORTAL.check_csrf
-_set_cookie = PORTAL.set_cookie
-_error_info = PORTAL.error_info
-_ctx = PORTAL.ctx
-_current = PORTAL.current
-_gate = PORTAL.gate
-_csrf_failed = PORTAL.csrf_failed
-_not_found = PORTAL.not_found
-_error_page = PORTAL.error
 Gate = Merchant | Response
 
 
@@ -82,10 +71,10 @@ def render(
 @router.get("")
 @router.get("/")
 def home(request: Request) -> Response:
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
-    docs = serving.documents_for_merchant(_ctx(request), merchant.id)
+    docs = serving.documents_for_merchant(PORTAL.ctx(request), merchant.id)
     return render(request, "portal_home.html", merchant=merchant, documents=docs)
 
 
@@ -94,13 +83,13 @@ PORTAL.add_session_routes(router)
 
 @router.get("/consent")
 def consent(request: Request) -> Response:
-    merchant = _gate(request, need_consent=False)
+    merchant = PORTAL.gate(request, need_consent=False)
     if not isinstance(merchant, Merchant):
         return merchant
-    with _ctx(request).sessions() as session:
+    with PORTAL.ctx(request).sessions() as session:
         doc = address_confirmation(session, merchant.id)
     if doc is None:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     return RedirectResponse(f"/portal/documents/{doc.id}", status_code=303)
 
 
@@ -109,10 +98,10 @@ def consent(request: Request) -> Response:
 
 def _doc_gate(request: Request, document_id: str) -> Gate:
     """Before consent only the service-address confirmation itself may be opened."""
-    merchant = _gate(request, need_consent=False)
+    merchant = PORTAL.gate(request, need_consent=False)
     if not isinstance(merchant, Merchant) or merchant.consent_signed_at is not None:
         return merchant
-    with _ctx(request).sessions() as session:
+    with PORTAL.ctx(request).sessions() as session:
         doc = address_confirmation(session, merchant.id)
     if doc is not None and doc.id == document_id:
         return merchant
@@ -126,12 +115,12 @@ def _document_page(
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     try:
         view = serving.document_for_merchant(ctx, merchant.id, document_id)
     except PortalError:
-        return _not_found(request, merchant)
-    fresh = merchants.merchant_for_session(ctx, _token(request)) or merchant
+        return PORTAL.not_found(request, merchant)
+    fresh = merchants.merchant_for_session(ctx, PORTAL.token(request)) or merchant
     return render(
         request,
         "portal_document.html",
@@ -148,13 +137,13 @@ async def document_page(request: Request, document_id: str) -> Response:
     merchant = _doc_gate(request, document_id)
     if not isinstance(merchant, Merchant):
         return merchant
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     try:
         await run_in_threadpool(
             serving.record_open, ctx, merchant.id, document_id, client=client_of(request)
         )
     except PortalError:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     done = request.query_params.get("done")
     return _document_page(request, merchant, document_id, done=done)
 
@@ -164,24 +153,24 @@ def document_file(request: Request, document_id: str, v: OptionalRowId = None) -
     merchant = _doc_gate(request, document_id)
     if not isinstance(merchant, Merchant):
         return merchant
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     try:
         doc, version = serving.version_for_merchant(ctx, merchant.id, document_id, v)
     except PortalError:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     return version_pdf(ctx.store, doc, version)
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}")
 def attachment_file(request: Request, document_id: str, attachment_id: RowId) -> Response:
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     try:
         row = serving.attachment_for_merchant(ctx, merchant.id, document_id, attachment_id)
     except PortalError:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     return attachment_download(ctx.store, row)
 
 
@@ -192,9 +181,9 @@ async def sign_document(
     merchant = _doc_gate(request, document_id)
     if not isinstance(merchant, Merchant):
         return merchant
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, merchant)
-    ctx = _ctx(request)
+    if not PORTAL.check_csrf(request, csrf):
+        return PORTAL.csrf_failed(request, merchant)
+    ctx = PORTAL.ctx(request)
     try:
         version = await run_in_threadpool(
             serving.merchant_sign,
@@ -206,9 +195,9 @@ async def sign_document(
         )
     except PortalError as exc:
         if status_of(exc) == 404:
-            return _not_found(request, merchant)
+            return PORTAL.not_found(request, merchant)
         return _document_page(
-            request, merchant, document_id, status_of(exc), error=_error_info(exc)
+            request, merchant, document_id, status_of(exc), error=PORTAL.error_info(exc)
         )
     await run_in_threadpool(_signed_in_cases, request, merchant, document_id, version.sha256)
     target = "/portal" if merchant.consent_signed_at is None else None
@@ -267,15 +256,15 @@ def _answering(request: Request, document_id: str, csrf: str) -> Gate:
     that stops the post (login or consent, a CSRF refusal, 404 for a document it may not
     see). Checked before any upload is copied into the work folder, so a post about someone
     else's document leaves nothing there."""
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
-    if not _check_csrf(request, csrf):
-        return _csrf_failed(request, merchant)
+    if not PORTAL.check_csrf(request, csrf):
+        return PORTAL.csrf_failed(request, merchant)
     try:
-        serving.document_for_merchant(_ctx(request), merchant.id, document_id)
+        serving.document_for_merchant(PORTAL.ctx(request), merchant.id, document_id)
     except PortalError:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     return merchant
 
 
@@ -289,11 +278,11 @@ async def upload_signed(
     merchant = _answering(request, document_id, csrf)
     if not isinstance(merchant, Merchant):
         return merchant
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     spooled, problem = await _with_spooled(ctx, [file], ctx.max_upload_pdf_bytes, ".pdf")
     if problem is not None or not spooled:
         exc = UploadRejectedError([problem or "no file was sent"])
-        return _document_page(request, merchant, document_id, 422, error=_error_info(exc))
+        return _document_page(request, merchant, document_id, 422, error=PORTAL.error_info(exc))
     path = spooled[0][1]
     try:
         version = await run_in_threadpool(
@@ -301,9 +290,9 @@ async def upload_signed(
         )
     except PortalError as exc:
         if status_of(exc) == 404:
-            return _not_found(request, merchant)
+            return PORTAL.not_found(request, merchant)
         return _document_page(
-            request, merchant, document_id, status_of(exc), error=_error_info(exc)
+            request, merchant, document_id, status_of(exc), error=PORTAL.error_info(exc)
         )
     finally:
         path.unlink(missing_ok=True)
@@ -322,12 +311,12 @@ def _statement_form(
     **extra: Any,
 ) -> Response:
     try:
-        view = serving.document_for_merchant(_ctx(request), merchant.id, document_id)
+        view = serving.document_for_merchant(PORTAL.ctx(request), merchant.id, document_id)
     except PortalError:
-        return _not_found(request, merchant)
+        return PORTAL.not_found(request, merchant)
     if view.document.kind != "notice":
-        return _not_found(request, merchant)
-    ctx = _ctx(request)
+        return PORTAL.not_found(request, merchant)
+    ctx = PORTAL.ctx(request)
     return render(
         request,
         "portal_statement.html",
@@ -344,7 +333,7 @@ def _statement_form(
 
 @router.get("/documents/{document_id}/statement")
 def statement_form(request: Request, document_id: str) -> Response:
-    merchant = _gate(request)
+    merchant = PORTAL.gate(request)
     if not isinstance(merchant, Merchant):
         return merchant
     return _statement_form(request, merchant, document_id)
@@ -363,15 +352,19 @@ async def submit_statement(
     merchant = _answering(request, document_id, csrf)
     if not isinstance(merchant, Merchant):
         return merchant
-    ctx = _ctx(request)
+    ctx = PORTAL.ctx(request)
     keep = {"text": text, "requests_hearing": requests_hearing}
     if len([a for a in attachments if a.filename]) > ctx.max_attachments:
         exc: PortalError = FieldError("attachments", f"at most {ctx.max_attachments} files")
-        return _statement_form(request, merchant, document_id, 422, error=_error_info(exc), **keep)
+        return _statement_form(
+            request, merchant, document_id, 422, error=PORTAL.error_info(exc), **keep
+        )
     spooled, problem = await _with_spooled(ctx, attachments, ctx.max_attachment_bytes, ".bin")
     if problem is not None:
         exc = FieldError("attachments", problem)
-        return _statement_form(request, merchant, document_id, 422, error=_error_info(exc), **keep)
+        return _statement_form(
+            request, merchant, document_id, 422, error=PORTAL.error_info(exc), **keep
+        )
     files = [serving.UploadedFile(name, path) for name, path in spooled]
     try:
         statement_id = await run_in_threadpool(
@@ -387,9 +380,9 @@ async def submit_statement(
         )
     except PortalError as exc:
         if status_of(exc) == 404:
-            return _not_found(request, merchant)
+            return PORTAL.not_found(request, merchant)
         return _statement_form(
-            request, merchant, document_id, status_of(exc), error=_error_info(exc), **keep
+            request, merchant, document_id, status_of(exc), error=PORTAL.error_info(exc), **keep
         )
     finally:
         for _, path in spooled:
