@@ -160,7 +160,7 @@ async def video_interleaved(url: str, runs: int, data: Path, fps: int) -> dict[s
                 loads.append(time.perf_counter() - t0)
 
         engine.capture = timed_capture  # type: ignore[method-assign]
-        for i in range(runs + 1):  # round 0 warms up (ffmpeg, fonts, caches)
+        for i in range(runs + 1):  # round 0 warms up (the encoder, fonts, caches)
             for which in ("plain", "video") if i % 2 else ("video", "plain"):
                 facts: list[dict[str, Any]] = []
                 elapsed, timing = await full_once(
@@ -193,7 +193,24 @@ def report_video(name: str, url: str, v: dict[str, Any], runs: int, fps: int) ->
     )
 
 
-def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool = True) -> float:
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How many cores were busy on average between two :func:`cpu_times` (whole machine)."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return busy / max(total, 1) * (os.cpu_count() or 1)
+
+
+def throughput(
+    url: str, jobs: int, workers: int, data: Path, *, pipeline: bool = True
+) -> tuple[float, float]:
+    """Captures per minute of ``workers`` worker processes draining ``jobs`` captures, and
+    the cores the machine kept busy meanwhile (so a CPU-bound ceiling can be read off)."""
     services = Services(settings_for(data))
     initialize(services)
     env = {
@@ -208,7 +225,7 @@ def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool 
     procs = [subprocess.Popen([str(exe), "worker"], env=env) for _ in range(workers)]
     time.sleep(3)  # let the workers start their browsers before the clock starts
     ids = [create_capture(services, url, user_id=None) for _ in range(jobs)]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_times()
     while True:
         with services.sessions() as session:
             done = (
@@ -219,7 +236,7 @@ def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool 
         if done == jobs:
             break
         time.sleep(0.05)
-    elapsed = time.perf_counter() - t0
+    elapsed, cores = time.perf_counter() - t0, busy_cores(cpu0, cpu_times())
     for p in procs:
         p.terminate()
     for p in procs:
@@ -231,7 +248,7 @@ def throughput(url: str, jobs: int, workers: int, data: Path, *, pipeline: bool 
     services.close()
     if failed:
         print(f"  warning: {failed} captures failed")
-    return jobs / elapsed * 60
+    return jobs / elapsed * 60, cores
 
 
 def ms(values: list[float]) -> float:
@@ -274,18 +291,25 @@ def main() -> None:
             bare_rate = 60 / statistics.median(bare)
             print(f"bare warm-Chromium rate (60 s / bare median): {bare_rate:6.1f} captures/min")
 
+            cores_used: dict[int, float] = {}
+
             def rate(n: int, pipeline: bool) -> float:
                 tag = "p" if pipeline else "s"
-                rates = [
+                runs = [
                     throughput(url, args.jobs, n, Path(tmp) / f"tp{tag}{n}-{r}", pipeline=pipeline)
                     for r in range(args.rounds)
                 ]
+                rates = [r for r, _ in runs]
                 each = ", ".join(f"{v:.1f}" for v in rates)
                 mode = "pipelined" if pipeline else "one at a time"
                 median = statistics.median(rates)
+                cores = statistics.median(c for _, c in runs)
+                if pipeline:
+                    cores_used[n] = cores
                 print(
                     f"throughput, {n} worker(s), {mode:<13}: {median:6.1f} captures/min "
-                    f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each})"
+                    f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each}); "
+                    f"{cores:.2f} of {os.cpu_count()} cores busy"
                 )
                 return median
 
@@ -296,6 +320,11 @@ def main() -> None:
                 print(f"pipelining, 1 worker: {piped[1] / serial:4.2f} x one at a time")
             if 1 in piped and 2 in piped:
                 print(f"target 2 workers >= 1.6 x 1 worker:  {piped[2] / piped[1]:4.2f} x")
+                ceiling = (os.cpu_count() or 1) / cores_used[1]
+                print(
+                    f"  CPU ceiling: one worker keeps {cores_used[1]:.2f} cores busy, so no number "
+                    f"of workers can exceed {ceiling:4.2f} x one worker on {os.cpu_count()} cores"
+                )
             if 2 in piped:
                 print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
             print(f"target seal <= 10 % of bare time:   {share:5.1f} %")

@@ -69,7 +69,7 @@ from .provenance import (
 from .recorder import Exchange, NetworkRecorder
 from .types import CaptureOptions, CaptureResult
 from .urls import check_url
-from .video import VIDEO_MEDIA_TYPE, VIDEO_NAME, ScreencastRecorder, VideoFacts, find_ffmpeg
+from .video import VIDEO_MEDIA_TYPE, VIDEO_NAME, ScreencastRecorder, VideoFacts, check_encoder
 from .warc import WarcBuilder
 
 log = logging.getLogger(__name__)
@@ -417,7 +417,7 @@ class CaptureEngine:
         """
         normalised = await asyncio.to_thread(check_url, url, allow_private=options.allow_private)
         if options.video is not None:
-            find_ffmpeg()  # before loading anything: a capture that cannot keep its video fails
+            check_encoder()  # before loading anything: a capture that cannot keep its video fails
         browser = await self._ready_browser()
         device = self.device(options.device) if options.device else None
         run = _CaptureRun(self, browser, url, normalised, options, Path(workdir), device)
@@ -585,7 +585,7 @@ class _CaptureRun:
         pdf = self.workdir / "snapshot.pdf"
         video_task: asyncio.Future[VideoFacts | None] | None = None
         if self.screencast is not None:
-            # The video shows the load; its last ticks are encoded (a thread and ffmpeg)
+            # The video shows the load; its last ticks are encoded (in a thread)
             # while the page is photographed and the environment checked.
             await self.screencast.stop()
             video_task = asyncio.ensure_future(asyncio.to_thread(self.screencast.finish))
@@ -602,7 +602,7 @@ class _CaptureRun:
                 await recorder.drain()
                 certificates = await self._certificates(cdp, recorder)
         except BaseException as exc:
-            if video_task is not None:  # no ffmpeg left writing behind a failed capture
+            if video_task is not None:  # no encoder left writing behind a failed capture
                 with contextlib.suppress(BaseException):
                     await video_task
             if isinstance(exc, TimeoutError):

@@ -12,15 +12,20 @@ Why this shape:
   frames whatever the page does.
 * The clock drawn on every frame (Pillow) is the tick's time on the capture machine's clock,
   UTC and Beijing time, to a tenth of a second; the provenance records the offset of that
-  clock to a trusted time-stamp. Drawing it ourselves (rather than ffmpeg's ``drawtext``) keeps
-  the text and font the same whatever ffmpeg was built with.
-* Encoding runs while the page loads, in a thread feeding Debian's ``ffmpeg`` (WebM, VP8 in
-  real-time mode: every browser plays it, and it encodes quickly on a small machine), niced
-  below the browser. A tick is encoded once it is over (plus ``FINAL_AFTER_S``), so that
-  after the load only the last few ticks are left. The file is written to a temporary name
-  and renamed only when ffmpeg succeeded: a half-written video is never evidence. A failed
-  capture kills ffmpeg and leaves no file. ``max_seconds`` bounds the recording and
-  ``max_bytes`` the file (ffmpeg ``-fs``); a bound that is hit is recorded as ``truncated``.
+  clock to a trusted time-stamp. Drawing it ourselves (rather than FFmpeg's ``drawtext``) keeps
+  the text and font the same whatever FFmpeg was built with.
+* Encoding runs while the page loads, in a thread of this process, niced below the browser,
+  through PyAV (FFmpeg's libraries: libvpx, WebM, VP8 in real-time mode: every browser plays
+  it, and it encodes quickly on a small machine). In-process because starting the ``ffmpeg``
+  program costs about 85 ms of CPU before its first frame (it links some hundred libraries),
+  which on a two-core machine was half of what video added to a capture of a fast page
+  (benchmarks/capture.py); PyAV encodes the same four frames in about 45 ms in all. A tick is
+  encoded once it is over (plus ``FINAL_AFTER_S``), so that after the load only the last few
+  ticks are left. The file is written to a temporary name and renamed only when the encoder
+  finished: a half-written video is never evidence. A failed capture stops the encoder and
+  leaves no file. ``max_seconds`` bounds the recording and ``max_bytes`` the file; a bound
+  that is hit is recorded as ``truncated``. Courts read the file with tools we did not write
+  (ffprobe, ffmpeg, any browser); the tests do.
 """
 
 from __future__ import annotations
@@ -31,9 +36,6 @@ import functools
 import io
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -42,12 +44,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import av
+from av.video.stream import VideoStream
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import VideoError
 from .types import VideoOptions
 
-__all__ = ["VIDEO_NAME", "ScreencastRecorder", "VideoFacts", "VideoOptions", "find_ffmpeg"]
+__all__ = ["VIDEO_NAME", "ScreencastRecorder", "VideoFacts", "VideoOptions", "check_encoder"]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,12 @@ FINAL_AFTER_S = 0.15
 #: would halve it, but a change drawn on a skipped frame of a page that then stays still
 #: would never reach the video: the video would end on a picture the page no longer showed.
 EVERY_NTH_FRAME = 1
-#: Niceness of ffmpeg: it encodes while the page loads, below the browser.
+#: Niceness of the encoder thread: it encodes while the page loads, below the browser.
 ENCODER_NICE = 10
+#: The encoder: libvpx's VP8 in real-time mode (fast on a small machine), constant quality
+#: with a 1 Mbit/s ceiling, one thread (the browser needs the other core).
+CODEC = "libvpx"
+CODEC_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "crf": "10", "b": "1M"}
 #: Longest edge of a frame Chromium is asked for (device pixels): a phone at 3x would
 #: otherwise send frames of 1170 × 2532 for nothing a court needs.
 MAX_FRAME_EDGE = 1280
@@ -100,16 +108,23 @@ class VideoFacts:
         return asdict(self)
 
 
-def find_ffmpeg() -> str:
-    """The ffmpeg executable, or a :class:`VideoError` that says how to install it."""
-    found = shutil.which("ffmpeg")
-    if found is None:
+def check_encoder() -> str:
+    """The encoder's description, or a :class:`VideoError` that says what to install: the
+    PyAV wheel bundles FFmpeg with libvpx; a PyAV built against a system FFmpeg without it
+    cannot make the video."""
+    if CODEC not in av.codecs_available:
         raise VideoError(
-            "A video of the capture was requested, but ffmpeg is not installed on this "
-            "machine; install the Debian package ffmpeg (scripts/setup.sh does) or capture "
-            "without video."
+            "A video of the capture was requested, but this machine's PyAV (the av package) "
+            f"has no {CODEC} (VP8) encoder; install the av wheel of requirements/run.lock "
+            "(scripts/setup.sh does) or capture without video."
         )
-    return found
+    return _encoder_version()
+
+
+@functools.cache
+def _encoder_version() -> str:
+    codec = ".".join(str(n) for n in av.library_versions.get("libavcodec", ()))
+    return f"PyAV {av.__version__} (libavcodec {codec}, {CODEC})"
 
 
 def _iso(ts: float) -> str:
@@ -146,8 +161,10 @@ class ScreencastRecorder:
         self._pending_acks: set[Any] = set()
         self._recording = False
         self._aborted = False
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr: Any = None
+        self._container: Any = None  # av.container.OutputContainer, owned by the thread
+        self._stream: VideoStream | None = None
+        self._encoder = ""
+        self._bytes = 0
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._tmp: Path | None = None
@@ -157,7 +174,7 @@ class ScreencastRecorder:
         return {"Page.screencastFrame": self._on_frame}
 
     async def start(self, out: Path) -> None:
-        """Start ffmpeg (idle until the first frame) and the screencast; ``out`` is where
+        """Start the encoder (idle until the first frame) and the screencast; ``out`` is where
         :meth:`finish` puts the video."""
         self._out = out
         self._tmp = out.with_name(out.name + ".part")
@@ -227,67 +244,30 @@ class ScreencastRecorder:
         if not self._finished:
             self.abort()
 
-    # -- encoding: a thread feeds ffmpeg each tick once its picture is final ----------------
+    # -- encoding: a thread encodes each tick once its picture is final ----------------------
 
     def _start_encoder(self) -> None:
         assert self._tmp is not None
-        ffmpeg = find_ffmpeg()
-        self._ffmpeg = ffmpeg
-        cmd = [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{self.width}x{self.height}",
-            "-framerate",
-            str(self.o.fps),
-            "-i",
-            "pipe:0",
-            "-an",
-            "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-            "-b:v",
-            "1M",
-            "-crf",
-            "10",
-            "-pix_fmt",
-            "yuv420p",
-            "-threads",
-            "1",
-            "-fs",
-            str(self.o.max_bytes),
-            "-metadata",
-            f"creation_time={_iso(self.started_at or time.time())}",
-            "-metadata",
-            "title=Capture session (clock: capture machine, UTC and UTC+8)",
-            "-f",
-            "webm",
-            "-y",
-            str(self._tmp),
-        ]
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish or abort)
+        self._encoder = check_encoder()
+        container = None
         try:
-            self._proc = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
-            )
-        except OSError as exc:
-            self._stderr.close()
+            container = av.open(str(self._tmp), "w", format="webm")
+            container.metadata["creation_time"] = _iso(self.started_at or time.time())
+            container.metadata["title"] = "Capture session (clock: capture machine, UTC and UTC+8)"
+            stream = container.add_stream(CODEC, rate=self.o.fps, options=dict(CODEC_OPTIONS))
+            assert isinstance(stream, VideoStream)
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
+            stream.codec_context.thread_count = 1
+        except (av.FFmpegError, OSError) as exc:
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.close()
+            self._tmp.unlink(missing_ok=True)
             raise VideoError(
-                f"ffmpeg could not be started ({exc}); check the installation."
+                f"the video encoder could not be started ({exc}); check the installation."
             ) from exc
-        # Below the browser: the page being captured comes first.
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, self._proc.pid, ENCODER_NICE)
+        self._container, self._stream = container, stream
+        self._bytes = 0
         self._thread = threading.Thread(target=self._feed, name="screencast-encoder", daemon=True)
         self._thread.start()
 
@@ -330,14 +310,29 @@ class ScreencastRecorder:
                     picture = self._pending.pop(0)[1]
                 return tick, picture, False
 
+    def _mux(self, packets: Any) -> bool:
+        """Write the packets; False once ``max_bytes`` is reached (the file ends there). The
+        first packet is always written: a video has at least its first picture."""
+        for packet in packets:
+            if self._bytes and self._bytes + packet.size > self.o.max_bytes:
+                if "max_bytes" not in self.truncated:
+                    self.truncated.append("max_bytes")
+                return False
+            self._bytes += packet.size
+            self._container.mux(packet)
+        return True
+
     def _feed(self) -> None:
-        assert self._proc is not None and self._proc.stdin is not None
-        assert self.started_at is not None
+        assert self.started_at is not None and self._stream is not None
+        # Below the browser: the page being captured comes first (Linux: per thread).
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ENCODER_NICE)
         font = _clock_font(self.width, self.height, self.started_at)
         base: Image.Image | None = None
         tick: int | None = None
         try:
-            while True:
+            room = True
+            while room:
                 tick, picture, done = self._next(tick)
                 if done or tick is None:
                     break
@@ -345,19 +340,19 @@ class ScreencastRecorder:
                     base = self._canvas(picture) if picture is not None else self._black()
                 frame = base.copy()
                 _draw_clock(frame, self.started_at + tick / self.o.fps, font)
-                try:
-                    self._proc.stdin.write(frame.tobytes())
-                except (BrokenPipeError, ValueError):  # -fs reached: ffmpeg stopped reading
-                    if "max_bytes" not in self.truncated:
-                        self.truncated.append("max_bytes")
-                    break
-                self.frames_encoded += 1
-                tick += 1
+                video_frame = av.VideoFrame.from_image(frame)
+                video_frame.pts = self.frames_encoded
+                room = self._mux(self._stream.encode(video_frame))
+                if room:
+                    self.frames_encoded += 1
+                    tick += 1
+            if not self._aborted:
+                self._mux(self._stream.encode(None))  # what the encoder still holds
         except BaseException as exc:  # reported by finish()
             self._error = exc
         finally:
-            with contextlib.suppress(OSError, ValueError):
-                self._proc.stdin.close()
+            with contextlib.suppress(Exception):
+                self._container.close()
 
     def _black(self) -> Image.Image:
         return Image.new("RGB", (self.width, self.height))
@@ -368,27 +363,28 @@ class ScreencastRecorder:
         with self._cond:
             self._aborted = True
             self._cond.notify_all()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
         if self._thread is not None:
             self._thread.join(10)
-        if self._proc is not None:
-            with contextlib.suppress(Exception):
-                self._proc.wait(10)
-        if self._stderr is not None:
-            self._stderr.close()
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
+
+    @property
+    def encoding(self) -> bool:
+        """The encoder thread still runs (tests: nothing is left working after an abort)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def finish(self) -> VideoFacts | None:
         """After :meth:`stop`: the last ticks, then the WebM renamed into place (atomically);
         None when no frame was received. Blocks: run it in a thread."""
-        assert self._proc is not None and self._thread is not None and self._tmp is not None
+        assert self._thread is not None and self._tmp is not None
         with self._cond:
             if self.stopped_at is None:
                 self.stopped_at = time.time()
             self._cond.notify_all()
-        self._thread.join()
+        self._thread.join(120)
+        if self._thread.is_alive():
+            self.abort()
+            raise VideoError("the encoder did not finish the capture's video; retry it.")
         if self.frames_encoded == 0 or self._error is not None:
             error = self._error
             self.abort()
@@ -397,25 +393,14 @@ class ScreencastRecorder:
                     f"The capture's video could not be made ({error}); retry the capture."
                 ) from error
             return None
-        try:
-            code = self._proc.wait(timeout=120)
-        except subprocess.TimeoutExpired as exc:
-            self.abort()
-            raise VideoError("ffmpeg did not finish the capture's video; retry it.") from exc
-        self._stderr.seek(0)
-        err = self._stderr.read().decode(errors="replace")
-        self._stderr.close()
         tmp = self._tmp
-        if code != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+        if not tmp.is_file() or tmp.stat().st_size == 0:
             self.abort()
             raise VideoError(
-                f"ffmpeg could not encode the capture's video (exit {code}: "
-                f"{err.strip()[:300] or 'no message'}); the capture is not sealed, retry it."
+                "the encoder wrote no video for the capture; the capture is not sealed, retry it."
             )
         self._finished = True
         size = tmp.stat().st_size
-        if size >= self.o.max_bytes and "max_bytes" not in self.truncated:
-            self.truncated.append("max_bytes")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self._out)
@@ -433,7 +418,7 @@ class ScreencastRecorder:
             last_frame_at=_iso(self.last_frame_ts) if self.last_frame_ts else None,
             truncated=list(self.truncated),
             bytes=size,
-            encoder=_ffmpeg_version(self._ffmpeg),
+            encoder=self._encoder,
             clock=(
                 "drawn on every frame: the time of that frame on the capture machine's clock "
                 "(UTC and Beijing time, UTC+8), from the first screencast frame; each frame "
@@ -496,14 +481,3 @@ def _draw_clock(frame: Image.Image, moment: float, font: Any) -> None:
     y = max(0, frame.height - h - 2 * pad - 6)
     draw.rectangle((x, y, x + w + 2 * pad, y + h + 2 * pad), fill=(0, 0, 0))
     draw.text((x + pad - left, y + pad - top), text, font=font, fill=(255, 255, 0))
-
-
-@functools.lru_cache(maxsize=4)
-def _ffmpeg_version(ffmpeg: str) -> str:
-    try:
-        out = subprocess.run(
-            [ffmpeg, "-version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "ffmpeg"
-    return out.splitlines()[0].strip() if out else "ffmpeg"

@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     capture_video: bool = Field(
         False,
         description="Record a video of every capture session (WebM with a clock) unless the "
-        "request says otherwise; needs ffmpeg.",
+        "request says otherwise; encoded in-process by PyAV (libvpx).",
     )
     capture_video_fps: int = Field(5, ge=1, le=30, description="Frames per second of videos.")
     capture_video_max_seconds: float = Field(

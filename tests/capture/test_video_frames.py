@@ -1,7 +1,8 @@
 """The screencast recorder on its own (no browser): every frame is acknowledged at once, only
 the newest frame of each tick waits to be encoded (memory bounded by fps × max_seconds
 whatever the page does), the recording stops at max_seconds, the encoder turns ticks into a
-real WebM, and a recording given up leaves neither a file nor a running ffmpeg."""
+real WebM (read back by Debian's ffmpeg, a tool we did not write), and a recording given up
+leaves neither a file nor a running encoder."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def test_no_frame_means_no_video(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_an_aborted_recording_leaves_no_file_and_no_ffmpeg(tmp_path: Path) -> None:
+def test_an_aborted_recording_leaves_no_file_and_no_encoder_running(tmp_path: Path) -> None:
     async def scenario() -> ScreencastRecorder:
         rec = ScreencastRecorder(_quiet, VideoOptions(), viewport=(320, 200))
         await rec.start(tmp_path / "video.webm")
@@ -118,5 +119,51 @@ def test_an_aborted_recording_leaves_no_file_and_no_ffmpeg(tmp_path: Path) -> No
         return rec
 
     rec = asyncio.run(scenario())
-    assert rec._proc is not None and rec._proc.poll() is not None
+    assert not rec.encoding
     assert not list(tmp_path.iterdir())
+
+
+def _noise_jpeg(seed: int, size: tuple[int, int] = (320, 200)) -> str:
+    """A frame that compresses badly (random pixels): every tick makes a large packet."""
+    import random
+
+    rnd = random.Random(seed)
+    img = Image.frombytes("RGB", size, rnd.randbytes(size[0] * size[1] * 3))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=95)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_max_bytes_ends_the_video_there_and_says_so(tmp_path: Path) -> None:
+    """A recording that would outgrow ``max_bytes`` stops growing at the bound: the file is
+    still a whole WebM that ffprobe reads, a little over the bound at most (the container's
+    own bytes), and the provenance says ``max_bytes``."""
+    bound = 200_000  # a few noisy frames (each tens of kB); 30 of them are far more
+
+    async def scenario() -> ScreencastRecorder:
+        rec = ScreencastRecorder(
+            _quiet, VideoOptions(fps=10, max_seconds=5.0, max_bytes=bound), viewport=(320, 200)
+        )
+        await rec.start(tmp_path / "video.webm")
+        t0 = rec.started_at = time.time() - 3.0
+        for i in range(30):  # a new noisy picture every tick for 3 s
+            rec.handlers()["Page.screencastFrame"](
+                {"data": _noise_jpeg(i), "sessionId": i, "metadata": {"timestamp": t0 + i / 10}}
+            )
+        await rec.stop()
+        return rec
+
+    rec = asyncio.run(scenario())
+    facts = rec.finish()
+    assert facts is not None and facts.truncated == ["max_bytes"]
+    assert 0 < facts.frames_encoded < 30
+    video = tmp_path / "video.webm"
+    assert facts.bytes == video.stat().st_size <= bound + 4096
+    entries = "stream=codec_name,nb_read_frames"
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", entries, "-of", "csv=p=0",
+         str(video)],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    codec, frames = probe.split(",")
+    assert codec == "vp8" and 0 < int(frames) <= facts.frames_encoded
