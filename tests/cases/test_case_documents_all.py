@@ -492,7 +492,10 @@ def test_a_lead_not_filed_and_a_missing_note_named(world: World, tmp_path: Path)
     )
     service.act(w.ctx, w.head, case_id, "approve_non_filing", {"opinion": "同意不予立案。"})
     made = [t for t, _ in _table_of_contents(w, case_id)]
-    assert made == ["non_filing_approval"]
+    # the registration form too: a lead not filed is never numbered, so it carries the
+    # non-filing document's number (it used to wait for a case number forever)
+    assert made == ["case_source_registration", "non_filing_approval"]
     data = _check_signed(w, case_id, tmp_path)
     assert data["non_filing_approval"][0]["case_number"] == "示市监不立〔2026〕3号"
+    assert data["case_source_registration"][0]["case_number"] == "示市监不立〔2026〕3号"
     assert data["non_filing_approval"][0]["grounds"][0]["kind"] == "no_violation"

@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from evidence_service.bootstrap import initialize
+from evidence_service.sealing.case_archive import archive_ended_cases
+from evidence_service.sealing.case_documents import generate_due
 from evidence_service.security import hash_password
 from evidence_service.services import Services
 from evidence_service.web.app import create_app
@@ -39,7 +41,7 @@ from storage.models import (
 )
 from tests.portal.conftest import PASSWORD, add_officer, credit_code, csrf_of, setup_merchant
 from tests.service.conftest import make_settings
-from workflow.cases import service
+from workflow.cases import documents, service
 from workflow.cases.process import default_process
 from workflow.cases.service import Actor, PartyIn
 
@@ -354,6 +356,76 @@ def test_case_page_shows_header_timeline_deadlines_and_only_what_may_be_done(
     english = login(world, "head", "en").get(f"/cases/{case_id}").text
     assert "the head of unit role may not register the case source (allowed: officer)" in english
     assert "Timeline" in english and "new lead → received, to be registered" in english
+
+
+def test_an_ended_case_says_what_its_archive_waits_for_and_still_takes_the_notes(
+    world: World,
+) -> None:
+    """A lead closed while its documents still wait for what only people can give (the
+    handling opinion, the non-filing document's number and reasons, the head's opinion): the
+    page says the archive waits for them and still offers a form for each on the closed case;
+    once given, the worker makes the documents and archives the file. (A lead not filed has
+    no case number: its registration form carries the non-filing document's number.)"""
+    ctx, wang_actor = world.ctx, world.actor("wang")
+    case_id = service.open_case(
+        ctx,
+        wang_actor,
+        unit_id=world.unit_a,
+        title="结案后补充：未公示证照",
+        summary="网店首页未公示营业执照信息",
+        parties=[
+            PartyIn("某网店有限公司", credit_code=world.merchant_code, shop_url="https://shop/1")
+        ],
+        shop_url="https://shop.example/1",
+    )
+    for key, role in (("wang", "officer"), ("zhao", "officer"), ("head", "head")):
+        service.assign(ctx, wang_actor, case_id, world.ids[key], role)
+    service.act(ctx, wang_actor, case_id, "register")  # no handling opinion given
+    service.act(ctx, wang_actor, case_id, "propose_non_filing", {"reasons": "无违法事实"})
+    service.act(ctx, world.actor("head", "head"), case_id, "approve_non_filing")
+    service.act(ctx, wang_actor, case_id, "close_lead")
+    assert documents.owed(documents.load_snapshot(ctx, case_id))
+    assert archive_ended_cases(world.services) == []  # waits for the documents
+
+    def waiting_part(html: str) -> str:
+        return (
+            html.split('id="waiting"')[1].split("</section>")[0] if 'id="waiting"' in html else ""
+        )
+
+    notes = {
+        ("register", "wang"): {"handling_opinion": "线索不成立，不予立案。"},
+        ("propose_non_filing", "wang"): {
+            "document_number": "示市监不立〔2026〕3号",
+            "non_filing_ground": "no_violation",
+            "verification_facts": "核查网店首页，已公示营业执照。",
+            "officer_opinion": "建议不予立案。",
+        },
+        ("approve_non_filing", "head"): {"opinion": "同意不予立案。"},
+    }
+    for (action, who), given in notes.items():
+        client = login(world, who)
+        page = client.get(f"/cases/{case_id}").text
+        assert 'id="archive-waits"' in page and "电子案卷自动封存归档" in page
+        forms = waiting_part(page).split(f'name="for_action" value="{action}"')[1:]
+        assert forms, action  # a form for this action's notes, on the closed case
+        asked = {n for f in forms for n in re.findall(r'name="note:(\w+)"', f.split("</form>")[0])}
+        assert asked == set(given), (action, asked)
+        r = client.post(
+            f"/cases/{case_id}/notes",
+            data={"csrf": csrf_of(page), "for_action": action}
+            | {f"note:{k}": v for k, v in given.items()},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and "done=give_notes" in r.headers["location"], r.text
+    english = login(world, "wang", "en").get(f"/cases/{case_id}").text
+    assert "sealed and archived once the documents below are made" in english
+    assert all(not w.missing for w in documents.waiting(documents.load_snapshot(ctx, case_id)))
+    made = generate_due(world.services).made
+    assert {o.template for o in made} >= {"case_source_registration", "non_filing_approval"}
+    archived = archive_ended_cases(world.services)
+    assert [a.case_id for a in archived] == [case_id]
+    page = login(world, "wang").get(f"/cases/{case_id}").text
+    assert 'id="archived"' in page and 'id="archive-waits"' not in page
 
 
 def test_an_action_offered_is_refused_with_its_reasons_until_its_form_says_enough(

@@ -350,13 +350,28 @@ class _Need:
         return value
 
     def own(self, event: CaseEvent, name: str, field_name: str | None = None) -> str | None:
-        """The text ``name`` given with this very event (a notice's own place and time: a
-        later notice's must not fill an earlier one)."""
+        """The text ``name`` given with this very event, or given for it afterwards (a
+        ``give_notes`` naming this event: ``for_event``). Never another event's: a notice's
+        own place and time, a later notice's must not fill an earlier one."""
         value = str(event.details.get(name) or "").strip()
-        if not value:
+        if value:
+            return value
+        for later in reversed(self.snap.events):
+            if (
+                later.action == service.GIVE_NOTES
+                and later.details.get("for_event") == event.seq
+                and str(later.details.get(name) or "").strip()
+            ):
+                return str(later.details[name]).strip()
+        if name in service.effects().get(event.action, service.NO_EFFECT).notes:
+            self.miss(
+                field_name or name,
+                f"give {name!r} with the {event.action} action, or afterwards (give_notes)",
+            )
+            self.notes.append((event.action, name))
+        else:
             self.miss(field_name or name, f"give {name!r} with the {event.action} action")
-            return None
-        return value
+        return None
 
     def optional(self, event: CaseEvent, name: str) -> str | None:
         return str(event.details.get(name) or "").strip() or None
@@ -467,9 +482,7 @@ def _approval(need: _Need, *actions: str) -> dict[str, Any]:
     if event is None:
         need.miss("approval", f"the head approves first ({actions[0]})")
         return {}
-    opinion = str(event.details.get("opinion") or "").strip()
-    if not opinion:
-        need.miss("approval.opinion", f"give 'opinion' with the {event.action} action")
+    opinion = need.own(event, "opinion", "approval.opinion") or ""
     return {"name": _person(need, event), "opinion": opinion, "date": _day(event.at)}
 
 
@@ -535,7 +548,11 @@ Builder = Callable[[_Need, CaseEvent], dict[str, Any]]
 def _case_source_registration(need: _Need, event: CaseEvent) -> dict[str, Any]:
     case = need.snap.case
     complaint = case.source == "complaint"
-    data = _base(need, "case_source_registration", event)
+    number = None
+    if not case.number and (proposal := need.snap.latest("propose_non_filing")) is not None:
+        # a lead not filed is never numbered: the form carries the non-filing document's own
+        number = need.own(proposal, "document_number", "case_number") or ""
+    data = _base(need, "case_source_registration", event, number)
     party = _party(need)
     shop = case.shop_url or party.get("shop_url")
     if not shop:

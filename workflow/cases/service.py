@@ -195,7 +195,8 @@ def _serves(action: str, entry: Any) -> Serves | None:
         raise CaseError(f"effects.toml: {exc}") from None
 
 
-_NONE = Effect({}, (), (), (), ())
+#: The effect of an action effects.toml does not list: it sets, asks and notes nothing.
+NO_EFFECT = Effect({}, (), (), (), ())
 
 
 def _penalty(name: str, value: Any) -> Penalty:
@@ -853,7 +854,7 @@ def give_notes(
     A new event in the chain (the earlier one is never changed); the documents read the
     newest text of each note, whether given with the action or later. Only a role that may
     take the action may give its notes, and only after the case took it."""
-    allowed = effects().get(action, _NONE).notes
+    allowed = effects().get(action, NO_EFFECT).notes
     if not allowed:
         raise PayloadError(action, f"{action} has no notes to give")
     given: dict[str, str] = {}
@@ -927,7 +928,7 @@ def _take(
     payload: dict[str, Any],
 ) -> Transition:
     today = ctx.today()
-    effect = effects().get(action, _NONE)
+    effect = effects().get(action, NO_EFFECT)
     stored, details = _apply_effect(case.facts or {}, effect, payload, today)
     chosen = payload.get(PROCEDURE) if effect.chooses_procedure else None
     if chosen not in (None, "", case.procedure):
