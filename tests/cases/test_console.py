@@ -358,6 +358,13 @@ def test_case_page_shows_header_timeline_deadlines_and_only_what_may_be_done(
     assert "Timeline" in english and "new lead → received, to be registered" in english
 
 
+def archive_all(w: World) -> set[str]:
+    """Archive every ended case that is ready (other tests of the module end cases too)."""
+    done: set[str] = set()
+    while batch := archive_ended_cases(w.services):
+        done |= {a.case_id for a in batch}
+    return done
+
 def test_an_ended_case_says_what_its_archive_waits_for_and_still_takes_the_notes(
     world: World,
 ) -> None:
@@ -385,7 +392,7 @@ def test_an_ended_case_says_what_its_archive_waits_for_and_still_takes_the_notes
     service.act(ctx, world.actor("head", "head"), case_id, "approve_non_filing")
     service.act(ctx, wang_actor, case_id, "close_lead")
     assert documents.owed(documents.load_snapshot(ctx, case_id))
-    assert archive_ended_cases(world.services) == []  # waits for the documents
+    assert case_id not in archive_all(world)  # waits for the documents
 
     def waiting_part(html: str) -> str:
         return (
@@ -420,10 +427,13 @@ def test_an_ended_case_says_what_its_archive_waits_for_and_still_takes_the_notes
     english = login(world, "wang", "en").get(f"/cases/{case_id}").text
     assert "sealed and archived once the documents below are made" in english
     assert all(not w.missing for w in documents.waiting(documents.load_snapshot(ctx, case_id)))
-    made = generate_due(world.services).made
-    assert {o.template for o in made} >= {"case_source_registration", "non_filing_approval"}
-    archived = archive_ended_cases(world.services)
-    assert [a.case_id for a in archived] == [case_id]
+    made: set[str] = set()
+    for _ in range(10):  # other cases of the module may be due first (20 a round)
+        made |= {o.template for o in generate_due(world.services).made}
+        if not documents.owed(documents.load_snapshot(ctx, case_id)):
+            break
+    assert made >= {"case_source_registration", "non_filing_approval"}
+    assert case_id in archive_all(world)
     page = login(world, "wang").get(f"/cases/{case_id}").text
     assert 'id="archived"' in page and 'id="archive-waits"' not in page
 

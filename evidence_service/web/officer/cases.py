@@ -443,8 +443,8 @@ def _gate(
 
 
 @dataclass(frozen=True)
-class _Staffed:
-    """An officer staffed as ``officer`` on the case, with the roles and access role the
+class _OnCase:
+    """An officer who may act on the case, with the roles held on it and the access role the
     case page is rendered with."""
 
     user: User
@@ -452,28 +452,32 @@ class _Staffed:
     role: str
 
 
-def _staffed_officer(
-    request: Request,
-    case_id: str,
-    action: str,
-    values: dict[str, str] | None = None,
-) -> _Staffed | Response:
-    """The gate of the officer-only case actions (service receipt, linking a party, the
-    captures): logged in, may act on the case, and staffed on it as officer; otherwise the
-    login redirect, the 404/403 page, or the case page with a "not staffed" error on
-    ``action``'s form (keeping the ``values`` the officer typed)."""
+def _may_act(request: Request, case_id: str) -> _OnCase | Response:
+    """The gate of every action on a case: logged in and allowed to act on it; otherwise the
+    login redirect or the 404/403 page."""
     user = require_officer(request)
     if isinstance(user, Response):
         return user
     gate = _gate(request, user, case_id, "act")
     if isinstance(gate, Response):
         return gate
-    roles, role = gate
-    if "officer" not in roles:
-        error = {"kind": "not_staffed", "role": "officer", "action": action}
-        return _case_page(request, user, case_id, roles, role, 403, error, values)
-    return _Staffed(user, roles, role)
+    return _OnCase(user, *gate)
 
+
+def _staffed_officer(
+    request: Request,
+    case_id: str,
+    action: str,
+    values: dict[str, str] | None = None,
+) -> _OnCase | Response:
+    """The gate of the officer-only case actions (service receipt, linking a party, the
+    captures): :func:`_may_act`, and staffed on the case as officer; otherwise the case page
+    with a "not staffed" error on ``action``'s form (keeping the ``values`` typed)."""
+    on = _may_act(request, case_id)
+    if isinstance(on, Response) or "officer" in on.roles:
+        return on
+    error = {"kind": "not_staffed", "role": "officer", "action": action}
+    return _case_page(request, on.user, case_id, on.roles, on.role, 403, error, values)
 
 def link_stored_captures(ctx: CaseContext, case_id: str) -> list[Pending]:
     """Link the captures queued from this case that are now stored (one ``attach_evidence``
@@ -680,13 +684,10 @@ def _reasons(reasons: tuple[Refusal, ...] | list[Refusal]) -> list[dict[str, str
 async def act(request: Request, case_id: str) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(request, form.get("csrf"))
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, role = gate
+    on = _may_act(request, case_id)
+    if isinstance(on, Response):
+        return on
+    user, roles, role = on.user, on.roles, on.role
     action, as_role = form.get("action", ""), form.get("role", "")
     values = {k: v for k, v in form.items() if k != "csrf"}
 
@@ -813,13 +814,10 @@ async def give_notes(request: Request, case_id: str) -> Response:
     new event; the worker then makes the document from them."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(request, form.get("csrf"))
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, role = gate
+    on = _may_act(request, case_id)
+    if isinstance(on, Response):
+        return on
+    user, roles, role = on.user, on.roles, on.role
     action = form.get("for_action", "")
     values = {k: v for k, v in form.items() if k != "csrf"}
     notes = {k[len("note:") :]: v for k, v in form.items() if k.startswith("note:")}
