@@ -267,7 +267,6 @@ class ScreencastRecorder:
                 f"the video encoder could not be started ({exc}); check the installation."
             ) from exc
         self._container, self._stream = container, stream
-        self._bytes = 0
         self._thread = threading.Thread(target=self._feed, name="screencast-encoder", daemon=True)
         self._thread.start()
 

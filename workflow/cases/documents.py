@@ -319,13 +319,19 @@ class _Need:
     def given(self, name: str, *actions: str) -> str | None:
         """The newest text ``name`` given with one of ``actions`` (their ``notes``), or given
         for one of them afterwards (``service.give_notes``); None if none was."""
-        for event in reversed(self.snap.events):
+
+        def counts(event: CaseEvent) -> bool:
             given_for = (
                 event.details.get("for_action") if event.action == service.GIVE_NOTES else None
             )
-            if (event.action in actions or given_for in actions) and str(
-                event.details.get(name) or ""
-            ).strip():
+            return event.action in actions or given_for in actions
+
+        return self._newest(name, counts)
+
+    def _newest(self, name: str, counts: Callable[[CaseEvent], bool]) -> str | None:
+        """The newest non-blank text ``name`` of the events ``counts`` accepts."""
+        for event in reversed(self.snap.events):
+            if counts(event) and str(event.details.get(name) or "").strip():
                 return str(event.details[name]).strip()
         return None
 
@@ -356,13 +362,12 @@ class _Need:
         value = str(event.details.get(name) or "").strip()
         if value:
             return value
-        for later in reversed(self.snap.events):
-            if (
-                later.action == service.GIVE_NOTES
-                and later.details.get("for_event") == event.seq
-                and str(later.details.get(name) or "").strip()
-            ):
-                return str(later.details[name]).strip()
+        later = self._newest(
+            name,
+            lambda e: e.action == service.GIVE_NOTES and e.details.get("for_event") == event.seq,
+        )
+        if later is not None:
+            return later
         if name in service.effects().get(event.action, service.NO_EFFECT).notes:
             self.miss(
                 field_name or name,

@@ -479,6 +479,7 @@ def _staffed_officer(
     error = {"kind": "not_staffed", "role": "officer", "action": action}
     return _case_page(request, on.user, case_id, on.roles, on.role, 403, error, values)
 
+
 def link_stored_captures(ctx: CaseContext, case_id: str) -> list[Pending]:
     """Link the captures queued from this case that are now stored (one ``attach_evidence``
     event each, touching the sealed package by its SHA-256) and return those still pending.
@@ -731,13 +732,10 @@ def assign(
     csrf: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
-    user = require_officer(request)
-    if isinstance(user, Response):
-        return user
-    gate = _gate(request, user, case_id, "act")
-    if isinstance(gate, Response):
-        return gate
-    roles, access_as = gate
+    on = _may_act(request, case_id)
+    if isinstance(on, Response):
+        return on
+    user, roles, access_as = on.user, on.roles, on.role
     if role not in STAFF_ROLES:
         return _case_page(
             request, user, case_id, roles, access_as, 422, {"kind": "assign", "action": "assign"}
