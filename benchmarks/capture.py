@@ -22,8 +22,8 @@
    and on a page whose last image takes --slow-ms to arrive (a longer recording). Target: video
    adds at most 20 % to the time per capture.
 
-``--sections bare,throughput,video`` chooses what to run (default: all; bare and throughput
-run together, the throughput being read against the bare rate).
+``--sections bare,throughput,video`` chooses what to run (default: all; throughput also runs the
+bare comparison, the throughput being read against the bare rate; bare alone skips it).
 """
 
 from __future__ import annotations
@@ -291,42 +291,46 @@ def main() -> None:
             bare_rate = 60 / statistics.median(bare)
             print(f"bare warm-Chromium rate (60 s / bare median): {bare_rate:6.1f} captures/min")
 
-            cores_used: dict[int, float] = {}
+            if "throughput" in sections:
+                cores_used: dict[int, float] = {}
 
-            def rate(n: int, pipeline: bool) -> float:
-                tag = "p" if pipeline else "s"
-                runs = [
-                    throughput(url, args.jobs, n, Path(tmp) / f"tp{tag}{n}-{r}", pipeline=pipeline)
-                    for r in range(args.rounds)
-                ]
-                rates = [r for r, _ in runs]
-                each = ", ".join(f"{v:.1f}" for v in rates)
-                mode = "pipelined" if pipeline else "one at a time"
-                median = statistics.median(rates)
-                cores = statistics.median(c for _, c in runs)
-                if pipeline:
-                    cores_used[n] = cores
-                print(
-                    f"throughput, {n} worker(s), {mode:<13}: {median:6.1f} captures/min "
-                    f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each}); "
-                    f"{cores:.2f} of {os.cpu_count()} cores busy"
-                )
-                return median
+                def rate(n: int, pipeline: bool) -> float:
+                    tag = "p" if pipeline else "s"
+                    runs = [
+                        throughput(
+                            url, args.jobs, n, Path(tmp) / f"tp{tag}{n}-{r}", pipeline=pipeline
+                        )
+                        for r in range(args.rounds)
+                    ]
+                    rates = [r for r, _ in runs]
+                    each = ", ".join(f"{v:.1f}" for v in rates)
+                    mode = "pipelined" if pipeline else "one at a time"
+                    median = statistics.median(rates)
+                    cores = statistics.median(c for _, c in runs)
+                    if pipeline:
+                        cores_used[n] = cores
+                    print(
+                        f"throughput, {n} worker(s), {mode:<13}: {median:6.1f} captures/min "
+                        f"= {median / bare_rate:4.2f} x bare ({args.jobs} jobs; {each}); "
+                        f"{cores:.2f} of {os.cpu_count()} cores busy"
+                    )
+                    return median
 
-            serial = rate(1, pipeline=False)
-            counts = [int(x) for x in args.workers.split(",") if x.strip()]
-            piped = {n: rate(n, pipeline=True) for n in counts}
-            if 1 in piped:
-                print(f"pipelining, 1 worker: {piped[1] / serial:4.2f} x one at a time")
-            if 1 in piped and 2 in piped:
-                print(f"target 2 workers >= 1.6 x 1 worker:  {piped[2] / piped[1]:4.2f} x")
-                ceiling = (os.cpu_count() or 1) / cores_used[1]
-                print(
-                    f"  CPU ceiling: one worker keeps {cores_used[1]:.2f} cores busy, so no number "
-                    f"of workers can exceed {ceiling:4.2f} x one worker on {os.cpu_count()} cores"
-                )
-            if 2 in piped:
-                print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
+                serial = rate(1, pipeline=False)
+                counts = [int(x) for x in args.workers.split(",") if x.strip()]
+                piped = {n: rate(n, pipeline=True) for n in counts}
+                if 1 in piped:
+                    print(f"pipelining, 1 worker: {piped[1] / serial:4.2f} x one at a time")
+                if 1 in piped and 2 in piped:
+                    print(f"target 2 workers >= 1.6 x 1 worker:  {piped[2] / piped[1]:4.2f} x")
+                    ceiling = (os.cpu_count() or 1) / cores_used[1]
+                    print(
+                        f"  CPU ceiling: one worker keeps {cores_used[1]:.2f} cores busy, so no "
+                        f"number of workers can exceed {ceiling:4.2f} x one worker on "
+                        f"{os.cpu_count()} cores"
+                    )
+                if 2 in piped:
+                    print(f"target 2 workers >= 0.9 x bare rate: {piped[2] / bare_rate:4.2f} x")
             print(f"target seal <= 10 % of bare time:   {share:5.1f} %")
             print(
                 f"load average at the end: {os.getloadavg()[0]:.1f} (figures from a busy machine "

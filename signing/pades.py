@@ -8,7 +8,8 @@ certificate now, administrative documents later). What each level adds:
 ``b-t``   + an RFC 3161 signature time-stamp (needs ``timestamper``)
 ``b-lt``  + certificates and revocation data (CRL/OCSP) of the signer and the TSA in the
           document security store (DSS); needs a ``validation_context`` that can produce them
-          (offline: locally made CRLs/OCSP responses, ``allow_fetching=False``)
+          (offline: locally made CRLs/OCSP responses, ``allow_fetching=False``), or the
+          data itself (:class:`ValidationData`) from a caller that made all of it
 ``b-lta`` + a document time-stamp over all of that, so the evidence outlives its certificates
 ========  =======================================================================
 
@@ -27,6 +28,11 @@ Why the wrappers:
   (``/Prop_Build/App/EvidenceAudit``, canonical JSON): covered by that signature's byte
   range, and a new signature dictionary in a new field is a change pyHanko's modification
   analysis accepts after earlier signatures (an embedded file added later would not be).
+* :class:`ValidationData`: a caller whose PKI makes every certificate, CRL and OCSP
+  response itself (the evidence certificate's seal) hands them over as they are; pyHanko
+  otherwise validates the signer's and the TSA's paths only to collect the same data again,
+  about half of a certificate's signing time. The DSS is then written by pyHanko's own
+  ``DocumentSecurityStore`` in the same incremental update shape.
 * The output is written atomically (unique temporary file, fsync, rename): a failed or
   interrupted signature never leaves a partial PDF.
 """
@@ -79,6 +85,7 @@ __all__ = [
     "Level",
     "PadesError",
     "SignedPdf",
+    "ValidationData",
     "atomic_write",
     "credential_signer",
     "pyhanko_timestamper",
@@ -132,6 +139,20 @@ class Appearance:
     image_opacity: float = 1.0
     border_width: int = 3
     text_params: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ValidationData:
+    """What a B-LT signature's DSS is to hold, given as it is: the certificates of the
+    signer's and the TSA's paths (roots included), OCSP responses and CRLs (DER).
+
+    For a caller that made all of it and knows it covers both paths (see the module
+    docstring); anything else should pass a ``validation_context`` and let pyHanko find the
+    paths. The verifiers check the result the same way either way."""
+
+    certs: tuple[x509.Certificate, ...]
+    ocsps: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,6 +309,7 @@ def sign_pdf(
     level: Level,
     timestamper: Timestamper | timestamps.TimeStamper | None = None,
     validation_context: ValidationContext | None = None,
+    validation_data: ValidationData | None = None,
     field_name: str = "Signature1",
     reason: str | None = None,
     location: str | None = None,
@@ -318,11 +340,17 @@ def sign_pdf(
         raise PadesError(f"unknown PAdES level {level!r}; one of {', '.join(LEVELS)}")
     if level != "b-b" and timestamper is None:
         raise PadesError(f"PAdES {level.upper()} needs a time-stamp authority")
-    if level in ("b-lt", "b-lta") and validation_context is None:
+    if validation_data is not None and (level != "b-lt" or validation_context is not None):
+        raise PadesError(
+            "validation_data is for PAdES B-LT only and replaces the validation context; "
+            "B-LTA needs a validation_context"
+        )
+    if level in ("b-lt", "b-lta") and validation_context is None and validation_data is None:
         raise PadesError(
             f"PAdES {level.upper()} needs a validation context with the certificates and "
             "revocation data to embed (see signing.signers.validation_context)"
         )
+    collect = level in ("b-lt", "b-lta") and validation_data is None
     from pyhanko.sign.fields import MDPPerm
 
     build_props = _AuditBuildProps(_audit_json(audit)) if audit is not None else None
@@ -333,9 +361,9 @@ def sign_pdf(
         reason=reason,
         location=location,
         contact_info=contact_info,
-        embed_validation_info=level in ("b-lt", "b-lta"),
+        embed_validation_info=collect,
         use_pades_lta=level == "b-lta",
-        validation_context=validation_context if level in ("b-lt", "b-lta") else None,
+        validation_context=validation_context if collect else None,
         certify=certify,
         docmdp_permissions=MDPPerm.FILL_FORMS,
         app_build_props=build_props,
@@ -376,6 +404,8 @@ def sign_pdf(
         pdf_signer.sign_pdf(
             writer, output=buffer, appearance_text_params=params, bytes_reserved=reserved
         )
+        if validation_data is not None:
+            _add_dss(buffer, validation_data)
         return buffer.getvalue()
 
     try:
@@ -414,6 +444,42 @@ def sign_pdf(
         signing_time=signing_time,
         timestamp_time=timestamp_time,
     )
+
+
+def _add_dss(buffer: io.BytesIO, data: ValidationData) -> None:
+    """Append the DSS with ``data`` to the signed PDF in ``buffer`` (an incremental update),
+    registered in a VRI entry for the signature just made (the last revision's), as pyHanko
+    does for B-LT."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    buffer.seek(0)
+    writer = IncrementalPdfFileWriter(buffer, strict=False)
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        _last_contents(buffer.getvalue()),
+        certs=[_asn1(c) for c in data.certs],
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in data.ocsps],
+        crls=[asn1_crl.CertificateList.load(c) for c in data.crls],
+    )
+    writer.write_in_place()
+
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*0\s+(\d+)\s+(\d+)\s+\d+\s*\]")
+
+
+def _last_contents(pdf: bytes) -> bytes:
+    """The ``/Contents`` of the last signature in ``pdf`` (its padded CMS): the gap its
+    ``/ByteRange`` leaves, between ``<`` and ``>``. Read this way because pyHanko's reader
+    parses the 32 KB hex string a token at a time (a quarter of a certificate's signing)."""
+    found = list(_BYTE_RANGE.finditer(pdf))
+    if not found:
+        raise PadesError("the signature just made has no /ByteRange")
+    start, end = int(found[-1][1]), int(found[-1][2])
+    if not 0 < start < end <= len(pdf) or pdf[start] != 0x3C or pdf[end - 1] != 0x3E:
+        raise PadesError("the /ByteRange of the signature just made does not frame its /Contents")
+    return bytes.fromhex(pdf[start + 1 : end - 1].decode("ascii"))
 
 
 def _stamp_style(appearance: Appearance) -> Any:

@@ -224,6 +224,11 @@ def check_signature(token: ParsedToken, signer: x509.Certificate) -> None:
     signed_attrs = info["signed_attrs"]
     if not signed_attrs:
         raise ValueError("the token has no signed attributes (RFC 3161 requires them)")
+    # The signature covers the attributes as received, encoded as a SET OF (tag 0x31), not
+    # as [0]. Taken before any field is read: asn1crypto marks a structure changed when an
+    # absent DEFAULT field (ESSCertIDv2's hashAlgorithm) is read, and its dump would then
+    # re-encode every attribute (a third of this check's time) instead of the bytes received.
+    attrs_der = b"\x31" + signed_attrs.dump()[1:]
     content_type = _attr(signed_attrs, "content_type")
     if not content_type or content_type[0].native != "tst_info":
         raise ValueError("the signed content-type attribute is not id-ct-TSTInfo")
@@ -233,8 +238,6 @@ def check_signature(token: ParsedToken, signer: x509.Certificate) -> None:
         raise ValueError("the signed message digest does not match the TSTInfo")
     cert_der = signer.public_bytes(serialization.Encoding.DER)
     _check_ess(signed_attrs, cert_der)
-    # The signature covers the attributes encoded as a SET OF (tag 0x31), not as [0].
-    attrs_der = b"\x31" + signed_attrs.dump()[1:]
     signature = info["signature"].native
     algo = info["signature_algorithm"]
     public_key = signer.public_key()

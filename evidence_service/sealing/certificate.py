@@ -43,7 +43,7 @@ from evidence_service.sealing.certificate_layout import (
 )
 from evidence_service.sealing.pdf.writer import JpegImage, jpeg_image
 from evidence_service.services import Services
-from signing.pades import pyhanko_timestamper, sign_pdf
+from signing.pades import ValidationData, pyhanko_timestamper, sign_pdf
 from signing.timestamp import LocalTimestamper, Timestamper, TimestampToken
 from signing.translog import canonical_json
 
@@ -443,47 +443,51 @@ def _local_revocation(
     return crls, ocsps
 
 
-def _validation_context(
+def _validation_data(
     services: Services, seal: Credential, tsa_certs: Sequence[x509.Certificate]
-) -> Any:
+) -> ValidationData:
     """Certificates and revocation data to embed (B-LT), all made locally, no network.
 
-    With the built-in TSA everything chains to our root and revocation data is required for
-    every certificate (the seal's and the TSA's OCSP responses, both CRLs). A foreign TSA's
-    chain is added as trusted for this purpose (its root came with its token and is pinned by
-    the operator's tsa_ca_file); its revocation data cannot be had offline, so its
-    certificates are embedded without it (soft-fail). A fresh context per signature (pyHanko
-    contexts keep state); the OCSP responses in it may be reused (:data:`OCSP_REUSE`).
-    """
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko_certvalidator import ValidationContext
+    Handed to the signature as they are (:class:`signing.pades.ValidationData`): our PKI
+    made every one of them, so pyHanko need not validate the seal's and the TSA's paths to
+    collect them again (that was half of the certificate's signing time). What it would
+    have checked on the way is checked here: the seal's OCSP response says good.
 
-    from signing.chains import is_self_signed
+    With the built-in TSA everything chains to our root and carries revocation data (the
+    seal's and the TSA's OCSP responses, both CRLs). A foreign TSA's chain (it came with
+    its token, its root pinned by the operator's tsa_ca_file) is embedded without
+    revocation data, which cannot be had offline. The OCSP responses may be reused for a
+    while (:data:`OCSP_REUSE`).
+    """
+    from cryptography.x509 import ocsp
 
     pki = services.pki
     foreign = [c for c in tsa_certs if c.issuer not in (pki.issuing.subject, pki.root.subject)]
-
-    def asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-        return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
     if not foreign:
-        crls, ocsps = _local_revocation(services, [seal.cert, pki.tsa_credential().cert])
-        roots, others = [pki.root], [pki.issuing, pki.ocsp_credential().cert]
-        mode = "require"
+        tsa = pki.tsa_credential()
+        crls, ocsps = _local_revocation(services, [seal.cert, tsa.cert])
+        tsa_path = [tsa.cert, *tsa.chain]
     else:
         crls, ocsps = _local_revocation(services, [seal.cert])
-        roots = [pki.root, *(c for c in tsa_certs if is_self_signed(c))]
-        others = [pki.issuing, pki.ocsp_credential().cert]
-        others += [c for c in tsa_certs if not is_self_signed(c)]
-        mode = "soft-fail"
-    return ValidationContext(
-        trust_roots=[asn1(c) for c in roots],
-        other_certs=[asn1(c) for c in others],
-        allow_fetching=False,
-        crls=crls,
-        ocsps=ocsps,
-        revocation_mode=mode,
+        tsa_path = list(tsa_certs)
+    seal_status = next(
+        (
+            r.certificate_status
+            for r in map(ocsp.load_der_ocsp_response, ocsps)
+            if r.serial_number == seal.cert.serial_number
+        ),
+        None,
     )
+    if seal_status is not ocsp.OCSPCertStatus.GOOD:
+        raise CertsError(
+            f"the service seal {seal.cert.serial_number:x} is not in good standing "
+            f"({seal_status.name.lower() if seal_status else 'no OCSP response'}); "
+            "it cannot sign a certificate"
+        )
+    certs: dict[bytes, x509.Certificate] = {}
+    for cert in [seal.cert, *seal.chain, *tsa_path, pki.ocsp_credential().cert]:
+        certs.setdefault(cert.public_bytes(serialization.Encoding.DER), cert)
+    return ValidationData(certs=tuple(certs.values()), ocsps=tuple(ocsps), crls=tuple(crls))
 
 
 def _signature_timestamper(timestamper: Timestamper) -> Any:
@@ -531,7 +535,7 @@ def sign_certificate(
 
     B-LT: the signature time-stamp comes from the first configured TSA (``tsa_certs``: its
     chain, from a token it issued); certificates, CRLs and OCSP responses of our PKI are
-    embedded, made locally (see :func:`_validation_context`). ``credential``: the seal, if
+    embedded, made locally (see :func:`_validation_data`). ``credential``: the seal, if
     the caller already has it from :func:`service_seal_credential`. ``reason``: the
     signature's stated reason (the comparison report signs the same way with its own).
     """
@@ -545,7 +549,7 @@ def sign_certificate(
         _pdf_signer(services, credential),
         level="b-lt",
         timestamper=_signature_timestamper(timestamper),
-        validation_context=_validation_context(services, credential, tsa_certs),
+        validation_data=_validation_data(services, credential, tsa_certs),
         field_name="EvidenceServiceSeal",
         reason=reason,
         location=services.settings.effective_hostname,

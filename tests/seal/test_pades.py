@@ -166,3 +166,109 @@ def test_the_service_seal_is_replaced_when_revoked(tmp_path: Path) -> None:
         assert second.cert.serial_number != first.cert.serial_number
     finally:
         services.close()
+
+
+def test_b_lt_with_given_validation_data_carries_exactly_it_and_validates(
+    pki: Pki, seal: Credential, tmp_path: Path
+) -> None:
+    """The seal's fast B-LT: the DSS holds what the caller gave (no path validation to
+    collect it), registered for the signature in a VRI entry, and pyHanko validates the
+    signature from the file alone with revocation data required."""
+    import hashlib
+
+    from pyhanko.pdf_utils.generic import pdf_name
+
+    from signing.pades import ValidationData
+
+    tsa_cred = pki.tsa_credential()
+    tsa = LocalTimestamper(TimeStampAuthority(tsa_cred))
+    data = ValidationData(
+        certs=(seal.cert, *seal.chain, tsa_cred.cert, pki.ocsp_credential().cert),
+        ocsps=(pki.ocsp_response_for(seal.cert), pki.ocsp_response_for(tsa_cred.cert)),
+        crls=(pki.crl_der("issuing"), pki.crl_der("root")),
+    )
+    out = tmp_path / "lt.pdf"
+    signed = sign_pdf(
+        render_pdf(HTML),
+        out,
+        credential_signer(seal),
+        level="b-lt",
+        timestamper=tsa,
+        validation_data=data,
+        bytes_reserved=16384,
+    )
+    assert signed.level == "b-lt"
+    reader = PdfFileReader(io.BytesIO(out.read_bytes()))
+    dss = DocumentSecurityStore.read_dss(reader)
+    def streams(refs: object) -> set[bytes]:
+        return {ref.get_object().data for ref in refs}  # type: ignore[attr-defined]
+
+    assert streams(dss.certs.values()) == {c.public_bytes(Encoding.DER) for c in data.certs}
+    assert streams(dss.ocsps) == set(data.ocsps)
+    assert streams(dss.crls) == set(data.crls)
+    signature = reader.embedded_signatures[0]
+    vri = reader.root["/DSS"]["/VRI"]
+    key = hashlib.sha1(signature.sig_object["/Contents"]).hexdigest().upper()
+    assert pdf_name("/" + key) in vri  # the VRI entry is this signature's
+    check_vc = dss.as_validation_context(
+        {"trust_roots": [_root(pki)], "allow_fetching": False, "revocation_mode": "require"}
+    )
+    status = validate_pdf_signature(signature, check_vc)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.timestamp_validity is not None and status.timestamp_validity.trusted
+
+    # Without the TSA's OCSP response the same check fails: the data is taken as given.
+    thin = ValidationData(certs=data.certs, ocsps=data.ocsps[:1], crls=data.crls[:1])
+    sign_pdf(
+        render_pdf(HTML),
+        tmp_path / "thin.pdf",
+        credential_signer(seal),
+        level="b-lt",
+        timestamper=tsa,
+        validation_data=thin,
+    )
+    reader = PdfFileReader(io.BytesIO((tmp_path / "thin.pdf").read_bytes()))
+    thin_vc = DocumentSecurityStore.read_dss(reader).as_validation_context(
+        {"trust_roots": [_root(pki)], "allow_fetching": False, "revocation_mode": "require"}
+    )
+    status = validate_pdf_signature(reader.embedded_signatures[0], thin_vc)
+    assert not status.trusted
+
+
+def test_validation_data_is_for_b_lt_only(pki: Pki, seal: Credential, tmp_path: Path) -> None:
+    from signing.pades import ValidationData
+
+    tsa = LocalTimestamper(TimeStampAuthority(pki.tsa_credential()))
+    data = ValidationData(certs=(seal.cert,))
+    for level, extra in (("b-lta", {}), ("b-t", {}), ("b-lt", {"validation_context": object()})):
+        with pytest.raises(PadesError, match="B-LT only"):
+            sign_pdf(
+                render_pdf(HTML),
+                tmp_path / "x.pdf",
+                credential_signer(seal),
+                level=level,  # type: ignore[arg-type]
+                timestamper=tsa,
+                validation_data=data,
+                **extra,  # type: ignore[arg-type]
+            )
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_seal_not_in_good_standing_gets_no_validation_data(tmp_path: Path) -> None:
+    """What pyHanko's path validation used to catch before signing: the certificate's seal
+    must be good in the OCSP response it embeds."""
+    from certs.errors import CertsError
+    from evidence_service.sealing.certificate import _validation_data, service_seal_credential
+    from tests.seal.conftest import services_for
+
+    services = services_for(tmp_path / "data", free_port())
+    try:
+        seal_now = service_seal_credential(services)
+        good = _validation_data(services, seal_now, ())
+        assert seal_now.cert in good.certs and services.pki.tsa_credential().cert in good.certs
+        assert len(good.ocsps) == 2 and len(good.crls) == 2
+        services.pki.revoke(seal_now.cert.serial_number, "keyCompromise")
+        with pytest.raises(CertsError, match=f"{seal_now.cert.serial_number:x} is not in good"):
+            _validation_data(services, seal_now, ())
+    finally:
+        services.close()
