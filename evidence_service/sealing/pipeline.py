@@ -43,6 +43,7 @@ from capture.wacz import WaczInfo, build_wacz
 from certs.pki import load_pem_certificates
 from evidence_service.observability import current_request_id, metrics, observe_seal_timing
 from evidence_service.sealing.certificate import (
+    CertificateImages,
     CertificateInputs,
     ManifestStamp,
     certificate_images,
@@ -529,6 +530,8 @@ _IMAGES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-images")
 #: Writes to the object store: each is mostly waiting (fsync, or an S3 round trip), so they
 #: run side by side, and those of the capture's own files start while the seal still works.
 _STORE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seal-store")
+#: Appends to the transparency log, side by side with the manifest's time-stamps.
+_LOG = ThreadPoolExecutor(max_workers=2, thread_name_prefix="seal-log")
 VERIFY_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 VERIFY_CODE_LENGTH = 10
 
@@ -735,30 +738,38 @@ def _seal_parts(
     timing["manifest_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    # The log entry needs only the manifest's digest: it is appended (a database write, mostly
+    # waiting) while the manifest is time-stamped. The append is idempotent, so a seal whose
+    # stamps fail finds the same entry on its retry, as it would after a crash.
+    tlog = TransparencyLog(services)
+    logged = _LOG.submit(tlog.append, manifest_digest, capture_id=capture_id)
     tokens = []
     extra: list[tuple[str, Path]] = [("files/manifest.json", manifest_path)]
-    for i, timestamper in enumerate(services.timestampers):
-        path = seal / _token_name(i)
-        if path.exists():
-            token = read_timestamp(path.read_bytes())
-        else:
-            token = timestamper.stamp(manifest_bytes)
-            if not token.chain_complete:
-                from signing.errors import TsaChainError
+    try:
+        for i, timestamper in enumerate(services.timestampers):
+            path = seal / _token_name(i)
+            if path.exists():
+                token = read_timestamp(path.read_bytes())
+            else:
+                token = timestamper.stamp(manifest_bytes)
+                if not token.chain_complete:
+                    from signing.errors import TsaChainError
 
-                raise TsaChainError(
-                    f"the certificate chain of time-stamp authority {token.tsa_url} does not "
-                    "reach a root; configure tsa_ca_file",
-                    tsa_url=token.tsa_url,
-                )
-            _atomic_write(path, token.response_der)
-        tokens.append(token)
-        extra.append((f"files/{_token_name(i)}", path))
+                    raise TsaChainError(
+                        f"the certificate chain of time-stamp authority {token.tsa_url} does "
+                        "not reach a root; configure tsa_ca_file",
+                        tsa_url=token.tsa_url,
+                    )
+                _atomic_write(path, token.response_der)
+            tokens.append(token)
+            extra.append((f"files/{_token_name(i)}", path))
+    except BaseException:  # a failed stamp leaves no append running behind it
+        wait([logged])
+        raise
     timing["manifest_timestamps_s"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    tlog = TransparencyLog(services)
-    entry = tlog.append(manifest_digest, capture_id=capture_id)
+    t0 = time.perf_counter()  # what the log adds after the stamps (its append overlaps them)
+    entry = logged.result()
     log_entry = entry.entry_json(tlog.log_id, tlog.log_url)
     entry_path = seal / "log-entry.json"
     _atomic_write(entry_path, json.dumps(log_entry, indent=2).encode())
@@ -767,6 +778,7 @@ def _seal_parts(
 
     timing["certificate_render_s"] = timing["certificate_sign_s"] = 0.0
     if images is not None:
+        t0 = time.perf_counter()
         with services.sessions() as session:
             cap = session.get(Capture, capture_id)
             assert cap is not None
@@ -788,7 +800,7 @@ def _seal_parts(
                 cookie_names=cookie_names,
             ),
             certificate_path,
-            images=images.result(),
+            images=_waited(images, timing, t0),
         )
         timing["certificate_render_s"] = issued.render_s
         timing["certificate_sign_s"] = issued.sign_s
@@ -810,6 +822,16 @@ def _seal_parts(
         certificates_pem=pems,
         timing=timing,
     )
+
+
+def _waited(
+    images: Future[CertificateImages], timing: dict[str, float], t0: float
+) -> CertificateImages:
+    """The certificate's images, timing the wait for them with the capture's flags read
+    before (``certificate_inputs_s``: neither is a stage of its own, both are seal time)."""
+    found = images.result()
+    timing["certificate_inputs_s"] = time.perf_counter() - t0
+    return found
 
 
 def _capture_objects(result: CaptureResult, manifest_path: Path) -> dict[str, tuple[Path, str]]:
@@ -875,6 +897,7 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
     token = info.get("manifest_timestamp") or info.get("timestamp") or {}
     timing = dict(info.get("timing") or {})
     timing["store_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     facts = seal_facts(
         c for pem in info["certificates_pem"] for c in load_pem_certificates(pem.encode())
     )
@@ -902,6 +925,7 @@ def seal_capture(services: Services, capture_id: str, result: CaptureResult, wor
         cap.tsa_name = token.get("tsa_name")
         cap.tsa_serial = token.get("serial")
         # This attempt only: a seal resumed after a crash reuses the earlier products.
+        timing["record_s"] = time.perf_counter() - t0  # the capture's row, before its commit
         timing["seal_total_s"] = time.perf_counter() - started
         cap.summary = {
             "resources": info["resources"],
