@@ -111,12 +111,21 @@ class Capture(Base):
             f"outcome IS NULL OR {_one_of('outcome', CAPTURE_OUTCOMES)}", name="outcome"
         ),
         Index("ix_captures_status_created_at", "status", "created_at"),
+        # One capture per user and idempotency key: a retried request finds the first one.
+        Index(
+            "ix_captures_created_by_id_idempotency_key",
+            "created_by_id",
+            "idempotency_key",
+            unique=True,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_capture_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The client's ``Idempotency-Key`` of the request that made this capture, if it sent one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     requested_url: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     outcome: Mapped[str | None] = mapped_column(String(16))

@@ -36,8 +36,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from capture import CaptureEngine, CaptureError, check_url, parse_cookies_file
+from capture.devices import device as find_device
 from capture.types import CaptureLimits, CaptureOptions, CaptureResult, Cookie, VideoOptions
 from capture.wacz import WaczInfo, build_wacz
 from certs.pki import load_pem_certificates
@@ -127,8 +130,80 @@ def create_capture(
     ones (a re-capture repeats those of the capture it repeats). ``video``: record the session
     (None: the ``capture_video`` setting); ``device``: a Playwright device name to emulate.
     """
-    from capture.devices import device as find_device
+    wanted = _prepare(services, url, cookies, options, video, device)
+    with services.session() as session:
+        return _insert(services, session, wanted, user_id, enqueue=enqueue)
 
+
+@dataclass(frozen=True)
+class Accepted:
+    """A capture request the service has taken: ``replayed`` when an earlier request with the
+    same idempotency key had already made it (nothing new was queued)."""
+
+    capture_id: str
+    replayed: bool
+
+
+def accept_capture(
+    services: Services,
+    url: str,
+    *,
+    user_id: int,
+    idempotency_key: str | None,
+    cookies: Sequence[Cookie] = (),
+    video: bool | None = None,
+    device: str | None = None,
+) -> Accepted:
+    """:func:`create_capture` for a client that may send the same request twice.
+
+    A client whose request timed out, or whose reply was lost (the database restarted after
+    the commit), cannot know whether the capture was made; retrying it blindly makes a second
+    capture of the same page. With an ``Idempotency-Key`` (one per intended capture) the retry
+    gets the capture the first request made. The key is the user's own: another user's key
+    never matches. The same key with another request (URL, video, device, cookie names) is
+    refused, since the client has mixed up two requests.
+    """
+    wanted = _prepare(services, url, cookies, None, video, device)
+    if idempotency_key is None:
+        with services.session() as session:
+            return Accepted(_insert(services, session, wanted, user_id, enqueue=True), False)
+    key = check_idempotency_key(idempotency_key)
+    with services.session() as session:
+        earlier = replayed_capture(session, user_id, key, wanted)
+        if earlier is not None:
+            return Accepted(earlier, True)
+    try:
+        with services.session() as session:
+            return Accepted(
+                _insert(services, session, wanted, user_id, enqueue=True, key=key), False
+            )
+    except IntegrityError:
+        # Two requests with the same key at the same moment: the other one's row won.
+        with services.session() as session:
+            earlier = replayed_capture(session, user_id, key, wanted)
+        if earlier is None:
+            raise
+        return Accepted(earlier, True)
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """A validated capture request, before it is recorded."""
+
+    url: str
+    cookie_names: list[str]
+    cookie_blob: bytes | None
+    options: dict[str, Any]
+
+
+def _prepare(
+    services: Services,
+    url: str,
+    cookies: Sequence[Cookie],
+    options: Mapping[str, Any] | None,
+    video: bool | None,
+    device: str | None,
+) -> _Wanted:
     try:
         normalised = check_url(url, allow_private=services.settings.capture_allow_private)
         device_name = find_device(device).name if device and device.strip() else None
@@ -150,30 +225,80 @@ def create_capture(
         "video": s.capture_video if video is None else bool(video),
         "device": device_name,
     }
-    chosen = {**settings_now, **(options or {})}
-    with services.session() as session:
-        capture = Capture(
-            requested_url=normalised,
-            status="queued",
-            created_by_id=user_id,
-            authenticated=bool(cookies),
-            cookie_names=sorted({c.name for c in cookies}),
-            cookies_encrypted=cookie_blob,
-            options=chosen,
-            limits_hit=[],
-            summary={},
+    names = sorted({c.name for c in cookies})
+    return _Wanted(normalised, names, cookie_blob, {**settings_now, **(options or {})})
+
+
+def _insert(
+    services: Services,
+    session: Session,
+    wanted: _Wanted,
+    user_id: int | None,
+    *,
+    enqueue: bool,
+    key: str | None = None,
+) -> str:
+    capture = Capture(
+        requested_url=wanted.url,
+        status="queued",
+        created_by_id=user_id,
+        idempotency_key=key,
+        authenticated=bool(wanted.cookie_names),
+        cookie_names=wanted.cookie_names,
+        cookies_encrypted=wanted.cookie_blob,
+        options=wanted.options,
+        limits_hit=[],
+        summary={},
+    )
+    session.add(capture)
+    session.flush()
+    if enqueue:
+        job = services.jobs.enqueue(
+            session,
+            "capture",
+            capture_id=capture.id,
+            payload={"request_id": current_request_id()} if current_request_id() else None,
         )
-        session.add(capture)
-        session.flush()
-        if enqueue:
-            job = services.jobs.enqueue(
-                session,
-                "capture",
-                capture_id=capture.id,
-                payload={"request_id": current_request_id()} if current_request_id() else None,
-            )
-            job.max_attempts = 1000  # a TSA may be down for a long time; keep retrying sealing
-        return str(capture.id)
+        job.max_attempts = 1000  # a TSA may be down for a long time; keep retrying sealing
+    return str(capture.id)
+
+
+#: An idempotency key: what clients generate (a UUID, a hash), printable ASCII, no spaces.
+_KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def check_idempotency_key(key: str) -> str:
+    """The key as given, or :class:`CaptureRequestError` saying what is wrong with it."""
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not set(key) <= _KEY_CHARS:
+        raise CaptureRequestError(
+            "bad_idempotency_key",
+            f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
+            "without spaces (a UUID, for example)",
+        )
+    return key
+
+
+def replayed_capture(session: Session, user_id: int, key: str, wanted: _Wanted) -> str | None:
+    """The capture this user's earlier request with ``key`` made, if it asked for the same."""
+    earlier = session.scalars(
+        select(Capture).where(Capture.created_by_id == user_id, Capture.idempotency_key == key)
+    ).first()
+    if earlier is None:
+        return None
+    same = (
+        earlier.requested_url == wanted.url
+        and (earlier.options or {}).get("video") == wanted.options["video"]
+        and (earlier.options or {}).get("device") == wanted.options["device"]
+        and list(earlier.cookie_names or []) == wanted.cookie_names
+    )
+    if not same:
+        raise CaptureRequestError(
+            "idempotency_key_reused",
+            f"this Idempotency-Key was already used for another request (capture {earlier.id} "
+            f"of {earlier.requested_url}); use a new key for each capture",
+        )
+    return str(earlier.id)
 
 
 #: The settings of a capture that a re-capture repeats (see :func:`recapture`).

@@ -197,7 +197,10 @@ def _call(
 def _capture_client(run: _Run, url: str, token: str, urls: list[str]) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
         for target in urls:
-            r = _call(run, c, "POST", "/api/captures", ok=(202,), json={"url": target})
+            # One key per intended capture, as a careful client sends: a retry after a lost
+            # reply (the database restarted after the commit, a timeout) gets the same capture.
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            r = _call(run, c, "POST", "/api/captures", ok=(202,), json={"url": target}, headers=key)
             if r is not None:
                 with run.lock:
                     run.accepted[r.json()["id"]] = time.time()
@@ -640,6 +643,12 @@ def check_outcome(run: _Run, services: Services) -> list[str]:
     lost = sorted(set(run.accepted) - set(caps))
     if lost:
         problems.append(f"{len(lost)} accepted captures have no row: {lost[:5]}")
+    unasked = sorted(set(caps) - set(run.accepted))
+    if unasked:
+        problems.append(
+            f"{len(unasked)} captures were made that no accepted request was answered with "
+            f"(a retried request made a second capture?): {unasked[:5]}"
+        )
     for cid, cap in caps.items():
         if cap.status not in TERMINAL:
             problems.append(f"capture {cid} ended the run {cap.status} ({cap.progress_detail})")

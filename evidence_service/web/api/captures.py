@@ -11,13 +11,13 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from evidence_service.sealing.capture_record import FILE_KINDS, CaptureRecord, capture_record
-from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
+from evidence_service.sealing.pipeline import CaptureRequestError, accept_capture, load_cookies
 from evidence_service.services import Services
 from evidence_service.web.auth import can_view, require_api_user, services_of
 from evidence_service.web.downloads import stored_size
@@ -70,23 +70,45 @@ def _error(code: int, err: str, message: str) -> HTTPException:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CaptureRecord,
     summary="Request a sealed capture of a URL",
-    responses={422: {"description": "Bad URL, cookies or device (code says which)"}},
+    responses={
+        422: {
+            "description": "Bad URL, cookies, device or Idempotency-Key, or a key already used "
+            "for another request (code says which)"
+        }
+    },
 )
-def post_capture(body: CaptureRequest, request: Request, user: ApiUser) -> CaptureRecord:
+def post_capture(
+    body: CaptureRequest,
+    request: Request,
+    response: Response,
+    user: ApiUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="One key per intended capture (a UUID): a retry with the same key gets "
+            "the capture the first request made, with `Idempotent-Replayed: true`, instead of "
+            "a second capture",
+        ),
+    ] = None,
+) -> CaptureRecord:
     services = services_of(request)
     try:
         cookies = _cookies(body)
-        capture_id = create_capture(
+        accepted = accept_capture(
             services,
             body.url,
             user_id=user.id,
+            idempotency_key=idempotency_key,
             cookies=cookies,
             video=body.video,
             device=body.device,
         )
     except CaptureRequestError as exc:
         raise _error(422, exc.code, str(exc)) from exc
-    return _record(services, capture_id, request)
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _record(services, accepted.capture_id, request)
 
 
 def _cookies(body: CaptureRequest) -> list[Any]:

@@ -3,14 +3,19 @@ with its stages (queued → loading → sealing → stored) and then its files, 
 
 from __future__ import annotations
 
+import secrets
+from typing import Any
+
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from capture.devices import known_devices
+from capture.types import Cookie
 from evidence_service.sealing.capture_record import capture_record
-from evidence_service.sealing.pipeline import CaptureRequestError, create_capture, load_cookies
+from evidence_service.sealing.pipeline import CaptureRequestError, accept_capture, load_cookies
+from evidence_service.services import Services
 from evidence_service.web.auth import can_view, check_csrf, services_of
 from evidence_service.web.officer.comparisons import compare_candidates, comparisons_of
 from evidence_service.web.pages import render, require_officer
@@ -58,6 +63,9 @@ def _captures(
         device=device,
         video=services.settings.capture_video if video is None else video,
         device_names=_mobile_device_names(),
+        # One key per form shown: a double click or a resent form gets the capture the first
+        # submission made, not a second one (see sealing.pipeline.accept_capture).
+        request_key=secrets.token_urlsafe(18),
     )
 
 
@@ -77,6 +85,7 @@ async def submit_capture(
     cookies: UploadFile | None = None,
     device: str = Form(""),
     video: str = Form(""),
+    request_key: str = Form(""),
 ) -> Response:
     check_csrf(request, csrf)
     user = require_officer(request)
@@ -93,13 +102,7 @@ async def submit_capture(
             if data:
                 cookie_list = load_cookies(data, url)
         capture_id = await run_in_threadpool(
-            create_capture,
-            services,
-            url,
-            user_id=user.id,
-            cookies=cookie_list,
-            video=bool(video),
-            device=device.strip() or None,
+            _submit, services, url, user.id, request_key, cookie_list, bool(video), device
         )
     except CaptureRequestError as exc:
         return _captures(
@@ -112,6 +115,29 @@ async def submit_capture(
             video=bool(video),
         )
     return RedirectResponse(f"/captures/{capture_id}", status_code=303)
+
+
+def _submit(
+    services: Services,
+    url: str,
+    user_id: int,
+    key: str,
+    cookies: list[Cookie],
+    video: bool,
+    device: str,
+) -> str:
+    """The form's capture: a resent form (same key, same fields) gets the first one's capture.
+    A form shown again from the browser's history, its key used, and then changed, is a new
+    request: the officer meant another capture, so it is made without the key."""
+    args: dict[str, Any] = {"cookies": cookies, "video": video, "device": device.strip() or None}
+    try:
+        return accept_capture(
+            services, url, user_id=user_id, idempotency_key=key or None, **args
+        ).capture_id
+    except CaptureRequestError as exc:
+        if exc.code != "idempotency_key_reused":
+            raise
+    return accept_capture(services, url, user_id=user_id, idempotency_key=None, **args).capture_id
 
 
 @router.get("/captures/{capture_id}")
