@@ -30,6 +30,7 @@ from .errors import (
     TimestampError,
     TimestampVerificationError,
     TsaBadResponseError,
+    TsaChainError,
     TsaRefusedError,
     TsaUnavailableError,
 )
@@ -85,6 +86,23 @@ class Timestamper(Protocol):
     def stamp(self, data: bytes) -> TimestampToken:
         """Time-stamp SHA-256(``data``); raise a :class:`TimestampError` on any failure."""
         ...
+
+
+def require_complete_chain(token: TimestampToken, purpose: str) -> TimestampToken:
+    """``token``, or :class:`TsaChainError` when its TSA's chain does not reach a root.
+
+    Every stamp we keep (a manifest's, a package signature's, an archive time-stamp) must be
+    checkable by a verifier from what it embeds; a TSA whose CA certificates are not
+    configured gives tokens that cannot be. ``purpose`` ends the message: what the chain is
+    for ("verifiers can check archive time-stamps")."""
+    if not token.chain_complete:
+        raise TsaChainError(
+            f"the certificate chain of time-stamp authority {token.tsa_url} does not reach a "
+            f"root certificate; configure the TSA's CA certificates (tsa_ca_file) so that "
+            f"{purpose}",
+            tsa_url=token.tsa_url,
+        )
+    return token
 
 
 def _redact(url: str) -> str:

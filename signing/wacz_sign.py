@@ -46,8 +46,8 @@ from certs.pki import Credential, fingerprint_sha256, load_pem_certificates
 from certs.profiles import common_name, dns_names
 
 from .chains import ChainError, is_self_signed, validate_chain
-from .errors import ClockSkewError, SignatureError, TimestampVerificationError, TsaChainError
-from .timestamp import Timestamper, TimestampToken, verify_timestamp_with
+from .errors import ClockSkewError, SignatureError, TimestampVerificationError
+from .timestamp import Timestamper, TimestampToken, require_complete_chain, verify_timestamp_with
 
 __all__ = [
     "CREATED_FORMAT",
@@ -189,14 +189,9 @@ class PackageSigner:
             )
 
     def _stamp(self, timestamper: Timestamper, data: bytes, created_at: datetime) -> TimestampToken:
-        token = timestamper.stamp(data)
-        if not token.chain_complete:
-            raise TsaChainError(
-                f"the certificate chain of time-stamp authority {token.tsa_url} does not reach a "
-                "root certificate; configure the TSA's CA certificates (tsa_ca_file) so that "
-                "verifiers can check the time-stamp",
-                tsa_url=token.tsa_url,
-            )
+        token = require_complete_chain(
+            timestamper.stamp(data), "verifiers can check the time-stamp"
+        )
         if not created_at - STAMP_GRACE <= token.gen_time < created_at + STAMP_WINDOW:
             raise ClockSkewError(
                 f"time-stamp authority {token.tsa_url} says it is "

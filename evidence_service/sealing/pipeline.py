@@ -59,7 +59,7 @@ from evidence_service.sealing.renewal import seal_facts, write_sidecar_for
 from evidence_service.sealing.transparency import TransparencyLog
 from evidence_service.services import Services
 from signing.errors import TimestampError
-from signing.timestamp import TimestampToken, read_timestamp
+from signing.timestamp import TimestampToken, read_timestamp, require_complete_chain
 from storage.errors import StorageError
 from storage.models import Capture, Job, User
 from storage.objects import StoredObject
@@ -876,15 +876,9 @@ def _seal_parts(
             if path.exists():
                 token = read_timestamp(path.read_bytes())
             else:
-                token = timestamper.stamp(manifest_bytes)
-                if not token.chain_complete:
-                    from signing.errors import TsaChainError
-
-                    raise TsaChainError(
-                        f"the certificate chain of time-stamp authority {token.tsa_url} does "
-                        "not reach a root; configure tsa_ca_file",
-                        tsa_url=token.tsa_url,
-                    )
+                token = require_complete_chain(
+                    timestamper.stamp(manifest_bytes), "verifiers can check the manifest's stamp"
+                )
                 _atomic_write(path, token.response_der)
             tokens.append(token)
             extra.append((f"files/{_token_name(i)}", path))

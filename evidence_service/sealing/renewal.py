@@ -44,8 +44,7 @@ from evidence_service.sealing.transparency import (
     UnknownEntryError,
 )
 from evidence_service.services import Services
-from signing.errors import TsaChainError
-from signing.timestamp import Timestamper
+from signing.timestamp import Timestamper, require_complete_chain
 from signing.translog import archive_input
 from storage.models import Capture
 
@@ -282,13 +281,9 @@ def renew_capture(
     for previous in archive:
         covered += _stamp_certs(previous)
     data = archive_input(package_sha256, archive)
-    token = timestamper.stamp(data)
-    if not token.chain_complete:
-        raise TsaChainError(
-            f"the certificate chain of time-stamp authority {token.tsa_url} does not reach a "
-            "root; configure tsa_ca_file so that verifiers can check archive time-stamps",
-            tsa_url=token.tsa_url,
-        )
+    token = require_complete_chain(
+        timestamper.stamp(data), "verifiers can check archive time-stamps"
+    )
     new_certs = token.certificates
     everything = _unique([*covered, *new_certs])
     archive.append(

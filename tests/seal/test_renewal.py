@@ -25,7 +25,12 @@ from certs.pki import Credential, load_pem_certificates
 from evidence_service.bootstrap import initialize
 from evidence_service.sealing import housekeeping, transparency
 from evidence_service.sealing.pipeline import create_capture
-from evidence_service.sealing.renewal import read_sidecar, renew_capture, renew_due
+from evidence_service.sealing.renewal import (
+    publish_tree_head,
+    read_sidecar,
+    renew_capture,
+    renew_due,
+)
 from evidence_service.services import Services
 from signing.timestamp import LocalTimestamper
 from signing.translog import archive_input, canonical_json, verify_archive_chain
@@ -211,7 +216,8 @@ def test_renewed_chain_stays_valid_after_the_first_tsa_expires(
 
 def test_evidence_renew_command(stored: tuple[Services, str, int]) -> None:
     services, capture_id, port = stored
-    sidecar, _ = _sidecar(services, capture_id)
+    publish_tree_head(services, force=True)  # the sidecar exists once published,
+    sidecar, _ = _sidecar(services, capture_id)  # whichever of this module's tests ran first
     env = service_environment(services.settings.data_dir, port)
     proc = run_cli(["renew", "--all", "--json"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from certs.pki import Credential, Pki, load_pem_certificates
 from signing.errors import ClockSkewError, SignatureError, TsaChainError, TsaUnavailableError
-from signing.timestamp import HttpTimestamper, LocalTimestamper
+from signing.timestamp import HttpTimestamper, LocalTimestamper, require_complete_chain
 from signing.tsa import TimeStampAuthority
 from signing.wacz_sign import PackageSigner, verify_signed_data
 from tests.fixtures.openssl import ts_verify
@@ -170,6 +170,22 @@ def test_tsa_chain_without_root_is_refused(pki: Pki) -> None:
     )
     with pytest.raises(TsaChainError, match="does not reach a root"):
         signer.sign(HASH)
+
+
+def test_one_chain_check_serves_every_stamp_we_keep(pki: Pki) -> None:
+    """The manifest's, the package signature's and the archive stamps share one check: a
+    token whose TSA chain stops short is refused with what its chain was for; a whole one is
+    returned as it came."""
+    tsa = pki.tsa_credential()
+    short = LocalTimestamper(TimeStampAuthority(Credential(tsa.key, tsa.cert, (pki.issuing,))))
+    token = short.stamp(b"manifest")
+    assert not token.chain_complete
+    with pytest.raises(TsaChainError, match=r"archive time-stamps$") as info:
+        require_complete_chain(token, "verifiers can check archive time-stamps")
+    assert "tsa_ca_file" in str(info.value)
+    whole = LocalTimestamper(TimeStampAuthority(tsa)).stamp(b"manifest")
+    assert whole.chain_complete
+    assert require_complete_chain(whole, "anything") is whole
 
 
 def test_tsa_clock_far_from_ours_is_clock_skew(pki: Pki) -> None:
