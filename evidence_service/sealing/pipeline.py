@@ -164,12 +164,10 @@ def accept_capture(
     refused, since the client has mixed up two requests.
     """
     wanted = _prepare(services, url, cookies, None, video, device)
-    if idempotency_key is None:
+    key = None if idempotency_key is None else check_idempotency_key(idempotency_key)
+    if key is not None:
         with services.session() as session:
-            return Accepted(_insert(services, session, wanted, user_id, enqueue=True), False)
-    key = check_idempotency_key(idempotency_key)
-    with services.session() as session:
-        earlier = replayed_capture(session, user_id, key, wanted)
+            earlier = replayed_capture(session, user_id, key, wanted)
         if earlier is not None:
             return Accepted(earlier, True)
     try:
@@ -178,6 +176,8 @@ def accept_capture(
                 _insert(services, session, wanted, user_id, enqueue=True, key=key), False
             )
     except IntegrityError:
+        if key is None:
+            raise
         # Two requests with the same key at the same moment: the other one's row won.
         with services.session() as session:
             earlier = replayed_capture(session, user_id, key, wanted)
