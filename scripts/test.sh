@@ -21,8 +21,29 @@ if [ -z "${S3_ENDPOINT:-}" ]; then
     echo "test: the S3 server script $S3 is missing (set SHARED_DIR or S3_ENDPOINT)" >&2
     exit 1
   fi
-  echo "test: starting the S3 server"
-  s3_env=$("$S3" start)
+  # A start can fail on what an earlier run left behind (a monitor or gateway still holding its
+  # port, a half-made cluster folder): say what failed and where its log is, clear what the
+  # script starts, and try again; the third failure stops the run with the log's last lines.
+  s3_dir=${S3_SERVER_DIR:-/tmp/s3-server}
+  s3_env=""
+  for attempt in 1 2 3; do
+    echo "test: starting the S3 server (attempt $attempt)"
+    rc=0
+    s3_env=$("$S3" start) || rc=$?
+    [ "$rc" = 0 ] && break
+    s3_env=""
+    echo "test: the S3 server did not start (exit $rc); last lines of $s3_dir/log/setup.log:" >&2
+    tail -n 15 "$s3_dir/log/setup.log" 2>/dev/null >&2 || echo "  (no setup log)" >&2
+    "$S3" stop >/dev/null 2>&1 || true
+    pkill -x radosgw 2>/dev/null || true; pkill -x ceph-osd 2>/dev/null || true
+    pkill -x ceph-mon 2>/dev/null || true
+    sleep 3
+    rm -rf "$s3_dir"
+  done
+  if [ -z "$s3_env" ]; then
+    echo "test: the S3 server failed to start three times; the tests need it (or set S3_ENDPOINT)" >&2
+    exit 1
+  fi
   eval "$s3_env"
   export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_SECURE
 fi
