@@ -380,6 +380,13 @@ class Document(Base):
         CheckConstraint(_one_of("kind", DOCUMENT_KINDS), name="kind"),
         CheckConstraint(_one_of("status", DOCUMENT_STATUSES), name="status"),
         Index("ix_documents_unit_id_created_at", "unit_id", "created_at"),
+        # One document per officer and idempotency key: a retried request finds the first one.
+        Index(
+            "ix_documents_created_by_id_idempotency_key",
+            "created_by_id",
+            "idempotency_key",
+            unique=True,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
@@ -395,6 +402,10 @@ class Document(Base):
     #: The document this one belongs to (a proof of service's notice; a statement's notice).
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The client's ``Idempotency-Key`` of the request that made this document, if it sent
+    #: one, and the digest of what that request asked (a retry must ask the same).
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     #: When the document was served: for electronic service when it reached the merchant's

@@ -49,6 +49,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import session_scope
@@ -78,12 +79,14 @@ from .document_versions import (
     unit_seal_serial,
 )
 from .errors import ConflictError, FieldError, NotFoundError, UploadRejectedError
+from .idempotency import IdempotencyKeyReusedError, check_key, request_digest
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "NOTICE_TEMPLATES",
     "DocumentView",
+    "Requested",
     "UploadedFile",
     "attachment_for_merchant",
     "attachment_for_officer",
@@ -97,6 +100,7 @@ __all__ = [
     "merchant_upload",
     "officer_may_sign",
     "record_open",
+    "request_document",
     "serve",
     "sign_as_officer",
     "sign_as_unit",
@@ -479,13 +483,96 @@ def create_document(
     The party, issuing unit and date are filled in from the merchant, the unit and today
     when the data leaves them out; a party whose credit code is not the merchant's is
     refused (a notice must name the party it is served on)."""
-    from .documents import TEMPLATES
+    _check_request(template, data)
+    return _create_document(ctx, officer, merchant_id, template, data, client, None)
 
+
+@dataclass(frozen=True)
+class Requested:
+    """A document request the service has taken: ``replayed`` when an earlier request with the
+    same idempotency key had already made the document (nothing new was rendered)."""
+
+    document_id: str
+    replayed: bool
+
+
+def request_document(
+    ctx: PortalContext,
+    officer: OfficerRef,
+    *,
+    merchant_id: str,
+    template: str,
+    data: Mapping[str, Any],
+    idempotency_key: str | None,
+    client: Client | None = None,
+) -> Requested:
+    """:func:`create_document` for a client that may send the same request twice.
+
+    With an ``Idempotency-Key`` (:mod:`workflow.idempotency`) a retry gets the document the
+    first request made, in whatever state it is now (sealed, served), instead of a second
+    draft of the same notice; the same key with another merchant, template or data is
+    :class:`IdempotencyKeyReusedError`. Two requests with one key at the same moment make one
+    document (a unique index): the loser gets the winner's, and its rendering stays in the
+    store unreferenced (immutable objects cannot be taken back; nothing points at it)."""
+    if idempotency_key is None:
+        _check_request(template, data)
+        made = _create_document(ctx, officer, merchant_id, template, data, client, None)
+        return Requested(made, False)
+    key = check_key(idempotency_key)
+    _check_request(template, data)
+    digest = request_digest({"merchant_id": merchant_id, "template": template, "data": data})
+    earlier = _replayed_document(ctx, officer, key, digest)
+    if earlier is not None:
+        return Requested(earlier, True)
+    try:
+        made = _create_document(ctx, officer, merchant_id, template, data, client, (key, digest))
+    except IntegrityError:
+        earlier = _replayed_document(ctx, officer, key, digest)
+        if earlier is None:
+            raise
+        return Requested(earlier, True)
+    return Requested(made, False)
+
+
+def _check_request(template: str, data: object) -> None:
     if template not in NOTICE_TEMPLATES:
         allowed = ", ".join(NOTICE_TEMPLATES)
         raise FieldError("template", f"{template!r} cannot be served here; one of {allowed}")
     if not isinstance(data, Mapping):
         raise FieldError("data", "the document data must be a JSON object")
+
+
+def _replayed_document(
+    ctx: PortalContext, officer: OfficerRef, key: str, digest: str
+) -> str | None:
+    """The document this officer's earlier request with ``key`` made, if it asked the same."""
+    with ctx.sessions() as session:
+        earlier = session.scalars(
+            select(Document).where(
+                Document.created_by_id == officer.id, Document.idempotency_key == key
+            )
+        ).first()
+        if earlier is None:
+            return None
+        if earlier.request_digest != digest:
+            raise IdempotencyKeyReusedError(
+                f"this Idempotency-Key was already used for another request (document "
+                f"{earlier.id}, {earlier.template}); use a new key for each document"
+            )
+        return earlier.id
+
+
+def _create_document(
+    ctx: PortalContext,
+    officer: OfficerRef,
+    merchant_id: str,
+    template: str,
+    data: Mapping[str, Any],
+    client: Client | None,
+    idempotency: tuple[str, str] | None,
+) -> str:
+    from .documents import TEMPLATES
+
     now = ctx.now()
     with ctx.sessions() as session:
         merchant = merchants.officer_merchant(session, officer, merchant_id)
@@ -526,6 +613,8 @@ def create_document(
             data=rendered.data,
             status="draft",
             created_by_id=officer.id,
+            idempotency_key=None if idempotency is None else idempotency[0],
+            request_digest=None if idempotency is None else idempotency[1],
             created_at=now,
             updated_at=now,
         )

@@ -63,6 +63,7 @@ from signing.timestamp import TimestampToken, read_timestamp, require_complete_c
 from storage.errors import StorageError
 from storage.models import Capture, Job, User
 from storage.objects import StoredObject
+from workflow.idempotency import IdempotencyKeyError, check_key
 
 log = logging.getLogger(__name__)
 
@@ -263,20 +264,13 @@ def _insert(
     return str(capture.id)
 
 
-#: An idempotency key: what clients generate (a UUID, a hash), printable ASCII, no spaces.
-_KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
-MAX_IDEMPOTENCY_KEY = 128
-
-
 def check_idempotency_key(key: str) -> str:
-    """The key as given, or :class:`CaptureRequestError` saying what is wrong with it."""
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not set(key) <= _KEY_CHARS:
-        raise CaptureRequestError(
-            "bad_idempotency_key",
-            f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
-            "without spaces (a UUID, for example)",
-        )
-    return key
+    """The key as given, or :class:`CaptureRequestError` saying what is wrong with it (the
+    form every request's key shares: :func:`workflow.idempotency.check_key`)."""
+    try:
+        return check_key(key)
+    except IdempotencyKeyError as exc:
+        raise CaptureRequestError(exc.code, str(exc)) from exc
 
 
 def replayed_capture(session: Session, user_id: int, key: str, wanted: _Wanted) -> str | None:

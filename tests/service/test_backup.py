@@ -268,6 +268,7 @@ def test_every_key_column_is_known() -> None:
         ("register_entries", "name_key"),
         ("register_shops", "url_key"),
         ("captures", "idempotency_key"),  # a client's request key, not a store key
+        ("documents", "idempotency_key"),  # the same, for a document request
     }
     for table in Base.metadata.sorted_tables:
         for column in table.columns:

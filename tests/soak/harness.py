@@ -40,6 +40,7 @@ from storage.models import (
     ApiToken,
     Capture,
     CaseEvidence,
+    Document,
     DocumentAttachment,
     DocumentVersion,
     Job,
@@ -219,7 +220,9 @@ def _documents_client(
                 return
             time.sleep(run.rng.uniform(0.5, 3.0))
             body = {"merchant_id": merchant_id, "template": "order_to_correct", "data": data}
-            r = _call(run, c, "POST", "/api/documents", ok=(201,), json=body)
+            # A retry after a lost reply gets the same draft, not a second one.
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            r = _call(run, c, "POST", "/api/documents", ok=(201,), json=body, headers=key)
             if r is None:
                 continue
             doc = r.json()["id"]
@@ -759,6 +762,17 @@ def _check_documents(run: _Run, services: Services) -> list[str]:
     if len(run.documents) != run.cfg.documents:
         problems.append(f"{len(run.documents)} of {run.cfg.documents} documents were made")
     with services.sessions() as session:
+        made = set(
+            session.scalars(
+                select(Document.id)
+                .join(User, User.id == Document.created_by_id)
+                .where(User.username == "soak-signer", Document.kind == "notice")
+            )
+        )
+        if extra := made - set(run.documents):
+            problems.append(
+                f"documents were made that no answered request was told about: {sorted(extra)}"
+            )
         for doc in run.documents:
             kinds = list(
                 session.scalars(

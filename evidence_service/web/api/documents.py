@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -270,21 +270,43 @@ def _document(request: Request, user: User, document_id: str) -> DocumentOut:
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentOut,
     summary="Render a document for a merchant (status draft)",
-    responses={422: {"description": "Bad data: detail.field names the field"}},
+    responses={
+        422: {
+            "description": "Bad data (detail.field names the field), a bad Idempotency-Key, or "
+            "a key already used for another request (code says which)"
+        }
+    },
 )
-async def create_document(body: DocumentIn, request: Request, user: ApiUser) -> DocumentOut:
+async def create_document(
+    body: DocumentIn,
+    request: Request,
+    response: Response,
+    user: ApiUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="One key per intended document (a UUID): a retry with the same key "
+            "gets the document the first request made, in its current state, with "
+            "`Idempotent-Replayed: true`, instead of a second draft",
+        ),
+    ] = None,
+) -> DocumentOut:
     ctx = portal_context(request)
-    doc_id = await _in_thread(
-        lambda: serving.create_document(
+    made = await _in_thread(
+        lambda: serving.request_document(
             ctx,
             officer_ref(user),
             merchant_id=body.merchant_id,
             template=body.template,
             data=body.data,
+            idempotency_key=idempotency_key,
             client=client_of(request),
         )
     )
-    return _document(request, user, doc_id)
+    if made.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _document(request, user, made.document_id)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentOut)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -24,8 +25,9 @@ from evidence_service.web.portal.deps import local_time, officer_ref, portal_con
 from evidence_service.web.portal.deps import status_of as _status_of
 from storage.models import User
 from workflow import merchants, serving
-from workflow.context import OfficerRef, PortalContext
+from workflow.context import Client, OfficerRef, PortalContext
 from workflow.errors import FieldError, NotFoundError, PortalError
+from workflow.idempotency import IdempotencyKeyReusedError
 
 router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("local", local_time)
@@ -225,6 +227,9 @@ def _new_page(
         merchant_id=merchant_id,
         data_text=data_text if data_text is not None else _sample(template),
         error=error,
+        # One key per form shown: a double click or a resent form gets the draft the first
+        # submission made, not a second one (see workflow.serving.request_document).
+        request_key=secrets.token_urlsafe(18),
     )
 
 
@@ -243,6 +248,7 @@ async def create_document(
     template: str = Form(""),
     data: str = Form(""),
     csrf: str = Form(""),
+    request_key: str = Form(""),
 ) -> Response:
     acting = _acting(request, csrf)
     if isinstance(acting, Response):
@@ -254,14 +260,12 @@ async def create_document(
         except ValueError as exc:
             raise FieldError("data", f"not valid JSON ({exc})") from None
         document_id = await run_in_threadpool(
-            lambda: serving.create_document(
-                ctx,
-                officer,
-                merchant_id=merchant_id,
-                template=template,
-                data=parsed,
-                client=client_of(request),
-            )
+            _submit,
+            ctx,
+            officer,
+            request_key,
+            {"merchant_id": merchant_id, "template": template, "data": parsed},
+            client_of(request),
         )
     except PortalError as exc:
         if isinstance(exc, NotFoundError):  # the merchant: not one of the officer's unit
@@ -277,6 +281,27 @@ async def create_document(
             error=_error(exc),
         )
     return RedirectResponse(f"/documents/{document_id}", status_code=303)
+
+
+def _submit(
+    ctx: PortalContext,
+    officer: OfficerRef,
+    key: str,
+    fields: dict[str, Any],
+    client: Client,
+) -> str:
+    """The form's draft: a resent form (same key, same fields) gets the first one's draft. A
+    form shown again from the browser's history, its key used, and then changed, is a new
+    request: the officer meant another document, so it is made without the key."""
+    try:
+        return serving.request_document(
+            ctx, officer, idempotency_key=key or None, client=client, **fields
+        ).document_id
+    except IdempotencyKeyReusedError:
+        pass
+    return serving.request_document(
+        ctx, officer, idempotency_key=None, client=client, **fields
+    ).document_id
 
 
 def _document_page(
