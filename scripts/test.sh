@@ -53,6 +53,7 @@ echo "test: mypy"; "$VENV/bin/mypy"
 echo "test: import layout"; "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
 # One pytest worker per core (pytest-xdist), each taking whole files so that a module's
 # expensive fixtures (a browser, an app, a signed case) are made once; PYTEST_WORKERS=0 runs
-# everything in this one process.
+# everything in this one process. The 30 slowest tests are listed at the end, so that a run
+# growing towards CI's 20 minutes says where the time went.
 echo "test: pytest"
-exec "$VENV/bin/pytest" -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
+exec "$VENV/bin/pytest" -n "${PYTEST_WORKERS:-auto}" --dist loadfile --durations=30 "$@"
