@@ -526,6 +526,13 @@ class Case(Base):
         CheckConstraint(_one_of("source", CASE_SOURCES), name="source"),
         CheckConstraint(_one_of("party_kind", CASE_PARTY_KINDS), name="party_kind"),
         Index("ix_cases_unit_id_state", "unit_id", "state"),
+        # One case per opener and idempotency key: a retried request finds the first one.
+        Index(
+            "ix_cases_created_by_id_idempotency_key",
+            "created_by_id",
+            "idempotency_key",
+            unique=True,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_portal_id)
@@ -545,7 +552,12 @@ class Case(Base):
     facts: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(json_type()), default=dict)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     chain_head: Mapped[str | None] = mapped_column(String(64))
+    #: The account that opened the case (a lead); None for a complaint from the public.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The client's ``Idempotency-Key`` of the request that opened the case, if it sent one,
+    #: and the digest of what that request asked (a retry must ask the same).
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -451,7 +451,7 @@ def open_command(
     try:
         if user is not None:
             unit_id = opening_unit(user)
-            case_id = open_lead(ctx, body, actor_of(user, "officer"), unit_id, user)
+            case_id, _ = open_lead(ctx, body, actor_of(user, "officer"), unit_id, user)
         else:
             with services.session() as session:
                 units = list(session.scalars(select(Unit.id)))
@@ -461,7 +461,7 @@ def open_command(
                     "give --as USERNAME to open the case in that officer's unit",
                     EXIT_USAGE,
                 )
-            case_id = open_lead(ctx, body, _system(), units[0], None)
+            case_id, _ = open_lead(ctx, body, _system(), units[0], None)
     except CaseApiError as exc:
         _refuse(exc, as_json)
     if as_json:

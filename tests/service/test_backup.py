@@ -269,6 +269,7 @@ def test_every_key_column_is_known() -> None:
         ("register_shops", "url_key"),
         ("captures", "idempotency_key"),  # a client's request key, not a store key
         ("documents", "idempotency_key"),  # the same, for a document request
+        ("cases", "idempotency_key"),  # the same, for opening a case
     }
     for table in Base.metadata.sorted_tables:
         for column in table.columns:

@@ -44,6 +44,7 @@ from storage.models import (
     User,
 )
 from workflow.deadlines import CHINA, Deadline, beijing_today, due
+from workflow.idempotency import IdempotencyKeyReusedError
 
 from . import case_deadlines, delivery, process
 from .delivery import Serves
@@ -75,6 +76,7 @@ __all__ = [
     "record_event",
     "record_party_signature",
     "record_service_receipt",
+    "requested_case",
     "roles_of",
 ]
 
@@ -459,9 +461,16 @@ def open_case(
     shop_url: str | None = None,
     complainant_name: str | None = None,
     complainant_contact: str | None = None,
+    created_by_id: int | None = None,
+    idempotency: tuple[str, str] | None = None,
 ) -> str:
     """Register a lead (officer) or a complaint (complainant): the case in state
-    ``received``, its first event, and its parties. Returns the case id."""
+    ``received``, its first event, and its parties. Returns the case id.
+
+    ``created_by_id``: the account opening it (a lead). ``idempotency``: the (key, request
+    digest) of a client's request, kept so that its retry finds this case
+    (:func:`requested_case`); a second case with the same opener and key is refused by the
+    database (``IntegrityError``)."""
     action = "submit_complaint" if source == "complaint" else "record_lead"
     if not title.strip():
         raise PayloadError("title", "required")
@@ -479,6 +488,9 @@ def open_case(
             summary=summary,
             complainant_name=complainant_name,
             complainant_contact=complainant_contact,
+            created_by_id=created_by_id,
+            idempotency_key=None if idempotency is None else idempotency[0],
+            request_digest=None if idempotency is None else idempotency[1],
             facts={},
             received_at=ctx.now(),
         )
@@ -497,6 +509,24 @@ def open_case(
             )
         _take(ctx, session, case, who, action, {"summary": summary})
         return case.id
+
+
+def requested_case(ctx: CaseContext, user_id: int, key: str, digest: str) -> str | None:
+    """The case this account's earlier request with idempotency ``key`` opened, if it asked
+    the same (``digest``: :func:`workflow.idempotency.request_digest` of the request);
+    :class:`~workflow.idempotency.IdempotencyKeyReusedError` if it asked something else."""
+    with ctx.sessions() as session:
+        earlier = session.scalars(
+            select(Case).where(Case.created_by_id == user_id, Case.idempotency_key == key)
+        ).first()
+        if earlier is None:
+            return None
+        if earlier.request_digest != digest:
+            raise IdempotencyKeyReusedError(
+                f"this Idempotency-Key was already used for another request (case {earlier.id}, "
+                f"{earlier.title}); use a new key for each case"
+            )
+        return earlier.id
 
 
 def assign(ctx: CaseContext, who: Actor, case_id: str, user_id: int, role: str = "officer") -> None:

@@ -23,11 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from evidence_service.sealing.capture_record import FILE_KINDS
 from evidence_service.sealing.case_file import case_context
@@ -47,7 +48,8 @@ from workflow.cases.service import (
     PayloadError,
 )
 from workflow.deadlines import Deadline
-from workflow.errors import FieldError
+from workflow.errors import FieldError, PortalError
+from workflow.idempotency import check_key, request_digest
 
 __all__ = [
     "STAFF_ROLES",
@@ -769,13 +771,31 @@ def get_graph(
         **_INVALID,
     },
 )
-def post_case(body: CaseIn, request: Request, response: Response, user: ApiUser) -> CaseOut:
+def post_case(
+    body: CaseIn,
+    request: Request,
+    response: Response,
+    user: ApiUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="One key per intended case (a UUID): a retry with the same key gets "
+            "the case the first request opened, in its current state, with "
+            "`Idempotent-Replayed: true`, instead of a second case",
+        ),
+    ] = None,
+) -> CaseOut:
     """Record the lead (state ``received``, its first event) with its parties, and staff you
     on it as an officer. The case gets its number when it is filed."""
     ctx = _ctx(request)
     unit_id = _call(opening_unit, user)
-    case_id = _call(open_lead, ctx, body, actor_of(user, "officer"), unit_id, user)
+    case_id, replayed = _call(
+        open_lead, ctx, body, actor_of(user, "officer"), unit_id, user, idempotency_key
+    )
     response.headers["Location"] = f"/api/cases/{case_id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return _call(view_of, ctx, user, case_id)
 
 
@@ -789,9 +809,33 @@ def opening_unit(user: User) -> int:
     return user.unit_id
 
 
-def open_lead(ctx: CaseContext, body: CaseIn, who: Actor, unit_id: int, opener: User | None) -> str:
+def open_lead(
+    ctx: CaseContext,
+    body: CaseIn,
+    who: Actor,
+    unit_id: int,
+    opener: User | None,
+    idempotency_key: str | None = None,
+) -> tuple[str, bool]:
     """Open the case (every party checked first, so that nothing is half-done) and staff
-    ``opener`` on it as an officer; returns the case id."""
+    ``opener`` on it as an officer; returns the case id, and whether an earlier request with
+    the same idempotency key (the opener's own) had opened it already.
+
+    A retry also staffs the opener if the first request stopped between opening the case and
+    staffing it (the staffing is a second step, and taking it twice changes nothing)."""
+    idempotency = None
+    if idempotency_key is not None:
+        if opener is None:
+            raise CaseApiError(422, "bad_idempotency_key", "an Idempotency-Key needs an account")
+        try:
+            key = check_key(idempotency_key)
+            idempotency = (key, request_digest(body.model_dump(mode="json")))
+            earlier = service.requested_case(ctx, opener.id, *idempotency)
+        except PortalError as exc:
+            raise CaseApiError(422, exc.code, str(exc)) from exc
+        if earlier is not None:
+            service.assign(ctx, who, earlier, opener.id, "officer")
+            return earlier, True
     parties = _parties(ctx, unit_id, body.parties)
     try:
         case_id = service.open_case(
@@ -805,14 +849,25 @@ def open_lead(ctx: CaseContext, body: CaseIn, who: Actor, unit_id: int, opener: 
             procedure=body.procedure,
             party_kind=body.party_kind,
             shop_url=body.shop_url,
+            created_by_id=None if opener is None else opener.id,
+            idempotency=idempotency,
         )
     except PayloadError as exc:
         raise CaseApiError(422, "invalid_payload", str(exc), field=exc.field) from exc
     except CaseError as exc:
         raise CaseApiError(422, "invalid_case", str(exc)) from exc
+    except IntegrityError:
+        if idempotency is None or opener is None:
+            raise
+        # Two requests with the same key at the same moment: the other one's case won.
+        earlier = service.requested_case(ctx, opener.id, *idempotency)
+        if earlier is None:
+            raise
+        service.assign(ctx, who, earlier, opener.id, "officer")
+        return earlier, True
     if opener is not None:
         service.assign(ctx, who, case_id, opener.id, "officer")
-    return case_id
+    return case_id, False
 
 
 def _parties(ctx: CaseContext, unit_id: int, parties: Sequence[PartyIn]) -> list[service.PartyIn]:

@@ -397,6 +397,7 @@ async def create_case(request: Request) -> Response:
         procedure=procedure,
         party_kind=party_kind,
         shop_url=shop_url or None,
+        created_by_id=user.id,
     )
     if kept.get("assign_me") == "true":
         await run_in_threadpool(service.assign, ctx, officer, case_id, user.id, "officer")
