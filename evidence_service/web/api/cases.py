@@ -829,12 +829,11 @@ def open_lead(
             raise CaseApiError(422, "bad_idempotency_key", "an Idempotency-Key needs an account")
         try:
             key = check_key(idempotency_key)
-            idempotency = (key, request_digest(body.model_dump(mode="json")))
-            earlier = service.requested_case(ctx, opener.id, *idempotency)
         except PortalError as exc:
             raise CaseApiError(422, exc.code, str(exc)) from exc
+        idempotency = (key, request_digest(body.model_dump(mode="json")))
+        earlier = _replayed_case(ctx, who, opener, idempotency)
         if earlier is not None:
-            service.assign(ctx, who, earlier, opener.id, "officer")
             return earlier, True
     parties = _parties(ctx, unit_id, body.parties)
     try:
@@ -860,14 +859,28 @@ def open_lead(
         if idempotency is None or opener is None:
             raise
         # Two requests with the same key at the same moment: the other one's case won.
-        earlier = service.requested_case(ctx, opener.id, *idempotency)
+        earlier = _replayed_case(ctx, who, opener, idempotency)
         if earlier is None:
             raise
-        service.assign(ctx, who, earlier, opener.id, "officer")
         return earlier, True
     if opener is not None:
         service.assign(ctx, who, case_id, opener.id, "officer")
     return case_id, False
+
+
+def _replayed_case(
+    ctx: CaseContext, who: Actor, opener: User, idempotency: tuple[str, str]
+) -> str | None:
+    """The case ``opener``'s earlier request with this key opened, its opener staffed (again:
+    that request may have stopped before it), or None; a key reused for another request is
+    the API's 422 ``idempotency_key_reused``."""
+    try:
+        earlier = service.requested_case(ctx, opener.id, *idempotency)
+    except PortalError as exc:
+        raise CaseApiError(422, exc.code, str(exc)) from exc
+    if earlier is not None:
+        service.assign(ctx, who, earlier, opener.id, "officer")
+    return earlier
 
 
 def _parties(ctx: CaseContext, unit_id: int, parties: Sequence[PartyIn]) -> list[service.PartyIn]:
