@@ -26,6 +26,7 @@ from evidence_service.web.app import create_app
 from evidence_service.web.case_views import action_fields, fen_from_yuan
 from evidence_service.web.i18n import MESSAGES
 from evidence_service.web.portal.deps import build_context
+from evidence_service.web.public import complaints as complaints_web
 from evidence_service.web.public.complaints import OUTCOMES
 from storage.models import (
     Capture,
@@ -807,6 +808,29 @@ def test_a_complaint_gets_a_receipt_whose_page_shows_only_its_outcome(world: Wor
     officer = login(world, "wang").get(f"/cases/{case.id}").text
     head = officer.split('id="deadlines"')[0]
     assert "投诉举报" in head and "张三" in head and "13900000000" in head  # officers see who
+
+
+def test_a_complaint_and_its_receipt_are_kept_together(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process stops after the complaint was opened (here: in the screening that follows,
+    which must never lose a complaint): the complaint already has its receipt, so the code the
+    complainant would have been shown finds it. Before, the receipt was written after the
+    screening, and a stop in between left a complaint nobody could look up."""
+
+    def stop(*_args: Any) -> None:
+        raise RuntimeError("the process was stopped here")
+
+    monkeypatch.setattr(complaints_web, "screen_arrival", stop)
+    client = TestClient(world.app, client=("10.9.8.7", 5000), raise_server_exceptions=False)
+    r = _complaint(client, unit_id=str(world.unit_a), title="收据与投诉同存")
+    assert r.status_code == 500
+    with world.services.sessions() as session:
+        case = session.scalars(select(Case).where(Case.title == "收据与投诉同存")).one()
+        receipts = list(
+            session.scalars(select(ComplaintReceipt).where(ComplaintReceipt.case_id == case.id))
+        )
+    assert len(receipts) == 1
 
 
 def test_complaints_and_wrong_codes_are_throttled_per_address(world: World) -> None:

@@ -37,6 +37,7 @@ from storage.models import (
     CaseNumberSequence,
     CaseParty,
     CaseStaff,
+    ComplaintReceipt,
     Document,
     LogLeaf,
     Merchant,
@@ -463,6 +464,7 @@ def open_case(
     complainant_contact: str | None = None,
     created_by_id: int | None = None,
     idempotency: tuple[str, str] | None = None,
+    receipt_code_hash: str | None = None,
 ) -> str:
     """Register a lead (officer) or a complaint (complainant): the case in state
     ``received``, its first event, and its parties. Returns the case id.
@@ -470,7 +472,9 @@ def open_case(
     ``created_by_id``: the account opening it (a lead). ``idempotency``: the (key, request
     digest) of a client's request, kept so that its retry finds this case
     (:func:`requested_case`); a second case with the same opener and key is refused by the
-    database (``IntegrityError``)."""
+    database (``IntegrityError``). ``receipt_code_hash``: a complaint's receipt (the hash of
+    the code shown to the complainant), kept in the same transaction as the case, so that no
+    complaint exists that its complainant cannot look up."""
     action = "submit_complaint" if source == "complaint" else "record_lead"
     if not title.strip():
         raise PayloadError("title", "required")
@@ -507,6 +511,8 @@ def open_case(
                     platform=p.platform,
                 )
             )
+        if receipt_code_hash is not None:
+            session.add(ComplaintReceipt(code_hash=receipt_code_hash, case_id=case.id))
         _take(ctx, session, case, who, action, {"summary": summary})
         return case.id
 

@@ -182,6 +182,7 @@ async def submit(
         return page
     who = Actor("complainant", kept["name"][:200] or "—", "complainant", None)
     ctx = case_ctx(request)
+    code = new_code()  # its receipt is kept with the complaint, in one transaction
     case_id = await run_in_threadpool(
         service.open_case,
         ctx,
@@ -200,11 +201,9 @@ async def submit(
         shop_url=kept["shop_url"],
         complainant_name=kept["name"][:200] or None,
         complainant_contact=kept["contact"][:200],
+        receipt_code_hash=code_hash(code),
     )
     await run_in_threadpool(screen_arrival, services, case_id)  # never fails the complaint
-    code = new_code()
-    with services.session() as session:
-        session.add(ComplaintReceipt(code_hash=code_hash(code), case_id=case_id))
     return RedirectResponse(f"/complaints/{grouped(code)}?new=1", status_code=303)
 
 
