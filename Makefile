@@ -16,7 +16,7 @@ lock:
 	UPGRADE=$(UPGRADE) scripts/lock.sh
 
 lint:
-	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports
 
 bench: setup
 	$(VENV)/bin/python benchmarks/capture.py

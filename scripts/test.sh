@@ -48,7 +48,7 @@ if [ -z "${S3_ENDPOINT:-}" ]; then
   export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_SECURE
 fi
 
-echo "test: ruff"; "$VENV/bin/ruff" check .
+echo "test: ruff"; "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .
 echo "test: mypy"; "$VENV/bin/mypy"
 echo "test: import layout"; "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
 # One pytest worker per core (pytest-xdist), each taking whole files so that a module's

@@ -64,9 +64,7 @@ def _due(services: Services, now: datetime, limit: int) -> list[tuple[str, int]]
         select(Case.id, Case.event_count)
         .outerjoin(CaseDocumentCursor, CaseDocumentCursor.case_id == Case.id)
         .where(Case.event_count > checked)
-        .where(
-            or_(CaseDocumentCursor.lease_until.is_(None), CaseDocumentCursor.lease_until < now)
-        )
+        .where(or_(CaseDocumentCursor.lease_until.is_(None), CaseDocumentCursor.lease_until < now))
         .order_by(Case.updated_at)
         .limit(limit)
     )
@@ -108,9 +106,7 @@ def _release(
         values["checked_events"] = checked_events
     with session_scope(services.sessions) as session:
         session.execute(
-            update(CaseDocumentCursor)
-            .where(CaseDocumentCursor.case_id == case_id)
-            .values(**values)
+            update(CaseDocumentCursor).where(CaseDocumentCursor.case_id == case_id).values(**values)
         )
 
 
@@ -144,7 +140,5 @@ def generate_due(services: Services, *, limit: int = 20) -> DocumentRun:
         finally:
             _release(services, case_id, checked, error)
     if run.made:
-        log.info(
-            "made %d case document(s) for %d case(s)", len(run.made), len({*run.cases})
-        )
+        log.info("made %d case document(s) for %d case(s)", len(run.made), len({*run.cases}))
     return run

@@ -16,7 +16,6 @@ from fastapi import Request
 LANGS = ("zh", "en")
 
 
-
 def _load_catalogue(folder: Path) -> dict[str, dict[str, str]]:
     """``messages.toml`` plus one ``messages/<room>.toml`` per room of the UI that keeps its own
     words beside it (the merchant register, the catalogue of legal bases...). A key defined

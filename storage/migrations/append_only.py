@@ -16,7 +16,7 @@ __all__ = ["create_refuse_function", "drop_refuse_function", "make_append_only",
 
 
 def _postgres() -> bool:
-    return bool(op.get_context().dialect.name == 'postgresql')
+    return bool(op.get_context().dialect.name == "postgresql")
 
 
 def create_refuse_function() -> None:
@@ -30,7 +30,7 @@ def create_refuse_function() -> None:
 
 def drop_refuse_function() -> None:
     if _postgres():
-        op.execute('DROP FUNCTION IF EXISTS evidence_refuse_change()')
+        op.execute("DROP FUNCTION IF EXISTS evidence_refuse_change()")
 
 
 def make_append_only(tables: Iterable[str]) -> None:
@@ -38,13 +38,13 @@ def make_append_only(tables: Iterable[str]) -> None:
     for table in tables:
         if _postgres():
             op.execute(
-                f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} '
-                'FOR EACH ROW EXECUTE FUNCTION evidence_refuse_change()'
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION evidence_refuse_change()"
             )
             continue
-        for event in ('UPDATE', 'DELETE'):
+        for event in ("UPDATE", "DELETE"):
             op.execute(
-                f'CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} '
+                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END"
             )
 
@@ -53,7 +53,7 @@ def undo(tables: Iterable[str]) -> None:
     """Drop the triggers :func:`make_append_only` made (downgrades)."""
     for table in tables:
         if _postgres():
-            op.execute(f'DROP TRIGGER IF EXISTS {table}_append_only ON {table}')
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
         else:
-            for event in ('update', 'delete'):
-                op.execute(f'DROP TRIGGER IF EXISTS {table}_no_{event}')
+            for event in ("update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")

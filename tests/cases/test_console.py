@@ -366,6 +366,7 @@ def archive_all(w: World) -> set[str]:
         done |= {a.case_id for a in batch}
     return done
 
+
 def test_an_ended_case_says_what_its_archive_waits_for_and_still_takes_the_notes(
     world: World,
 ) -> None:

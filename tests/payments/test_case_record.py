@@ -287,6 +287,7 @@ def test_the_case_file_carries_the_receipt_the_chain_names(live: Live, tmp_path:
         return {carried["path"]: files[carried["path"]] + b"\n% paid twice\n"}
 
     found = failed(verify_file(rewrite(out, tmp_path / "swapped.zip", swap), trust=trust))
-    assert f"differs from the SHA-256 event {issued.seq} recorded" in (
-        found[f"casefile.receipt.{receipt.id}"]
+    assert (
+        f"differs from the SHA-256 event {issued.seq} recorded"
+        in (found[f"casefile.receipt.{receipt.id}"])
     )

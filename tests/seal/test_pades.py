@@ -200,6 +200,7 @@ def test_b_lt_with_given_validation_data_carries_exactly_it_and_validates(
     assert signed.level == "b-lt"
     reader = PdfFileReader(io.BytesIO(out.read_bytes()))
     dss = DocumentSecurityStore.read_dss(reader)
+
     def streams(refs: object) -> set[bytes]:
         return {ref.get_object().data for ref in refs}  # type: ignore[attr-defined]
 

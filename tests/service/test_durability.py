@@ -174,8 +174,10 @@ def test_work_folder_full_defers_the_load_and_keeps_the_worker(
 
         disk.free()
         _wait(
-            lambda: run_worker(services, until_idle=True) >= 0
-            and _status(services, capture_id).status == "stored",
+            lambda: (
+                run_worker(services, until_idle=True) >= 0
+                and _status(services, capture_id).status == "stored"
+            ),
             60,
             "the capture once the disk has space",
         )

@@ -619,9 +619,7 @@ def add_evidence(
         return row.id
 
 
-def link_party(
-    ctx: CaseContext, who: Actor, case_id: str, party_id: int, merchant_id: str
-) -> None:
+def link_party(ctx: CaseContext, who: Actor, case_id: str, party_id: int, merchant_id: str) -> None:
     """Link a party of the case (``CaseParty``) to its portal account (an officer's step, an
     event in the case chain, like :func:`assign`). From then on the merchant sees the case in
     the portal, and the case's documents kept as the unit's while the party had no account
