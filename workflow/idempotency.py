@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from .errors import PortalError
 
@@ -24,6 +26,7 @@ __all__ = [
     "IdempotencyKeyError",
     "IdempotencyKeyReusedError",
     "check_key",
+    "once",
     "request_digest",
 ]
 
@@ -63,3 +66,23 @@ def request_digest(request: Mapping[str, Any]) -> str:
     merchant's name), which may differ by the time the retry comes."""
     text = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def once(earlier: Callable[[], str | None], make: Callable[[], str]) -> tuple[str, bool]:
+    """``(id, replayed)``: what an earlier request with the same key made (``earlier()``, which
+    raises :class:`IdempotencyKeyReusedError` if that request asked something else), or what
+    ``make()`` makes now.
+
+    ``make`` stores the key under a unique index. When two requests with one key both find
+    nothing and both make, the database lets one row in; the other's ``IntegrityError`` is
+    answered with the winner's row, found by asking ``earlier()`` again."""
+    found = earlier()
+    if found is not None:
+        return found, True
+    try:
+        return make(), False
+    except IntegrityError:
+        found = earlier()
+        if found is None:
+            raise
+        return found, True

@@ -49,7 +49,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import session_scope
@@ -79,7 +78,7 @@ from .document_versions import (
     unit_seal_serial,
 )
 from .errors import ConflictError, FieldError, NotFoundError, UploadRejectedError
-from .idempotency import IdempotencyKeyReusedError, check_key, request_digest
+from .idempotency import IdempotencyKeyReusedError, check_key, once, request_digest
 
 log = logging.getLogger(__name__)
 
@@ -521,17 +520,14 @@ def request_document(
     key = check_key(idempotency_key)
     _check_request(template, data)
     digest = request_digest({"merchant_id": merchant_id, "template": template, "data": data})
-    earlier = _replayed_document(ctx, officer, key, digest)
-    if earlier is not None:
-        return Requested(earlier, True)
-    try:
-        made = _create_document(ctx, officer, merchant_id, template, data, client, (key, digest))
-    except IntegrityError:
-        earlier = _replayed_document(ctx, officer, key, digest)
-        if earlier is None:
-            raise
-        return Requested(earlier, True)
-    return Requested(made, False)
+    return Requested(
+        *once(
+            lambda: _replayed_document(ctx, officer, key, digest),
+            lambda: _create_document(
+                ctx, officer, merchant_id, template, data, client, (key, digest)
+            ),
+        )
+    )
 
 
 def _check_request(template: str, data: object) -> None:

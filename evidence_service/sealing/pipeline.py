@@ -63,7 +63,7 @@ from signing.timestamp import TimestampToken, read_timestamp, require_complete_c
 from storage.errors import StorageError
 from storage.models import Capture, Job, User
 from storage.objects import StoredObject
-from workflow.idempotency import IdempotencyKeyError, check_key
+from workflow.idempotency import IdempotencyKeyError, check_key, once
 
 log = logging.getLogger(__name__)
 
@@ -166,25 +166,19 @@ def accept_capture(
     """
     wanted = _prepare(services, url, cookies, None, video, device)
     key = None if idempotency_key is None else check_idempotency_key(idempotency_key)
-    if key is not None:
+
+    def make() -> str:
         with services.session() as session:
-            earlier = replayed_capture(session, user_id, key, wanted)
-        if earlier is not None:
-            return Accepted(earlier, True)
-    try:
+            return _insert(services, session, wanted, user_id, enqueue=True, key=key)
+
+    if key is None:
+        return Accepted(make(), False)
+
+    def earlier() -> str | None:
         with services.session() as session:
-            return Accepted(
-                _insert(services, session, wanted, user_id, enqueue=True, key=key), False
-            )
-    except IntegrityError:
-        if key is None:
-            raise
-        # Two requests with the same key at the same moment: the other one's row won.
-        with services.session() as session:
-            earlier = replayed_capture(session, user_id, key, wanted)
-        if earlier is None:
-            raise
-        return Accepted(earlier, True)
+            return replayed_capture(session, user_id, key, wanted)
+
+    return Accepted(*once(earlier, make))
 
 
 @dataclass(frozen=True)
@@ -751,7 +745,6 @@ def _ensure_verify_code(services: Services, capture_id: str) -> str:
     import secrets
 
     from sqlalchemy import update
-    from sqlalchemy.exc import IntegrityError
 
     for _ in range(5):
         existing = _verify_code(services, capture_id)

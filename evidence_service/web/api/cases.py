@@ -28,7 +28,6 @@ from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from evidence_service.sealing.capture_record import FILE_KINDS
 from evidence_service.sealing.case_file import case_context
@@ -49,7 +48,7 @@ from workflow.cases.service import (
 )
 from workflow.deadlines import Deadline
 from workflow.errors import FieldError, PortalError
-from workflow.idempotency import check_key, request_digest
+from workflow.idempotency import check_key, once, request_digest
 
 __all__ = [
     "STAFF_ROLES",
@@ -823,49 +822,44 @@ def open_lead(
 
     A retry also staffs the opener if the first request stopped between opening the case and
     staffing it (the staffing is a second step, and taking it twice changes nothing)."""
-    idempotency = None
-    if idempotency_key is not None:
-        if opener is None:
-            raise CaseApiError(422, "bad_idempotency_key", "an Idempotency-Key needs an account")
+    idempotency: tuple[str, str] | None = None
+
+    def make() -> str:
+        parties = _parties(ctx, unit_id, body.parties)
         try:
-            key = check_key(idempotency_key)
-        except PortalError as exc:
-            raise CaseApiError(422, exc.code, str(exc)) from exc
-        idempotency = (key, request_digest(body.model_dump(mode="json")))
-        earlier = _replayed_case(ctx, who, opener, idempotency)
-        if earlier is not None:
-            return earlier, True
-    parties = _parties(ctx, unit_id, body.parties)
+            case_id = service.open_case(
+                ctx,
+                who,
+                unit_id=unit_id,
+                title=body.title,
+                summary=body.summary,
+                parties=parties,
+                source="lead",
+                procedure=body.procedure,
+                party_kind=body.party_kind,
+                shop_url=body.shop_url,
+                created_by_id=None if opener is None else opener.id,
+                idempotency=idempotency,
+            )
+        except PayloadError as exc:
+            raise CaseApiError(422, "invalid_payload", str(exc), field=exc.field) from exc
+        except CaseError as exc:
+            raise CaseApiError(422, "invalid_case", str(exc)) from exc
+        if opener is not None:
+            service.assign(ctx, who, case_id, opener.id, "officer")
+        return case_id
+
+    if idempotency_key is None:
+        return make(), False
+    if opener is None:
+        raise CaseApiError(422, "bad_idempotency_key", "an Idempotency-Key needs an account")
     try:
-        case_id = service.open_case(
-            ctx,
-            who,
-            unit_id=unit_id,
-            title=body.title,
-            summary=body.summary,
-            parties=parties,
-            source="lead",
-            procedure=body.procedure,
-            party_kind=body.party_kind,
-            shop_url=body.shop_url,
-            created_by_id=None if opener is None else opener.id,
-            idempotency=idempotency,
-        )
-    except PayloadError as exc:
-        raise CaseApiError(422, "invalid_payload", str(exc), field=exc.field) from exc
-    except CaseError as exc:
-        raise CaseApiError(422, "invalid_case", str(exc)) from exc
-    except IntegrityError:
-        if idempotency is None or opener is None:
-            raise
-        # Two requests with the same key at the same moment: the other one's case won.
-        earlier = _replayed_case(ctx, who, opener, idempotency)
-        if earlier is None:
-            raise
-        return earlier, True
-    if opener is not None:
-        service.assign(ctx, who, case_id, opener.id, "officer")
-    return case_id, False
+        key = check_key(idempotency_key)
+    except PortalError as exc:
+        raise CaseApiError(422, exc.code, str(exc)) from exc
+    idempotency = (key, request_digest(body.model_dump(mode="json")))
+    account, asked = opener, idempotency
+    return once(lambda: _replayed_case(ctx, who, account, asked), make)
 
 
 def _replayed_case(
