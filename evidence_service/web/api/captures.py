@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from evidence_service.sealing.capture_record import FILE_KINDS, CaptureRecord, capture_record
 from evidence_service.sealing.pipeline import CaptureRequestError, accept_capture, load_cookies
 from evidence_service.services import Services
+from evidence_service.web.api.idempotency import IdempotencyKey, answer_replayed
 from evidence_service.web.auth import can_view, require_api_user, services_of
 from evidence_service.web.downloads import stored_size
 from evidence_service.web.params import Offset
@@ -82,15 +83,7 @@ def post_capture(
     request: Request,
     response: Response,
     user: ApiUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="One key per intended capture (a UUID): a retry with the same key gets "
-            "the capture the first request made, with `Idempotent-Replayed: true`, instead of "
-            "a second capture",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaptureRecord:
     services = services_of(request)
     try:
@@ -106,8 +99,7 @@ def post_capture(
         )
     except CaptureRequestError as exc:
         raise _error(422, exc.code, str(exc)) from exc
-    if accepted.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    answer_replayed(response, accepted.replayed)
     return _record(services, accepted.capture_id, request)
 
 

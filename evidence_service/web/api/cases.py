@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from evidence_service.sealing.capture_record import FILE_KINDS
 from evidence_service.sealing.case_file import case_context
+from evidence_service.web.api.idempotency import IdempotencyKey, answer_replayed
 from evidence_service.web.auth import actor_name, can_view, require_api_user, services_of
 from evidence_service.web.params import DB_INT_MAX, Offset
 from storage.models import Capture, Case, CaseEvidence, Merchant, User
@@ -775,15 +776,7 @@ def post_case(
     request: Request,
     response: Response,
     user: ApiUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="One key per intended case (a UUID): a retry with the same key gets "
-            "the case the first request opened, in its current state, with "
-            "`Idempotent-Replayed: true`, instead of a second case",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
     """Record the lead (state ``received``, its first event) with its parties, and staff you
     on it as an officer. The case gets its number when it is filed."""
@@ -793,8 +786,7 @@ def post_case(
         open_lead, ctx, body, actor_of(user, "officer"), unit_id, user, idempotency_key
     )
     response.headers["Location"] = f"/api/cases/{case_id}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    answer_replayed(response, replayed)
     return _call(view_of, ctx, user, case_id)
 
 

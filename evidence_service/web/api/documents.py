@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from evidence_service.web.api.idempotency import IdempotencyKey, answer_replayed
 from evidence_service.web.auth import client_of, require_api_user
 from evidence_service.web.downloads import attachment_download, version_pdf
 from evidence_service.web.params import RowId
@@ -282,15 +283,7 @@ async def create_document(
     request: Request,
     response: Response,
     user: ApiUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="One key per intended document (a UUID): a retry with the same key "
-            "gets the document the first request made, in its current state, with "
-            "`Idempotent-Replayed: true`, instead of a second draft",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> DocumentOut:
     ctx = portal_context(request)
     made = await _in_thread(
@@ -304,8 +297,7 @@ async def create_document(
             client=client_of(request),
         )
     )
-    if made.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    answer_replayed(response, made.replayed)
     return _document(request, user, made.document_id)
 
 
