@@ -21,7 +21,8 @@ Why this shape:
   which on a two-core machine was half of what video added to a capture of a fast page
   (benchmarks/capture.py); PyAV encodes the same four frames in about 45 ms in all. A tick is
   encoded once it is over (plus ``FINAL_AFTER_S``), so that after the load only the last few
-  ticks are left. The file is written to a temporary name and renamed only when the encoder
+  ticks are left; a frame held up for longer than that is not dropped but shown from the next
+  tick on. The file is written to a temporary name and renamed only when the encoder
   finished: a half-written video is never evidence. A failed capture stops the encoder and
   leaves no file. ``max_seconds`` bounds the recording and ``max_bytes`` the file; a bound
   that is hit is recorded as ``truncated``. Courts read the file with tools we did not write

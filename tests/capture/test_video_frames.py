@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,19 @@ async def _quiet(method: str, params: Any = None) -> dict[str, Any]:
     return {}
 
 
+@contextlib.contextmanager
+def _arriving_as_they_would_have(rec: ScreencastRecorder) -> Iterator[None]:
+    """Frames a test stamps in the past arrive in a burst, slower than the page would have
+    sent them (each JPEG is made on the spot, on a loaded machine). The encoder sees every
+    one of their ticks as over and could take a tick before its frames arrived, showing the
+    previous picture there: a race of the test, not of the recorder, whose frames arrive
+    within ``FINAL_AFTER_S`` of their time stamp. Holding the recorder's lock while they
+    arrive makes the burst arrive at once, as the page's frames would have, one by one,
+    before each tick was due."""
+    with rec._cond:
+        yield
+
+
 def test_frames_are_acked_at_once_and_only_one_per_tick_is_kept(tmp_path: Path) -> None:
     sent: list[tuple[str, Any]] = []
     kept: list[int] = []
@@ -44,12 +59,17 @@ def test_frames_are_acked_at_once_and_only_one_per_tick_is_kept(tmp_path: Path) 
         # As if recording began 3 s ago: every tick below is over, the encoder may take it.
         t0 = rec.started_at = time.time() - 3.0
         # 300 frames in 3 s (a busy page): 100 per second, past max_seconds.
-        for i in range(300):
-            colour = (255, 0, 0) if i < 150 else (0, 0, 255)
-            rec.handlers()["Page.screencastFrame"](
-                {"data": _jpeg(colour), "sessionId": i, "metadata": {"timestamp": t0 + i / 100}}
-            )
-        kept.append(len(rec._pending))
+        red, blue = _jpeg((255, 0, 0)), _jpeg((0, 0, 255))
+        with _arriving_as_they_would_have(rec):
+            for i in range(300):
+                rec.handlers()["Page.screencastFrame"](
+                    {
+                        "data": red if i < 150 else blue,
+                        "sessionId": i,
+                        "metadata": {"timestamp": t0 + i / 100},
+                    }
+                )
+            kept.append(len(rec._pending))
         await asyncio.sleep(0)  # let the acks go out
         await asyncio.sleep(0)
         await rec.stop()
@@ -60,7 +80,7 @@ def test_frames_are_acked_at_once_and_only_one_per_tick_is_kept(tmp_path: Path) 
     assert acks == list(range(300))  # every frame, even those past the bound
     assert sent[0][0] == "Page.startScreencast" and sent[-1][0] == "Page.stopScreencast"
     assert rec.frames_received == 201  # t0 .. t0 + 2.0 s
-    assert kept[0] <= 21  # waiting to be encoded: one per tick of 0.1 s, not 201
+    assert kept[0] == 21  # waiting to be encoded: one per tick of 0.1 s, not 201
     assert rec.truncated == ["max_seconds"]
 
     facts = rec.finish()
@@ -90,6 +110,59 @@ def test_frames_are_acked_at_once_and_only_one_per_tick_is_kept(tmp_path: Path) 
         )
         r, g, b = Image.open(png).convert("RGB").getpixel((20, 20))  # type: ignore[misc]
         assert (r > 200 and b < 60) if want == "red" else (b > 200 and r < 60), (at, r, g, b)
+
+
+def _colour_at(video: Path, png: Path, *args: str) -> tuple[int, int, int]:
+    """The colour of one frame as Debian's ffmpeg decodes it (``args`` choose the frame)."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", *args, "-i", str(video), "-frames:v", "1", "-y", str(png)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return Image.open(png).convert("RGB").getpixel((20, 20))  # type: ignore[return-value]
+
+
+def test_a_frame_that_arrives_after_its_tick_was_encoded_shows_from_the_next_tick(
+    tmp_path: Path,
+) -> None:
+    """A frame held up on its way (the browser's event loop busy for longer than
+    ``FINAL_AFTER_S``) belongs to a tick the encoder has already written. It is not dropped:
+    the next tick shows it, so the video never ends on a picture the page no longer showed."""
+
+    async def scenario() -> ScreencastRecorder:
+        rec = ScreencastRecorder(
+            _quiet, VideoOptions(fps=10, max_seconds=10.0), viewport=(320, 200)
+        )
+        await rec.start(tmp_path / "video.webm")
+        t0 = rec.started_at = time.time() - 3.0
+        with _arriving_as_they_would_have(rec):
+            for i in range(10):  # red during the first second
+                rec.handlers()["Page.screencastFrame"](
+                    {
+                        "data": _jpeg((255, 0, 0)),
+                        "sessionId": i,
+                        "metadata": {"timestamp": t0 + i / 10},
+                    }
+                )
+        deadline = time.monotonic() + 20
+        while rec.frames_encoded < 25 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the encoder writes every tick that is over: 2.5 s of red
+        assert rec.frames_encoded >= 25
+        # Stamped at 1.5 s, arriving at 3 s and more: its tick (15) is already in the file.
+        rec.handlers()["Page.screencastFrame"](
+            {"data": _jpeg((0, 0, 255)), "sessionId": 10, "metadata": {"timestamp": t0 + 1.5}}
+        )
+        await asyncio.sleep(0.3)
+        await rec.stop()
+        return rec
+
+    rec = asyncio.run(scenario())
+    facts = rec.finish()
+    assert facts is not None and facts.frames_received == 11
+    video = tmp_path / "video.webm"
+    r, g, b = _colour_at(video, tmp_path / "early.png", "-ss", "1.0")
+    assert r > 200 and b < 60, ("the encoded ticks keep their picture", r, g, b)
+    r, g, b = _colour_at(video, tmp_path / "last.png", "-sseof", "-0.1")
+    assert b > 200 and r < 60, ("the late frame is the video's last picture", r, g, b)
 
 
 def test_no_frame_means_no_video(tmp_path: Path) -> None:
@@ -146,10 +219,11 @@ def test_max_bytes_ends_the_video_there_and_says_so(tmp_path: Path) -> None:
         )
         await rec.start(tmp_path / "video.webm")
         t0 = rec.started_at = time.time() - 3.0
-        for i in range(30):  # a new noisy picture every tick for 3 s
-            rec.handlers()["Page.screencastFrame"](
-                {"data": _noise_jpeg(i), "sessionId": i, "metadata": {"timestamp": t0 + i / 10}}
-            )
+        with _arriving_as_they_would_have(rec):
+            for i in range(30):  # a new noisy picture every tick for 3 s
+                rec.handlers()["Page.screencastFrame"](
+                    {"data": _noise_jpeg(i), "sessionId": i, "metadata": {"timestamp": t0 + i / 10}}
+                )
         await rec.stop()
         return rec
 
