@@ -647,6 +647,12 @@ BAD_DATA: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "at least 7 days",
     ),
     ("hearing_notice", _set("hearing_officer", "张三"), "hearing_officer", "investigator"),
+    # 办案人员不得担任听证主持人、听证员和记录员; one person, one seat; one or two members
+    ("hearing_notice", _set("recorder", "王五"), "recorder", "investigator"),
+    ("hearing_notice", _set("hearing_members", ["张三"]), "hearing_members[0]", "investigator"),
+    ("hearing_notice", _set("recorder", "周某"), "recorder", "already the hearing_officer"),
+    ("hearing_notice", _set("hearing_members", ["郑某"]), "recorder", "already"),
+    ("hearing_notice", _set("hearing_members", ["甲", "乙", "丙"]), "hearing_members", "at most 2"),
     ("hearing_notice", _set("public", False), "non_public_reason", "why"),
     ("hearing_notice", _set("requested_on", "2026-11-28"), "requested_on", "after"),
     ("hearing_notice", _set("rights", []), "rights", "at least 1"),
@@ -687,6 +693,8 @@ BAD_DATA: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("hearing_record", _set("cross_examination", []), "cross_examination", "at least 1"),
     ("hearing_record", _set("final_statements", []), "final_statements", "at least 1"),
     ("hearing_record", _set("hearing_officer", "王五"), "hearing_officer", "investigator"),
+    ("hearing_record", _set("recorder", "张三"), "recorder", "investigator"),
+    ("hearing_record", _set("hearing_members", ["周某"]), "hearing_members[0]", "already"),
     ("hearing_record", _set("ended_at", "2026-12-10T09:30:00+08:00"), "ended_at", "before"),
     ("hearing_record", _set("participants.0.role", "judge"), "participants[0].role", "'party'"),
     # no-penalty decision

@@ -139,7 +139,9 @@ def _unit_of_work(ctx: CaseContext) -> Iterator[Session]:
 # -- effects (data) -----------------------------------------------------------------------------
 
 _FACT_FIELDS = {f.name for f in fields(CaseFacts)}
-_EFFECT_KEYS = {"set", "payload", "text", "notes", "today", "dates", "serves", "procedure"}
+_EFFECT_KEYS = {
+    "set", "payload", "text", "notes", "today", "dates", "serves", "procedure", "impartial",
+}  # fmt: skip
 #: The input of an action that chooses the case's procedure (``procedure = true``).
 PROCEDURE = "procedure"
 
@@ -159,6 +161,9 @@ class Effect:
     #: The acting person may choose the case's procedure with this action (``procedure``:
     #: general, simplified or fast_track), e.g. when registering a complaint.
     chooses_procedure: bool = False
+    #: Notes naming accounts of the unit that must be different persons and none of them the
+    #: case's investigators (who presides over and who records the hearing).
+    impartial: tuple[str, ...] = ()
 
 
 @cache
@@ -185,7 +190,11 @@ def effects() -> Mapping[str, Effect]:
             notes=tuple(entry.get("notes", ())),
             serves=_serves(action, entry.get("serves")),
             chooses_procedure=bool(entry.get("procedure", False)),
+            impartial=tuple(entry.get("impartial", ())),
         )
+        stray = set(out[action].impartial) - set(out[action].notes)
+        if stray:
+            raise CaseError(f"effects.toml: [{action}] impartial names {sorted(stray)}, not notes")
     return out
 
 
@@ -916,6 +925,11 @@ def give_notes(
         )
         if taken is None:
             raise PayloadError(action, f"the case has not taken {action} yet")
+        impartial = effects()[action].impartial
+        if impartial and set(impartial) & set(given):
+            newest = _notes_since(session, case.id, action, int(taken))
+            staff, _ = _staff(session, case.id)
+            _check_impartial(session, case, staff, impartial, {**newest, **given})
         return {"for_action": action, "for_event": int(taken), **given}
 
     seq = record_event(ctx, who, case_id, GIVE_NOTES, body)
@@ -973,6 +987,7 @@ def _take(
         details.update(procedure=chosen, procedure_was=case.procedure)
         case.procedure = str(chosen)
     staff, names = _staff(session, case.id)
+    _check_impartial(session, case, staff, effect.impartial, details)
     facts = case_facts(case, staff, names, today, stored)
     transition = process.take(case.state, action, who.role, case.procedure, facts)
     from_state = case.state
@@ -1000,6 +1015,65 @@ def _take(
         details=details,
     )
     return transition
+
+
+def _notes_since(session: Session, case_id: str, action: str, taken: int) -> dict[str, Any]:
+    """The newest text of each note of ``action`` (taken as event ``taken``): given with it,
+    or later by ``give_notes``, as the documents read them."""
+    newest: dict[str, Any] = {}
+    for e in session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.seq >= taken)
+        .order_by(CaseEvent.seq)
+    ):
+        details = e.details or {}
+        if e.seq == taken or (e.action == GIVE_NOTES and details.get("for_action") == action):
+            newest.update(
+                {k: v for k, v in details.items() if k not in ("for_action", "for_event")}
+            )
+    return newest
+
+
+def _check_impartial(
+    session: Session,
+    case: Case,
+    staff: Sequence[CaseStaff],
+    names: Sequence[str],
+    notes: Mapping[str, Any],
+) -> None:
+    """The accounts ``notes`` name under ``names`` (login names) are accounts of the case's
+    unit, each a different person, and none of them an investigator of the case: a hearing
+    presided or recorded by the people who investigated it is not a hearing the law knows
+    (市场监督管理行政处罚听证办法: 办案人员不得担任听证主持人、听证员和记录员). Refused when
+    the action is taken, not found out when its document is made (or signed by one
+    certificate in two places)."""
+    given = {n: str(notes[n]).strip() for n in names if str(notes.get(n) or "").strip()}
+    if not given:
+        return
+    accounts = dict(
+        session.execute(
+            select(User.username, User.id).where(
+                User.username.in_(set(given.values())), User.unit_id == case.unit_id
+            )
+        ).all()
+    )
+    investigators = {s.user_id for s in staff if s.role == "officer"}
+    seen: dict[int, str] = {}
+    for name, login in given.items():
+        uid = accounts.get(login)
+        if uid is None:
+            raise PayloadError(name, f"{login!r} is not the login name of an account of the unit")
+        if uid in investigators:
+            raise PayloadError(
+                name,
+                f"{login!r} investigates this case and cannot also act as {name} "
+                "(办案人员不得担任听证主持人、听证员和记录员)",
+            )
+        if uid in seen:
+            raise PayloadError(
+                name, f"{login!r} is already the {seen[uid]}; one person cannot be both"
+            )
+        seen[uid] = name
 
 
 def _staff(session: Session, case_id: str) -> tuple[list[CaseStaff], dict[int, str]]:

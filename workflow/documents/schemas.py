@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -1092,6 +1093,33 @@ HEARING_RIGHTS = [
 HEARING_NOTICE_DAYS = 7
 
 
+#: 听证员: one or two assist the hearing officer (市场监督管理行政处罚听证办法).
+MAX_HEARING_MEMBERS = 2
+
+
+def _hearing_staff_apart(
+    officer: str, members: Sequence[str], recorder: str, investigators: set[str]
+) -> None:
+    """Who presides, assists and records a hearing: different people, one or two members,
+    and none of them an investigator of the case (办案人员不得担任听证主持人、听证员和记录员)."""
+    if len(members) > MAX_HEARING_MEMBERS:
+        raise ValueError(
+            f"hearing_members: at most {MAX_HEARING_MEMBERS} hearing members (听证员一至二名)"
+        )
+    seats = [("hearing_officer", officer)]
+    seats += [(f"hearing_members[{i}]", m) for i, m in enumerate(members)]
+    seats.append(("recorder", recorder))
+    seen: dict[str, str] = {}
+    for seat, name in seats:
+        if name in investigators:
+            raise ValueError(
+                f"{seat}: {name} is an investigator of the case and cannot sit at its hearing"
+            )
+        if name in seen:
+            raise ValueError(f"{seat}: {name} is already the {seen[name]}; one person, one seat")
+        seen[name] = seat
+
+
 class HearingNotice(CaseDocumentBase):
     """听证通知书 (served on the party): when and where, who presides, the party's rights."""
 
@@ -1134,8 +1162,12 @@ class HearingNotice(CaseDocumentBase):
 
     @model_validator(mode="after")
     def _presiding(self) -> HearingNotice:
-        if self.hearing_officer in {o.name for o in self.investigators}:
-            raise ValueError("hearing_officer: an investigator of the case cannot preside")
+        _hearing_staff_apart(
+            self.hearing_officer,
+            self.hearing_members,
+            self.recorder,
+            {o.name for o in self.investigators},
+        )
         if not self.public and not self.non_public_reason:
             raise ValueError("non_public_reason: a hearing not held in public states why")
         return self
@@ -1199,8 +1231,9 @@ class HearingRecord(CaseDocumentBase):
         if roles.count("agent") > 2:
             raise ValueError("participants: the party may have one or two agents, not more")
         investigators = {p.name for p in self.participants if p.role == "investigator"}
-        if self.hearing_officer in investigators:
-            raise ValueError("hearing_officer: an investigator of the case cannot preside")
+        _hearing_staff_apart(
+            self.hearing_officer, self.hearing_members, self.recorder, investigators
+        )
         if self.recusal_requested and not self.recusal_decision:
             raise ValueError("recusal_decision: a recusal request is decided and recorded")
         return self

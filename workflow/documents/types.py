@@ -23,6 +23,7 @@ the person's or platform's signature in the portal (a merchant certificate).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -392,11 +393,14 @@ def _errors(schema: type[BaseModel], exc: ValidationError) -> list[tuple[str, st
         for prefix in ("Value error, ", "Assertion failed, "):
             if msg.startswith(prefix):
                 msg = msg[len(prefix) :]
-        # A model-level check names its field as "name: ..." (see schemas).
+        # A model-level check names its field as "name: ..." or "name[i]: ..." (see schemas).
         head, sep, rest = msg.partition(": ")
         model = _field_of(schema, loc) if sep else None
+        item = re.fullmatch(r"(\w+)\[(\d+)\]", head)
         if model is not None and head in model.model_fields:
             loc, msg = (*loc, head), rest
+        elif model is not None and item and item[1] in model.model_fields:
+            loc, msg = (*loc, item[1], int(item[2])), rest
         if err.get("type") == "missing":
             msg = "is required"
         elif err.get("type") == "extra_forbidden":
