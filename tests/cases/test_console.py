@@ -942,3 +942,54 @@ def test_the_merchant_sees_its_own_cases_with_what_is_expected_and_acts_there(
         # an officer's session means nothing in the portal, a merchant's nothing outside it
         assert TestClient(world.app).get("/portal/cases", follow_redirects=False).status_code == 303
         assert portal.get(f"/cases/{own}", follow_redirects=False).status_code == 303
+
+
+def test_the_hearing_seats_are_chosen_from_the_units_accounts_but_the_investigators(
+    world: World,
+) -> None:
+    """Who presides and who records are picked from a list of the unit's accounts that
+    leaves out the case's investigators; a form that names one anyway (or one person for
+    both seats) comes back with the seat marked and the law's words, and nothing recorded."""
+    with time_machine.travel(datetime(2026, 3, 3, 10, tzinfo=CHINA), tick=False):
+        case_id = open_lead(world, "办理：听证人员", merchant_id=world.merchant_id)
+        to_statement_period(world, case_id)
+        service.act(
+            world.ctx,
+            Actor(f"merchant:{world.merchant_id}", "某网店", "merchant", world.unit_a),
+            case_id,
+            "request_hearing",
+        )
+        wang = login(world, "wang")
+        page = wang.get(f"/cases/{case_id}").text
+        form = page.split('id="action-schedule_hearing"')[1].split("</form>")[0]
+        for seat in ("hearing_officer", "recorder"):
+            select_ = form.split(f'<select id="schedule_hearing-{seat}" name="{seat}"')[1]
+            options = select_.split("</select>")[0]
+            assert 'value="rev"' in options and 'value="head"' in options, seat
+            assert 'value="wang"' not in options and 'value="zhao"' not in options, seat
+            assert 'value="bob"' not in options  # another unit's officer
+        assert "本案办案人员不得担任听证主持人、听证员和记录员" in form
+        base = {
+            "csrf": csrf_of(page),
+            "action": "schedule_hearing",
+            "role": "officer",
+            "hearing_on": "2026-03-16",
+        }
+        events = case_of(world, case_id).event_count
+        for seats, field in (
+            ({"hearing_officer": "zhao", "recorder": "rev"}, "hearing_officer"),
+            ({"hearing_officer": "rev", "recorder": "rev"}, "recorder"),
+        ):
+            r = wang.post(f"/cases/{case_id}/act", data={**base, **seats})
+            assert r.status_code == 422, r.text
+            bad = r.text.split(f'id="schedule_hearing-{field}"')[1].split(">")[0]
+            assert 'aria-invalid="true"' in bad, field
+            assert case_of(world, case_id).event_count == events
+        r = wang.post(
+            f"/cases/{case_id}/act",
+            data={**base, "hearing_officer": "rev", "recorder": "head"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        case = case_of(world, case_id)
+        assert case.state == "hearing_scheduled" and case.event_count == events + 1

@@ -271,6 +271,11 @@ def queue_page(request: Request, officer: int = 0) -> Response:
     )
 
 
+#: Notes that name who sits at a hearing (``effects.toml`` ``impartial``): chosen from the
+#: unit's accounts, the case's investigators left out, instead of typed as a login name.
+SEAT_NOTES = frozenset(n for e in service.effects().values() for n in e.impartial)
+
+
 def _unit_users(ctx: CaseContext, unit_id: int | None) -> list[User]:
     with ctx.sessions() as session:
         users = list(
@@ -630,6 +635,8 @@ def _case_page(
     )
     done = request.query_params.get("done", "")
     panels = fill_all(PANELS, PanelInput(request, user, ctx, view, frozenset(held), lang))
+    colleagues = _unit_users(ctx, case.unit_id)
+    investigators = {s.user_id for s, _name in view.staff if s.role == "officer"}
     return render(
         request,
         "cases_case.html",
@@ -647,7 +654,10 @@ def _case_page(
         templates_=TEMPLATES,
         chart=deadline_chart(view.deadlines, today, lang),
         today=today,
-        colleagues=_unit_users(ctx, case.unit_id),
+        colleagues=colleagues,
+        # who may sit at the hearing: the unit's accounts but the case's investigators
+        seat_notes=SEAT_NOTES,
+        seat_choices=[u for u in colleagues if u.id not in investigators],
         staff_roles=STAFF_ROLES,
         shop_urls=shop_urls,
         panels=panels,
