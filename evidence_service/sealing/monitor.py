@@ -77,7 +77,7 @@ MET = "watch_condition_met"
 ENDED = "watch_ended"
 #: Every event this module appends to a case (each has its ``cases.event.<name>`` message).
 EVENTS = (STARTED, MET, ENDED)
-#: A claim (starting a capture, attaching a run) older than this was left by a dead worker.
+#: A claim (attaching a run to its case) older than this was left by a dead worker.
 STALE_CLAIM = timedelta(minutes=5)
 #: A mail server that was down is tried again after this long.
 MAIL_RETRY_S = 300.0
@@ -379,7 +379,19 @@ def _schedule_due(services: Services, now: datetime) -> None:
                 )
 
 
+class _RunTaken(Exception):
+    """Another worker started the run first (its capture is the run's; this one is not)."""
+
+
 def _start_pending(services: Services, now: datetime, watch_id: str | None = None) -> int:
+    """Start each pending run: its capture and the run naming it are one transaction.
+
+    Why one: a worker that made the capture and then died before naming it in the run (or a
+    database that went away in between) left a run still pending, whose next start made a
+    second capture of the same moment. Now the capture, its job and the run's move to
+    ``capturing`` commit together, or not at all; the run's guarded UPDATE inside that
+    transaction is also what lets one of several racing workers start it (the others'
+    captures are rolled back with their UPDATE that found the run taken)."""
     with services.session() as session:
         query = (
             select(WatchRun.id, CaptureWatch.url, CaptureWatch.created_by_id)
@@ -391,31 +403,38 @@ def _start_pending(services: Services, now: datetime, watch_id: str | None = Non
         pending = session.execute(query).all()
     started = 0
     for run_id, url, user_id in pending:
-        with services.session() as session:
-            won = _rowcount(
-                session.execute(
-                    update(WatchRun)
-                    .where(
-                        WatchRun.id == run_id,
-                        WatchRun.state == "pending",
-                        (WatchRun.claimed_at.is_(None)) | (WatchRun.claimed_at < now - STALE_CLAIM),
-                    )
-                    .values(claimed_at=now)
-                )
-            )
-        if not won:
-            continue
+
+        def name_it(session: Session, capture_id: str, run_id: int = run_id) -> None:
+            took = _take_pending(session, run_id, state="capturing", capture_id=capture_id)
+            if not took:
+                raise _RunTaken(run_id)
+
         try:
-            capture_id: str | None = create_capture(services, url, user_id=user_id)
-            values: dict[str, Any] = {"state": "capturing", "capture_id": capture_id}
+            create_capture(services, url, user_id=user_id, also=name_it)
+        except _RunTaken:
+            continue
         except CaptureRequestError as exc:  # e.g. the address no longer resolves
-            values = {"state": "failed", "detail": f"{exc.code}: {exc}", "evaluated_at": now}
-        with services.session() as session:
-            session.execute(
-                update(WatchRun).where(WatchRun.id == run_id).values(claimed_at=None, **values)
-            )
+            with services.session() as session:
+                detail = f"{exc.code}: {exc}"
+                if not _take_pending(
+                    session, run_id, state="failed", detail=detail, evaluated_at=now
+                ):
+                    continue
         started += 1
     return started
+
+
+def _take_pending(session: Session, run_id: int, **values: Any) -> bool:
+    """Move the run on from ``pending`` (True), unless another worker already did."""
+    return bool(
+        _rowcount(
+            session.execute(
+                update(WatchRun)
+                .where(WatchRun.id == run_id, WatchRun.state == "pending")
+                .values(claimed_at=None, **values)
+            )
+        )
+    )
 
 
 def _judge_finished(services: Services, now: datetime) -> int:

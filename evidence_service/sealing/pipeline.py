@@ -122,6 +122,7 @@ def create_capture(
     options: Mapping[str, Any] | None = None,
     video: bool | None = None,
     device: str | None = None,
+    also: Callable[[Session, str], object] | None = None,
 ) -> str:
     """Validate the URL, record the capture and (by default) its job in one transaction.
 
@@ -130,10 +131,16 @@ def create_capture(
     (limits, viewport, user agent, languages, video, device) to use instead of the current
     ones (a re-capture repeats those of the capture it repeats). ``video``: record the session
     (None: the ``capture_video`` setting); ``device``: a Playwright device name to emulate.
+    ``also(session, capture_id)``: what the caller records about the capture, in the same
+    transaction (a watch's run naming it): committed with the capture, or, when it raises,
+    neither -- so a crash in between cannot leave a capture its caller does not know of.
     """
     wanted = _prepare(services, url, cookies, options, video, device)
     with services.session() as session:
-        return _insert(services, session, wanted, user_id, enqueue=enqueue)
+        capture_id = _insert(services, session, wanted, user_id, enqueue=enqueue)
+        if also is not None:
+            also(session, capture_id)
+        return capture_id
 
 
 @dataclass(frozen=True)

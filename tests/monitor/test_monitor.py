@@ -11,17 +11,19 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from evidence_service.bootstrap import initialize
 from evidence_service.sealing import monitor
 from evidence_service.sealing.monitor import WatchError, WatchIn
 from evidence_service.sealing.page_text import MainPage
 from evidence_service.services import Services
-from storage.models import Capture, CaptureWatch, CaseEvent, CaseEvidence, User, WatchRun
+from storage.models import Capture, CaptureWatch, CaseEvent, CaseEvidence, Job, User, WatchRun
 from tests.fixtures.site import FixtureSite, shop_item_html
 from tests.monitor.conftest import World, correcting_case
 from tests.service.conftest import make_settings, run_worker
@@ -257,6 +259,86 @@ def test_two_workers_start_a_due_run_once(world: World, fixture_site: FixtureSit
         )
     assert made == 2  # the first run and the one due: never twice
     assert _watch(w, watch_id).next_run_at is not None
+
+
+class _Killed(BaseException):
+    """The worker process ended at this point (kill -9 leaves no chance to clean up)."""
+
+
+def _captures_of(w: World, url: str) -> list[str]:
+    with w.services.session() as session:
+        return list(session.scalars(select(Capture.id).where(Capture.requested_url == url)))
+
+
+def test_a_worker_killed_after_starting_a_run_leaves_one_capture(
+    world: World, fixture_site: FixtureSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies right after the run's capture was made: the capture and the run
+    naming it were committed together, so the next worker (past the time a stale claim is
+    taken over) finds the run started and makes no second capture of it."""
+    w = world
+    start = datetime.now(UTC)
+    url = fixture_site.set_page("item-13", shop_item_html())
+    watch_id = monitor.create_watch(
+        w.services,
+        WatchIn(url=url, interval_hours=1, until=start + timedelta(days=1), condition="none"),
+        w.user(),
+    )
+    real = monitor.create_capture
+    made: list[str] = []
+
+    def then_killed(*args: Any, **kwargs: Any) -> str:
+        made.append(real(*args, **kwargs))
+        raise _Killed
+
+    monkeypatch.setattr(monitor, "create_capture", then_killed)
+    with pytest.raises(_Killed):
+        monitor.tick(w.services, now=start + timedelta(hours=1, minutes=1))
+    monkeypatch.setattr(monitor, "create_capture", real)
+    later = start + timedelta(hours=1, minutes=1) + monitor.STALE_CLAIM * 2
+    monitor.tick(w.services, now=later)
+    runs = _runs(w, watch_id)
+    assert [(r.seq, r.state) for r in runs] == [(1, "capturing"), (2, "capturing")]
+    assert runs[1].capture_id == made[0]
+    assert len(_captures_of(w, url)) == 2  # one per run, never a second for run 2
+
+
+def test_a_database_lost_while_starting_a_run_leaves_no_capture_behind(
+    world: World, fixture_site: FixtureSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between the capture's insert and the run's update: both are
+    rolled back (no capture that no run names, no job for it), and the next tick starts the
+    run with one capture."""
+    w = world
+    start = datetime.now(UTC)
+    url = fixture_site.set_page("item-14", shop_item_html())
+    watch_id = monitor.create_watch(
+        w.services,
+        WatchIn(url=url, interval_hours=1, until=start + timedelta(days=1), condition="none"),
+        w.user(),
+    )
+    first = _captures_of(w, url)
+    real = monitor._take_pending
+
+    def lost(*args: Any, **kwargs: Any) -> bool:
+        raise OperationalError("UPDATE watch_runs", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(monitor, "_take_pending", lost)
+    with pytest.raises(OperationalError):
+        monitor.tick(w.services, now=start + timedelta(hours=1, minutes=1))
+    assert _captures_of(w, url) == first  # nothing half-made
+    with w.services.session() as session:
+        jobs = session.scalar(select(func.count()).select_from(Job).where(Job.kind == "capture"))
+    assert [(r.seq, r.state) for r in _runs(w, watch_id)] == [(1, "capturing"), (2, "pending")]
+    monkeypatch.setattr(monitor, "_take_pending", real)
+    monitor.tick(w.services, now=start + timedelta(hours=1, minutes=2))
+    runs = _runs(w, watch_id)
+    assert [(r.seq, r.state) for r in runs] == [(1, "capturing"), (2, "capturing")]
+    captures = _captures_of(w, url)
+    assert len(captures) == 2 and runs[1].capture_id in captures
+    with w.services.session() as session:
+        after = session.scalar(select(func.count()).select_from(Job).where(Job.kind == "capture"))
+    assert after == (jobs or 0) + 1
 
 
 def test_bad_watches_are_refused_with_the_reason(world: World) -> None:
