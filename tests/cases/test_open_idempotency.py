@@ -9,7 +9,6 @@ SQLite and PostgreSQL: the unique index that settles a race on one key is the da
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from evidence_service.services import Services
 from evidence_service.web.api import cases as cases_api
 from evidence_service.web.app import create_app
 from storage.models import ApiToken, Case, CaseEvent, CaseStaff, Unit, User
+from tests.fixtures.races import after_each_first_call, run_together
 from tests.service.conftest import make_settings
 from workflow.cases import service
 
@@ -176,19 +176,7 @@ def test_two_requests_racing_on_one_key_open_one_case(
 ) -> None:
     """Both requests look for the key before either has opened the case; the unique index
     lets one insert, and the other answers the winner's case."""
-    real = service.requested_case
-    both_looked = threading.Barrier(2, timeout=30)
-    first_look: set[int] = set()
-
-    def look_then_wait(*args: Any) -> Any:
-        found = real(*args)
-        me = threading.get_ident()
-        if me not in first_look:
-            first_look.add(me)
-            both_looked.wait()  # neither opens the case before both have seen none
-        return found
-
-    monkeypatch.setattr(service, "requested_case", look_then_wait)
+    after_each_first_call(monkeypatch, service, "requested_case")
     ctx = case_context(office.services)
     with office.services.sessions() as session:
         opener = session.get(User, office.ids["wang"])
@@ -197,21 +185,12 @@ def test_two_requests_racing_on_one_key_open_one_case(
     unit_id = opener.unit_id
     assert unit_id is not None
     who = cases_api.actor_of(opener, "officer")
-    results: list[tuple[str, bool]] = []
-    errors: list[BaseException] = []
 
-    def request() -> None:
-        try:
-            body = cases_api.CaseIn.model_validate(_body())
-            results.append(cases_api.open_lead(ctx, body, who, unit_id, opener, "case-race"))
-        except BaseException as exc:
-            errors.append(exc)
+    def request() -> tuple[str, bool]:
+        body = cases_api.CaseIn.model_validate(_body())
+        return cases_api.open_lead(ctx, body, who, unit_id, opener, "case-race")
 
-    threads = [threading.Thread(target=request) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results, errors = run_together(request)
     assert not errors, errors
     assert len(results) == 2 and results[0][0] == results[1][0]
     assert sorted(replayed for _, replayed in results) == [False, True]

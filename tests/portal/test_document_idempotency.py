@@ -10,7 +10,6 @@ index that settles a race on one key is the database's.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from evidence_service.web.api import documents as documents_api
 from evidence_service.web.app import create_app
 from evidence_service.web.portal.deps import build_context
 from storage.models import ApiToken, Document, DocumentVersion, User
+from tests.fixtures.races import after_each_first_call, run_together
 from tests.portal.conftest import (
     add_officer,
     credit_code,
@@ -229,43 +229,20 @@ def test_two_requests_racing_on_one_key_make_one_document(
 ) -> None:
     """Both requests look for the key before either has inserted; the unique index lets one
     insert, and the other answers the winner's document."""
-    real = serving._replayed_document
-    both_looked = threading.Barrier(2, timeout=30)
-    first_look: set[int] = set()
-
-    def look_then_wait(*args: Any) -> Any:
-        found = real(*args)
-        me = threading.get_ident()
-        if me not in first_look:
-            first_look.add(me)
-            both_looked.wait()  # neither inserts before both have seen no document
-        return found
-
-    monkeypatch.setattr(serving, "_replayed_document", look_then_wait)
+    after_each_first_call(monkeypatch, serving, "_replayed_document")
     ctx = build_context(office.services)
-    results: list[serving.Requested] = []
-    errors: list[BaseException] = []
 
-    def request() -> None:
-        try:
-            results.append(
-                serving.request_document(
-                    ctx,
-                    office.alice,
-                    merchant_id=office.merchant_id,
-                    template="order_to_correct",
-                    data=order_data(),
-                    idempotency_key="doc-race",
-                )
-            )
-        except BaseException as exc:
-            errors.append(exc)
+    def request() -> serving.Requested:
+        return serving.request_document(
+            ctx,
+            office.alice,
+            merchant_id=office.merchant_id,
+            template="order_to_correct",
+            data=order_data(),
+            idempotency_key="doc-race",
+        )
 
-    threads = [threading.Thread(target=request) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results, errors = run_together(request)
     assert not errors, errors
     assert len(results) == 2
     assert results[0].document_id == results[1].document_id
