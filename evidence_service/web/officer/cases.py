@@ -273,7 +273,9 @@ def queue_page(request: Request, officer: int = 0) -> Response:
 
 #: Notes that name who sits at a hearing (``effects.toml`` ``impartial``): chosen from the
 #: unit's accounts, the case's investigators left out, instead of typed as a login name.
-SEAT_NOTES = frozenset(n for e in service.effects().values() for n in e.impartial)
+#: Per action: the same login name is an officer of the case elsewhere (who records an
+#: inquiry is one of its investigators).
+SEAT_NOTES = {a: frozenset(e.impartial) for a, e in service.effects().items() if e.impartial}
 
 
 def _unit_users(ctx: CaseContext, unit_id: int | None) -> list[User]:
