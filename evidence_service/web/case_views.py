@@ -23,6 +23,7 @@ from evidence_service.web.auth import services_of
 from evidence_service.web.i18n import MESSAGES, translate
 from storage.models import User
 from workflow.cases import access, delivery, process
+from workflow.cases.documents import note_choices
 from workflow.cases.guards import CaseFacts, NoPenaltyGround, Penalty, Refusal, ServiceMethod
 from workflow.cases.process import Option, default_process
 from workflow.cases.service import PROCEDURE, CaseContext, Effect, effects
@@ -340,7 +341,9 @@ class Field:
     """One input of an action's form, from ``effects.toml``: ``bool`` (a checkbox),
     ``penalty`` (kind and amount in yuan), ``choice``, ``text`` or ``date``; ``note`` is
     optional free text the action's documents need (a payment number, the head's opinion):
-    offered so that a person can give it where the action is taken, never required."""
+    offered so that a person can give it where the action is taken, never required;
+    ``note_choice`` such a note that must be one of ``choices`` (whether the hearing is
+    public, the non-filing ground)."""
 
     name: str
     kind: str
@@ -365,7 +368,12 @@ def action_fields(action: str) -> list[Field]:
     out += [Field(name, "date") for name in effect.dates]
     serves = effect.serves
     method = serves.method if serves is not None else None
-    out += [Field(name, "note") for name in effect.notes if name != method]
+    choices = note_choices()
+    out += [
+        Field(name, "note_choice", choices[name]) if name in choices else Field(name, "note")
+        for name in effect.notes
+        if name != method
+    ]
     if serves is not None:  # how the document is served, and that method's particulars
         if method not in effect.payload:
             out.append(Field(serves.method, "choice", SERVICE_METHODS))
@@ -427,6 +435,12 @@ def payload_from_form(action: str, form: Mapping[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise FieldProblem(f.name, "cases.err.date", value) from None
             payload[f.name] = value
+        elif f.kind == "note_choice":
+            value = (form.get(f.name) or "").strip()
+            if value and value not in f.choices:
+                raise FieldProblem(f.name, "cases.err.choice", value)
+            if value:
+                payload[f.name] = value
         elif f.kind in ("note", "service"):
             value = (form.get(f.name) or "").strip()
             if value:

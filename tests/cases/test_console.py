@@ -861,7 +861,7 @@ def test_every_form_field_and_choice_has_its_label_in_both_languages() -> None:
     for action in default_process().actions:
         for f in action_fields(action):
             keys.add(f"cases.field.{f.name}")
-            if f.kind == "choice":
+            if f.kind in ("choice", "note_choice"):
                 keys |= {f"cases.choice.{f.name}.{c}" for c in f.choices}
             if f.kind == "penalty":
                 keys |= {f"cases.penalty.{c}" for c in f.choices}
@@ -1004,3 +1004,62 @@ def test_an_inquirys_recorder_is_not_held_to_the_hearings_seats(world: World) ->
     form = page.split('id="action-record_inquiry"')[1].split("</form>")[0]
     assert '<textarea id="record_inquiry-recorder" name="recorder"' in form
     assert "听证主持人、听证员和记录员" not in form
+
+
+def test_notes_of_a_few_values_are_chosen_not_typed(world: World) -> None:
+    """Whether the hearing is public and the ground a lead is not filed on are offered as
+    choices (worded in the page's language); a value outside them is refused with the field
+    named, a chosen one is what the event keeps."""
+    with time_machine.travel(datetime(2026, 3, 3, 10, tzinfo=CHINA), tick=False):
+        lead = open_lead(world, "办理：不予立案理由")
+        service.act(world.ctx, world.actor("wang"), lead, "register")
+        wang = login(world, "wang")
+        page = wang.get(f"/cases/{lead}").text
+        form = page.split('id="action-propose_non_filing"')[1].split("</form>")[0]
+        grounds = form.split('<select id="propose_non_filing-non_filing_ground"')[1]
+        grounds = grounds.split("</select>")[0]
+        assert 'value="not_competent"' in grounds and "不属于本机关管辖" in grounds
+        assert 'id="propose_non_filing-non_filing_ground"' in form
+        assert '<textarea id="propose_non_filing-non_filing_ground"' not in form
+
+        case_id = open_lead(world, "办理：公开听证", merchant_id=world.merchant_id)
+        to_statement_period(world, case_id)
+        service.act(
+            world.ctx,
+            Actor(f"merchant:{world.merchant_id}", "某网店", "merchant", world.unit_a),
+            case_id,
+            "request_hearing",
+        )
+        page = wang.get(f"/cases/{case_id}", headers={"Accept-Language": "en"}).text
+        form = page.split('id="action-schedule_hearing"')[1].split("</form>")[0]
+        public = form.split('<select id="schedule_hearing-public" name="public"')[1]
+        public = public.split("</select>")[0]
+        assert 'value="true"' in public and 'value="false"' in public
+        assert "Not held in public" in public
+        base = {
+            "csrf": csrf_of(page),
+            "action": "schedule_hearing",
+            "role": "officer",
+            "hearing_on": "2026-03-16",
+            "hearing_officer": "rev",
+            "recorder": "head",
+        }
+        events = case_of(world, case_id).event_count
+        r = wang.post(f"/cases/{case_id}/act", data={**base, "public": "maybe"})
+        assert r.status_code == 422
+        assert 'aria-invalid="true"' in r.text.split('id="schedule_hearing-public"')[1][:120]
+        assert case_of(world, case_id).event_count == events
+        r = wang.post(
+            f"/cases/{case_id}/act",
+            data={**base, "public": "false", "non_public_reason": "涉及商业秘密"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        with world.services.sessions() as session:
+            last = session.scalars(
+                select(CaseEvent)
+                .where(CaseEvent.case_id == case_id)
+                .order_by(CaseEvent.seq.desc())
+                .limit(1)
+            ).one()
+        assert last.action == "schedule_hearing" and last.details["public"] == "false"

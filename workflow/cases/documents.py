@@ -97,6 +97,17 @@ def _data() -> Mapping[str, Any]:
     return tomllib.loads(DATA_PATH.read_text(encoding="utf-8"))
 
 
+@cache
+def note_choices() -> Mapping[str, tuple[str, ...]]:
+    """Notes that must be one of a few values (``document_data.toml``), so that a form can
+    offer the values instead of a text box in which a wrong one is only named afterwards."""
+    data = _data()
+    return {
+        "non_filing_ground": tuple(data["grounds"]["non_filing"]),
+        **{name: tuple(values) for name, values in data.get("note_choices", {}).items()},
+    }
+
+
 class MissingCaseData(CaseError):
     """A document the case cannot fill yet: ``fields`` lists ``(field, what to do)``."""
 
