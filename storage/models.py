@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -532,6 +533,15 @@ class Case(Base):
             "created_by_id",
             "idempotency_key",
             unique=True,
+        ),
+        # A complaint has no opener: its form's key is unique among cases without one (the
+        # index above lets NULL openers repeat a key).
+        Index(
+            "ix_cases_complaint_idempotency_key",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("created_by_id IS NULL"),
+            postgresql_where=text("created_by_id IS NULL"),
         ),
     )
 

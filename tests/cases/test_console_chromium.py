@@ -421,3 +421,32 @@ def test_a_decision_served_by_post_then_its_receipt_recorded_on_the_page(
     with live.services.session() as session:
         case = session.get(Case, case_id)
         assert case is not None and case.facts["decision_served_on"] == today
+
+
+def test_a_complaint_sent_again_after_going_back_is_one_complaint(
+    live: Live, browser: Browser
+) -> None:
+    """The complainant goes back from the receipt and sends the form again (the browser
+    fills in the words it had): one complaint, a new code, and the page says so."""
+    public = _page(browser, "zh-CN")
+    public.goto(live.url + "/complaints/new")
+    public.get_by_label("网店或商家名称").fill("某某旗舰店")
+    public.get_by_label("网店或商品页面网址").fill("https://shop.example/item/1")
+    public.get_by_label("问题概括").fill("页面宣称“全网最佳”")
+    public.get_by_label("具体情况").fill("2026 年 3 月 1 日，商品页面宣称“全网最佳”。")
+    public.get_by_label("联系方式").fill("13900000000")
+    public.get_by_role("button", name="提交投诉举报").click()
+    expect(public).to_have_url(re.compile(r"/complaints/[0-9A-Z-]{19}\?new=1$"))
+    first = public.locator("#receipt-code").inner_text()
+    public.go_back()
+    expect(public.get_by_label("网店或商家名称")).to_have_value("某某旗舰店")
+    public.get_by_role("button", name="提交投诉举报").click()
+    expect(public).to_have_url(re.compile(r"/complaints/[0-9A-Z-]{19}\?new=1&again=1$"))
+    expect(public.locator("#receipt-again")).to_contain_text("没有重复登记")
+    second = public.locator("#receipt-code").inner_text()
+    assert second != first
+    _shot(live, public, "complaint-sent-again-zh")
+    with live.services.sessions() as session:
+        assert len(list(session.scalars(select(Case).where(Case.source == "complaint")))) == 1
+    public.goto(f"{live.url}/complaints/{first}")
+    expect(public.locator("#outcome")).to_have_count(0)  # the first code no longer works

@@ -24,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, get_args
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from signing.case_chain import ChainedEvent, event_hash
@@ -526,14 +526,14 @@ def open_case(
         return case.id
 
 
-def requested_case(ctx: CaseContext, user_id: int, key: str, digest: str) -> str | None:
+def requested_case(ctx: CaseContext, user_id: int | None, key: str, digest: str) -> str | None:
     """The case this account's earlier request with idempotency ``key`` opened, if it asked
     the same (``digest``: :func:`workflow.idempotency.request_digest` of the request);
-    :class:`~workflow.idempotency.IdempotencyKeyReusedError` if it asked something else."""
+    :class:`~workflow.idempotency.IdempotencyKeyReusedError` if it asked something else.
+    ``user_id`` None: a complaint, which no account opens (its key is its form's)."""
+    opener = Case.created_by_id.is_(None) if user_id is None else Case.created_by_id == user_id
     with ctx.sessions() as session:
-        earlier = session.scalars(
-            select(Case).where(Case.created_by_id == user_id, Case.idempotency_key == key)
-        ).first()
+        earlier = session.scalars(select(Case).where(opener, Case.idempotency_key == key)).first()
         if earlier is None:
             return None
         if earlier.request_digest != digest:
@@ -542,6 +542,20 @@ def requested_case(ctx: CaseContext, user_id: int, key: str, digest: str) -> str
                 f"{earlier.title}); use a new key for each case"
             )
         return earlier.id
+
+
+def reissue_receipt(ctx: CaseContext, case_id: str, receipt_code_hash: str) -> None:
+    """A new receipt for a complaint, in place of the one it had: the complaint form sent
+    again answers the complaint it made with a new code (only the hash of a code is kept, so
+    the first cannot be shown again), and the code shown before stops working, so that one
+    complaint never has two live codes."""
+    with _unit_of_work(ctx) as session:
+        case = session.get(Case, case_id)
+        if case is None or case.source != "complaint":
+            raise CaseNotFound(f"no complaint {case_id}")
+        session.execute(delete(ComplaintReceipt).where(ComplaintReceipt.case_id == case_id))
+        session.flush()
+        session.add(ComplaintReceipt(code_hash=receipt_code_hash, case_id=case_id))
 
 
 def assign(ctx: CaseContext, who: Actor, case_id: str, user_id: int, role: str = "officer") -> None:

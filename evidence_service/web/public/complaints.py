@@ -8,6 +8,12 @@ the reasons, where the law says the complainant is told them), nothing of the ca
 -- no parties' details, staff, evidence or events. The access table is asked all the same
 (``complaint_outcome`` for the ``complainant`` role, scope ``own_complaint``).
 
+A complaint sent twice (its reply lost, or the form sent again after going back) is one
+complaint: the same words from the same browser session find the complaint they made (a key
+of the session and the words is kept, hashed, with it), which gets a new receipt code, the one
+shown before no longer working (only a code's hash is kept, so it cannot be shown again).
+Other words, or another session, make another complaint.
+
 Abuse: the form carries the session's CSRF token; submissions are limited per client address
 and wrong codes are counted per address (``workflow/throttle.py``), so neither flooding the
 register nor guessing codes gets far. Codes carry 80 random bits.
@@ -37,6 +43,7 @@ from storage.models import Case, CaseEvent, ComplaintReceipt, Unit
 from workflow.cases import access, service
 from workflow.cases.service import Actor, PartyIn
 from workflow.errors import ThrottledError
+from workflow.idempotency import IdempotencyKeyReusedError, once, request_digest
 from workflow.throttle import Throttle, ThrottleRule
 
 log = logging.getLogger(__name__)
@@ -108,13 +115,14 @@ def _form(
     form: dict[str, str] | None = None,
     error: dict[str, Any] | None = None,
 ) -> Response:
+    form = form or {}
     return render(
         request,
         "complaint_new.html",
         status_code,
         user=None,
         units=_units(request),
-        form=form or {},
+        form=form,
         error=error,
     )
 
@@ -159,6 +167,7 @@ async def submit(
         "name": name.strip(),
         "contact": contact.strip(),
     }
+    asked = dict(kept)  # what the complainant wrote: sent again, it is the same complaint
     units = {u.id for u in _units(request)}
     if len(units) == 1 and unit_id == 0:
         unit_id = next(iter(units))
@@ -183,28 +192,55 @@ async def submit(
     who = Actor("complainant", kept["name"][:200] or "—", "complainant", None)
     ctx = case_ctx(request)
     code = new_code()  # its receipt is kept with the complaint, in one transaction
-    case_id = await run_in_threadpool(
-        service.open_case,
-        ctx,
-        who,
-        unit_id=unit_id,
-        title=kept["title"][:200],
-        summary=kept["summary"][:20_000],
-        parties=[
-            PartyIn(
-                kept["shop_name"][:200],
-                shop_url=kept["shop_url"],
-                platform=kept["platform"][:100] or None,
+    digest = request_digest({**asked, "unit_id": unit_id})
+    form_key = _form_key(csrf, digest)
+
+    def make(idempotency: tuple[str, str] | None) -> str:
+        return service.open_case(
+            ctx,
+            who,
+            unit_id=unit_id,
+            title=kept["title"][:200],
+            summary=kept["summary"][:20_000],
+            parties=[
+                PartyIn(
+                    kept["shop_name"][:200],
+                    shop_url=kept["shop_url"],
+                    platform=kept["platform"][:100] or None,
+                )
+            ],
+            source="complaint",
+            shop_url=kept["shop_url"],
+            complainant_name=kept["name"][:200] or None,
+            complainant_contact=kept["contact"][:200],
+            idempotency=idempotency,
+            receipt_code_hash=code_hash(code),
+        )
+
+    def opened() -> tuple[str, bool]:
+        try:
+            return once(
+                lambda: service.requested_case(ctx, None, form_key, digest),
+                lambda: make((form_key, digest)),
             )
-        ],
-        source="complaint",
-        shop_url=kept["shop_url"],
-        complainant_name=kept["name"][:200] or None,
-        complainant_contact=kept["contact"][:200],
-        receipt_code_hash=code_hash(code),
-    )
+        except IdempotencyKeyReusedError:  # the form changed, then sent: another complaint
+            return make(None), False
+
+    case_id, replayed = await run_in_threadpool(opened)
+    if replayed:
+        await run_in_threadpool(service.reissue_receipt, ctx, case_id, code_hash(code))
+        return RedirectResponse(f"/complaints/{grouped(code)}?new=1&again=1", status_code=303)
     await run_in_threadpool(screen_arrival, services, case_id)  # never fails the complaint
     return RedirectResponse(f"/complaints/{grouped(code)}?new=1", status_code=303)
+
+
+def _form_key(session_token: str, digest: str) -> str:
+    """The key of a complaint: its words as sent from this browser session (the session's
+    CSRF token, checked above, names the session). Not a key in the page: going back to the
+    form and sending it again loads the form anew (a new page, a new key), but the browser
+    fills in the words it had, and the same words from the same session are the same
+    complaint. Another session, or other words, make another complaint."""
+    return "complaint:" + hashlib.sha256(f"{session_token}\n{digest}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -283,6 +319,7 @@ def outcome_page(request: Request, code: str) -> Response:
         code=grouped(found),
         outcome=outcome,
         new=request.query_params.get("new") == "1",
+        again=request.query_params.get("again") == "1",
         short_time=short_time,
         **{k: v for k, v in helpers(language(request)).items() if k == "pick"},
     )
