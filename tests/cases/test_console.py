@@ -996,13 +996,15 @@ def test_the_hearing_seats_are_chosen_from_the_units_accounts_but_the_investigat
 
 
 def test_an_inquirys_recorder_is_not_held_to_the_hearings_seats(world: World) -> None:
-    """The inquiry's recorder (记录人) is one of the officers who investigate: its field is not
-    the hearing's list that leaves them out."""
+    """The inquiry's recorder (记录人) is one of the officers who investigate: chosen from all
+    the unit's accounts, not from the hearing's list that leaves them out."""
     case_id = open_lead(world, "办理：询问笔录")
     file_case(world, case_id)
     page = login(world, "wang").get(f"/cases/{case_id}").text
     form = page.split('id="action-record_inquiry"')[1].split("</form>")[0]
-    assert '<textarea id="record_inquiry-recorder" name="recorder"' in form
+    options = form.split('<select id="record_inquiry-recorder" name="recorder"')[1]
+    options = options.split("</select>")[0]
+    assert 'value="wang"' in options and 'value="zhao"' in options and 'value="rev"' in options
     assert "听证主持人、听证员和记录员" not in form
 
 

@@ -194,7 +194,7 @@ def load_snapshot(ctx: CaseContext, case_id: str) -> CaseSnapshot:
         logins = {
             str(e.details[key]).strip()
             for e in events
-            for key in _ACCOUNT_NOTES
+            for key in ACCOUNT_NOTES
             if str(e.details.get(key) or "").strip()
         }
         accounts = {
@@ -255,7 +255,7 @@ def load_snapshot(ctx: CaseContext, case_id: str) -> CaseSnapshot:
 
 
 #: Notes that name an account of the unit by its login name (who presides, who records).
-_ACCOUNT_NOTES = ("hearing_officer", "recorder")
+ACCOUNT_NOTES = ("hearing_officer", "recorder")
 #: Documents that are the party's own act when the party takes the action in the portal:
 #: signed with its certificate at once (a statement, its address confirmation).
 _PARTY_ACTS = ("statement", "service_address_confirmation")
@@ -1884,7 +1884,7 @@ class CaseDocuments:
                 if slot.name in ("officer", "officer_2"):
                     staff = officers[index] if len(officers) > index else None
                     user_id = staff.user_id if staff else None
-                elif slot.name in _ACCOUNT_NOTES:
+                elif slot.name in ACCOUNT_NOTES:
                     scheduled = snap.latest("schedule_hearing")
                     login = str((scheduled.details if scheduled else {}).get(slot.name) or "")
                     user_id = snap.accounts.get(login.strip(), (None, ""))[0]

@@ -659,6 +659,7 @@ def _case_page(
         colleagues=colleagues,
         # who may sit at the hearing: the unit's accounts but the case's investigators
         seat_notes=SEAT_NOTES,
+        account_notes=documents.ACCOUNT_NOTES,
         note_choices=documents.note_choices(),
         seat_choices=[u for u in colleagues if u.id not in investigators],
         staff_roles=STAFF_ROLES,
