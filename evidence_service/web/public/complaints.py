@@ -115,14 +115,13 @@ def _form(
     form: dict[str, str] | None = None,
     error: dict[str, Any] | None = None,
 ) -> Response:
-    form = form or {}
     return render(
         request,
         "complaint_new.html",
         status_code,
         user=None,
         units=_units(request),
-        form=form,
+        form=form or {},
         error=error,
     )
 
@@ -223,7 +222,7 @@ async def submit(
                 lambda: service.requested_case(ctx, None, form_key, digest),
                 lambda: make((form_key, digest)),
             )
-        except IdempotencyKeyReusedError:  # the form changed, then sent: another complaint
+        except IdempotencyKeyReusedError:  # the key holds the words' digest: never expected
             return make(None), False
 
     case_id, replayed = await run_in_threadpool(opened)
