@@ -94,11 +94,15 @@ def test_a_hearing_staffed_apart_is_scheduled_and_later_notes_are_judged_too(
                 service.give_notes(w.ctx, w.officer, case_id, "schedule_hearing", notes)
             assert words in str(refused.value), (notes, str(refused.value))
         assert _events(w, case_id) == before
-        # a new presiding officer frees the seat: the reviewer may record under the head
+        # the presiding officer given with the action is the one the documents read: one
+        # given later does not free the seat, so the reviewer still cannot record
         service.give_notes(
             w.ctx, w.officer, case_id, "schedule_hearing", {"hearing_officer": "head"}
         )
-        service.give_notes(w.ctx, w.officer, case_id, "schedule_hearing", {"recorder": "rev"})
+        with pytest.raises(PayloadError) as refused:
+            service.give_notes(w.ctx, w.officer, case_id, "schedule_hearing", {"recorder": "rev"})
+        assert "already the hearing_officer" in str(refused.value)
+        service.give_notes(w.ctx, w.officer, case_id, "schedule_hearing", {"recorder": "clerk"})
         # the place is no seat: given alone, it is not judged against the seats
         service.give_notes(w.ctx, w.officer, case_id, "schedule_hearing", {"place": "二号听证室"})
         assert _events(w, case_id) == before + 3

@@ -941,9 +941,11 @@ def give_notes(
             raise PayloadError(action, f"the case has not taken {action} yet")
         impartial = effects()[action].impartial
         if impartial and set(impartial) & set(given):
-            newest = _notes_since(session, case.id, action, int(taken))
+            own, later = _notes_read(session, case.id, int(taken))
             staff, _ = _staff(session, case.id)
-            _check_impartial(session, case, staff, impartial, {**newest, **given})
+            # what is given now, and the seats as the documents will then read them
+            _check_impartial(session, case, staff, impartial, given)
+            _check_impartial(session, case, staff, impartial, {**later, **given, **own})
         return {"for_action": action, "for_event": int(taken), **given}
 
     seq = record_event(ctx, who, case_id, GIVE_NOTES, body)
@@ -1031,21 +1033,28 @@ def _take(
     return transition
 
 
-def _notes_since(session: Session, case_id: str, action: str, taken: int) -> dict[str, Any]:
-    """The newest text of each note of ``action`` (taken as event ``taken``): given with it,
-    or later by ``give_notes``, as the documents read them."""
-    newest: dict[str, Any] = {}
+def _notes_read(
+    session: Session, case_id: str, taken: int
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The notes of the action taken as event ``taken``, as its documents read them
+    (``workflow.cases.documents``, ``own``): (given with the action, the newest given for it
+    afterwards by ``give_notes``). A note the action was given wins over a later one."""
+    own: dict[str, str] = {}
+    later: dict[str, str] = {}
     for e in session.scalars(
         select(CaseEvent)
         .where(CaseEvent.case_id == case_id, CaseEvent.seq >= taken)
         .order_by(CaseEvent.seq)
     ):
         details = e.details or {}
-        if e.seq == taken or (e.action == GIVE_NOTES and details.get("for_action") == action):
-            newest.update(
-                {k: v for k, v in details.items() if k not in ("for_action", "for_event")}
-            )
-    return newest
+        if e.seq == taken:
+            into = own
+        elif e.action == GIVE_NOTES and details.get("for_event") == taken:
+            into = later
+        else:
+            continue
+        into.update({k: str(v).strip() for k, v in details.items() if str(v or "").strip()})
+    return own, later
 
 
 def _check_impartial(
