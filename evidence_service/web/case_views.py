@@ -417,7 +417,7 @@ def payload_from_form(action: str, form: Mapping[str, str]) -> dict[str, Any]:
                 payload[f.name] = {"kind": "fine", "amount_fen": fen}
             else:
                 raise FieldProblem(f.name, "cases.err.choice", kind)
-        elif f.kind == "choice":
+        elif f.kind in ("choice", "note_choice"):
             value = (form.get(f.name) or "").strip()
             if value and value not in f.choices:
                 raise FieldProblem(f.name, "cases.err.choice", value)
@@ -435,12 +435,6 @@ def payload_from_form(action: str, form: Mapping[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise FieldProblem(f.name, "cases.err.date", value) from None
             payload[f.name] = value
-        elif f.kind == "note_choice":
-            value = (form.get(f.name) or "").strip()
-            if value and value not in f.choices:
-                raise FieldProblem(f.name, "cases.err.choice", value)
-            if value:
-                payload[f.name] = value
         elif f.kind in ("note", "service"):
             value = (form.get(f.name) or "").strip()
             if value:

@@ -43,7 +43,7 @@ from storage.models import Case, CaseEvent, ComplaintReceipt, Unit
 from workflow.cases import access, service
 from workflow.cases.service import Actor, PartyIn
 from workflow.errors import ThrottledError
-from workflow.idempotency import IdempotencyKeyReusedError, once, request_digest
+from workflow.idempotency import once, request_digest
 from workflow.throttle import Throttle, ThrottleRule
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,6 @@ async def submit(
         "name": name.strip(),
         "contact": contact.strip(),
     }
-    asked = dict(kept)  # what the complainant wrote: sent again, it is the same complaint
     units = {u.id for u in _units(request)}
     if len(units) == 1 and unit_id == 0:
         unit_id = next(iter(units))
@@ -191,10 +190,11 @@ async def submit(
     who = Actor("complainant", kept["name"][:200] or "—", "complainant", None)
     ctx = case_ctx(request)
     code = new_code()  # its receipt is kept with the complaint, in one transaction
-    digest = request_digest({**asked, "unit_id": unit_id})
+    # what the complainant wrote: sent again from this session, it is the same complaint
+    digest = request_digest({**kept, "unit_id": unit_id})
     form_key = _form_key(csrf, digest)
 
-    def make(idempotency: tuple[str, str] | None) -> str:
+    def make() -> str:
         return service.open_case(
             ctx,
             who,
@@ -212,18 +212,13 @@ async def submit(
             shop_url=kept["shop_url"],
             complainant_name=kept["name"][:200] or None,
             complainant_contact=kept["contact"][:200],
-            idempotency=idempotency,
+            idempotency=(form_key, digest),
             receipt_code_hash=code_hash(code),
         )
 
     def opened() -> tuple[str, bool]:
-        try:
-            return once(
-                lambda: service.requested_case(ctx, None, form_key, digest),
-                lambda: make((form_key, digest)),
-            )
-        except IdempotencyKeyReusedError:  # the key holds the words' digest: never expected
-            return make(None), False
+        # The key holds the words' digest, so an earlier complaint under it asked the same.
+        return once(lambda: service.requested_case(ctx, None, form_key, digest), make)
 
     case_id, replayed = await run_in_threadpool(opened)
     if replayed:
