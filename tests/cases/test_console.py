@@ -206,6 +206,15 @@ def to_statement_period(w: World, case_id: str) -> None:
     )
 
 
+def hearing_requested(w: World, title: str) -> str:
+    """A case of the portal's merchant whose hearing the merchant has asked for."""
+    case_id = open_lead(w, title, merchant_id=w.merchant_id)
+    to_statement_period(w, case_id)
+    merchant = Actor(f"merchant:{w.merchant_id}", "某网店", "merchant", w.unit_a)
+    service.act(w.ctx, merchant, case_id, "request_hearing")
+    return case_id
+
+
 def case_of(w: World, case_id: str) -> Case:
     with w.services.sessions() as session:
         case = session.get(Case, case_id)
@@ -951,14 +960,7 @@ def test_the_hearing_seats_are_chosen_from_the_units_accounts_but_the_investigat
     leaves out the case's investigators; a form that names one anyway (or one person for
     both seats) comes back with the seat marked and the law's words, and nothing recorded."""
     with time_machine.travel(datetime(2026, 3, 3, 10, tzinfo=CHINA), tick=False):
-        case_id = open_lead(world, "办理：听证人员", merchant_id=world.merchant_id)
-        to_statement_period(world, case_id)
-        service.act(
-            world.ctx,
-            Actor(f"merchant:{world.merchant_id}", "某网店", "merchant", world.unit_a),
-            case_id,
-            "request_hearing",
-        )
+        case_id = hearing_requested(world, "办理：听证人员")
         wang = login(world, "wang")
         page = wang.get(f"/cases/{case_id}").text
         form = page.split('id="action-schedule_hearing"')[1].split("</form>")[0]
@@ -1024,14 +1026,7 @@ def test_notes_of_a_few_values_are_chosen_not_typed(world: World) -> None:
         assert 'id="propose_non_filing-non_filing_ground"' in form
         assert '<textarea id="propose_non_filing-non_filing_ground"' not in form
 
-        case_id = open_lead(world, "办理：公开听证", merchant_id=world.merchant_id)
-        to_statement_period(world, case_id)
-        service.act(
-            world.ctx,
-            Actor(f"merchant:{world.merchant_id}", "某网店", "merchant", world.unit_a),
-            case_id,
-            "request_hearing",
-        )
+        case_id = hearing_requested(world, "办理：公开听证")
         page = wang.get(f"/cases/{case_id}", headers={"Accept-Language": "en"}).text
         form = page.split('id="action-schedule_hearing"')[1].split("</form>")[0]
         public = form.split('<select id="schedule_hearing-public" name="public"')[1]

@@ -225,16 +225,28 @@ def test_pages_that_disappear(world: World, fixture_site: FixtureSite) -> None:
     assert len(_runs(w, wend)) == 1
 
 
-def test_two_workers_start_a_due_run_once(world: World, fixture_site: FixtureSite) -> None:
-    """Workers racing on the same due watch: the guarded UPDATE lets one start the run."""
-    w = world
+def _hourly_watch(w: World, fixture_site: FixtureSite, page: str) -> tuple[datetime, str, str]:
+    """A watch of a shop page, one run an hour for a day, condition ``none``; its first run
+    starts at once: (now, the page's URL, the watch's id)."""
     start = datetime.now(UTC)
-    url = fixture_site.set_page("item-11", shop_item_html())
+    url = fixture_site.set_page(page, shop_item_html())
     watch_id = monitor.create_watch(
         w.services,
         WatchIn(url=url, interval_hours=1, until=start + timedelta(days=1), condition="none"),
         w.user(),
     )
+    return start, url, watch_id
+
+
+def _captures_of(w: World, url: str) -> list[str]:
+    with w.services.session() as session:
+        return list(session.scalars(select(Capture.id).where(Capture.requested_url == url)))
+
+
+def test_two_workers_start_a_due_run_once(world: World, fixture_site: FixtureSite) -> None:
+    """Workers racing on the same due watch: the guarded UPDATE lets one start the run."""
+    w = world
+    start, url, watch_id = _hourly_watch(w, fixture_site, "item-11")
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
@@ -253,21 +265,12 @@ def test_two_workers_start_a_due_run_once(world: World, fixture_site: FixtureSit
     assert errors == []
     runs = _runs(w, watch_id)
     assert [r.seq for r in runs] == [1, 2]
-    with w.services.session() as session:
-        made = session.scalar(
-            select(func.count()).select_from(Capture).where(Capture.requested_url == url)
-        )
-    assert made == 2  # the first run and the one due: never twice
+    assert len(_captures_of(w, url)) == 2  # the first run and the one due: never twice
     assert _watch(w, watch_id).next_run_at is not None
 
 
 class _Killed(BaseException):
     """The worker process ended at this point (kill -9 leaves no chance to clean up)."""
-
-
-def _captures_of(w: World, url: str) -> list[str]:
-    with w.services.session() as session:
-        return list(session.scalars(select(Capture.id).where(Capture.requested_url == url)))
 
 
 def test_a_worker_killed_after_starting_a_run_leaves_one_capture(
@@ -277,13 +280,7 @@ def test_a_worker_killed_after_starting_a_run_leaves_one_capture(
     naming it were committed together, so the next worker (past the time a stale claim is
     taken over) finds the run started and makes no second capture of it."""
     w = world
-    start = datetime.now(UTC)
-    url = fixture_site.set_page("item-13", shop_item_html())
-    watch_id = monitor.create_watch(
-        w.services,
-        WatchIn(url=url, interval_hours=1, until=start + timedelta(days=1), condition="none"),
-        w.user(),
-    )
+    start, url, watch_id = _hourly_watch(w, fixture_site, "item-13")
     real = monitor.create_capture
     made: list[str] = []
 
@@ -310,13 +307,7 @@ def test_a_database_lost_while_starting_a_run_leaves_no_capture_behind(
     rolled back (no capture that no run names, no job for it), and the next tick starts the
     run with one capture."""
     w = world
-    start = datetime.now(UTC)
-    url = fixture_site.set_page("item-14", shop_item_html())
-    watch_id = monitor.create_watch(
-        w.services,
-        WatchIn(url=url, interval_hours=1, until=start + timedelta(days=1), condition="none"),
-        w.user(),
-    )
+    start, url, watch_id = _hourly_watch(w, fixture_site, "item-14")
     first = _captures_of(w, url)
     real = monitor._take_pending
 
